@@ -1,0 +1,20 @@
+// Command capdrop finds, proves and applies the Linux capabilities a
+// container or process really needs. See `capdrop --help`.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/capdrop/capdrop/internal/cli"
+	"github.com/capdrop/capdrop/internal/term"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], term.System())
+	stop()
+	os.Exit(code)
+}
