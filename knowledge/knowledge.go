@@ -56,11 +56,11 @@ type Baseline struct {
 
 // The baseline IDs.
 const (
-	Docker     = "docker"
-	Containerd = "containerd"
-	CRIO       = "crio"
-	Podman     = "podman"
-	Runc       = "runc"
+	Docker        = "docker"
+	Containerd    = "containerd"
+	CRIO          = "crio"
+	Podman        = "podman"
+	Runc          = "runc"
 	K8sBaseline   = "baseline"
 	K8sRestricted = "restricted"
 )

@@ -26,15 +26,6 @@ const DefaultRoot = "/proc"
 // understood.
 var ErrMalformed = errors.New("malformed status file")
 
-// Sets are the five capability sets of a task.
-type Sets struct {
-	Inheritable capset.Set
-	Permitted   capset.Set
-	Effective   capset.Set
-	Bounding    capset.Set
-	Ambient     capset.Set
-}
-
 // Status is what capdrop uses of /proc/<pid>/status.
 type Status struct {
 	Name       string // the comm, at most 15 bytes, escaped by the kernel
@@ -44,7 +35,7 @@ type Status struct {
 	UID        [4]int // real, effective, saved, filesystem
 	GID        [4]int
 	NSpid      []int // pid in each nested pid namespace, outermost first
-	Sets       Sets
+	Sets       capset.Sets
 	HasAmbient bool // the kernel reports CapAmb (4.3 and later)
 	NoNewPrivs bool
 	Seccomp    int // 0 disabled, 1 strict, 2 filter; -1 when not reported

@@ -21,46 +21,12 @@ type Mask struct {
 // NewMask builds the JSON form of s.
 func NewMask(s capset.Set) Mask { return Mask{Mask: s.Hex(), Capabilities: s.Names()} }
 
-// SetNames is the JSON form of the five sets of a process, as name lists.
-type SetNames struct {
-	Effective   []string `json:"effective"`
-	Permitted   []string `json:"permitted"`
-	Inheritable []string `json:"inheritable"`
-	Bounding    []string `json:"bounding"`
-	Ambient     []string `json:"ambient"`
-}
-
-// SetHex is the JSON form of the five sets of a process, as masks.
-type SetHex struct {
-	Effective   string `json:"effective"`
-	Permitted   string `json:"permitted"`
-	Inheritable string `json:"inheritable"`
-	Bounding    string `json:"bounding"`
-	Ambient     string `json:"ambient"`
-}
-
-// Five is the five capability sets of one process or container, in the
-// order /proc/<pid>/status lists them.
-type Five struct {
-	Inheritable, Permitted, Effective, Bounding, Ambient capset.Set
-}
-
-// Names returns the name-list form.
-func (f Five) Names() SetNames {
-	return SetNames{f.Effective.Names(), f.Permitted.Names(), f.Inheritable.Names(), f.Bounding.Names(), f.Ambient.Names()}
-}
-
-// Hex returns the mask form.
-func (f Five) Hex() SetHex {
-	return SetHex{f.Effective.Hex(), f.Permitted.Hex(), f.Inheritable.Hex(), f.Bounding.Hex(), f.Ambient.Hex()}
-}
-
 // ProcessSets is the JSON form of `capdrop decode --pid`.
 type ProcessSets struct {
-	PID     int      `json:"pid"`
-	Command string   `json:"command"`
-	Sets    SetNames `json:"sets"`
-	Hex     SetHex   `json:"hex"`
+	PID     int             `json:"pid"`
+	Command string          `json:"command"`
+	Sets    capset.SetNames `json:"sets"`
+	Hex     capset.SetHex   `json:"hex"`
 }
 
 // Decoded writes one mask as text: the mask, then one capability per line
@@ -81,17 +47,11 @@ func (t Text) Decoded(w io.Writer, s capset.Set) error {
 }
 
 // FiveSets writes the five sets of a process, one line per set.
-func (t Text) FiveSets(w io.Writer, f Five) error {
+func (t Text) FiveSets(w io.Writer, f capset.Sets) error {
 	tab := term.Table{}
-	for _, r := range []struct {
-		name string
-		set  capset.Set
-	}{
-		{"inheritable", f.Inheritable}, {"permitted", f.Permitted}, {"effective", f.Effective},
-		{"bounding", f.Bounding}, {"ambient", f.Ambient},
-	} {
-		tab.Row(t.Palette.Bold(r.name), r.set.Hex(), Summarize(r.set))
-	}
+	f.Each(func(name string, set capset.Set) {
+		tab.Row(t.Palette.Bold(name), set.Hex(), Summarize(set))
+	})
 	return tab.Render(w)
 }
 

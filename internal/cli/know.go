@@ -182,8 +182,7 @@ func decodePID(s *term.Streams, root string, pid int, out string) error {
 	if err != nil {
 		return inputError(fmt.Errorf("process %d: %w", pid, err))
 	}
-	f := report.Five{Inheritable: st.Sets.Inheritable, Permitted: st.Sets.Permitted,
-		Effective: st.Sets.Effective, Bounding: st.Sets.Bounding, Ambient: st.Sets.Ambient}
+	f := st.Sets
 	if out == "json" {
 		return report.JSON(s.Out, report.ProcessSets{PID: pid, Command: st.Name, Sets: f.Names(), Hex: f.Hex()})
 	}

@@ -1,0 +1,158 @@
+// Package workload is the common model every configuration source is
+// translated into: one Workload per container as it is configured (a compose
+// service, a Kubernetes container, a docker run line, a Dockerfile LABEL RUN,
+// an OCI config.json, a docker inspect record, a Quadlet unit), with every
+// capability-relevant field exactly as written and where it was written.
+//
+// The model records; it does not interpret. Which capabilities a workload
+// ends up with is the merge package's job, under the rules of the runtime
+// named in Runtime.
+package workload
+
+import "fmt"
+
+// Position is a place in a source file. Line and Col start at 1; 0 means
+// unknown.
+type Position struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Col  int    `json:"column"`
+}
+
+// String formats p as file:line:col, leaving out what is unknown.
+func (p Position) String() string {
+	switch {
+	case p.Line == 0:
+		return p.File
+	case p.Col == 0:
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Kind says what sort of definition a workload came from.
+type Kind string
+
+// The kinds of workload.
+const (
+	ComposeService      Kind = "compose-service"
+	KubeContainer       Kind = "kubernetes-container"
+	KubeInitContainer   Kind = "kubernetes-init-container"
+	KubeEphemeral       Kind = "kubernetes-ephemeral-container"
+	RunLine             Kind = "run-line"         // docker/podman run in a script, unit, Makefile, Markdown
+	DockerfileLabel     Kind = "dockerfile-label" // LABEL RUN
+	OCISpec             Kind = "oci-spec"         // runtime config.json
+	InspectRecord       Kind = "docker-inspect"   // docker inspect output
+	QuadletUnit         Kind = "quadlet"          // Podman .container unit
+	DockerfileImageCaps Kind = "dockerfile-image" // an image's own defaults (USER, io.containers.capabilities)
+)
+
+// Runtime names the merge semantics that apply to a workload.
+type Runtime string
+
+// The runtimes whose rules capdrop models.
+const (
+	Docker     Runtime = "docker"
+	Containerd Runtime = "containerd" // containerd's CRI plugin: most Kubernetes clusters
+	CRIO       Runtime = "crio"
+	Podman     Runtime = "podman"
+	OCI        Runtime = "oci" // sets are written out explicitly; runc applies them as they are
+)
+
+// Runtimes lists every runtime, for flag validation and help.
+var Runtimes = []Runtime{Docker, Containerd, CRIO, Podman, OCI}
+
+// Word is a value exactly as the source wrote it, with its position.
+type Word struct {
+	Text string   `json:"text"`
+	Pos  Position `json:"position"`
+}
+
+// Workload is one container as a source configures it.
+type Workload struct {
+	// Pos is where the container is defined: the compose service key, the
+	// Kubernetes container's list item, the first word of the run line.
+	Pos  Position `json:"position"`
+	Kind Kind     `json:"kind"`
+	// Name identifies the workload to people: the compose service, the
+	// Kubernetes "Deployment/web/app" path, the run line's --name or image.
+	Name    string  `json:"name"`
+	Image   string  `json:"image,omitempty"`
+	Runtime Runtime `json:"runtime"`
+
+	// Privileged is true when the container is privileged; PrivilegedPos is
+	// where that was said (nil when it was not).
+	Privileged    bool      `json:"privileged"`
+	PrivilegedPos *Position `json:"privileged_position,omitempty"`
+
+	// CapAdd and CapDrop are the lists exactly as written, in order, with
+	// duplicates and odd spellings kept ("all", "CAP_SYS_ADMIN", "net_raw").
+	CapAdd  []Word `json:"cap_add"`
+	CapDrop []Word `json:"cap_drop"`
+	// CapsPos is where the capability settings live or would be inserted
+	// (the compose service, the securityContext, the run line), for fixes.
+	CapsPos *Position `json:"caps_position,omitempty"`
+
+	// User is the user as written ("1000", "nobody", "1000:1000", "root");
+	// empty when the configuration leaves it to the image.
+	User    string    `json:"user,omitempty"`
+	UserPos *Position `json:"user_position,omitempty"`
+	// ImageUser is the image's USER, when the source knows it (a Dockerfile,
+	// docker inspect of an image); used when User is empty.
+	ImageUser string `json:"image_user,omitempty"`
+
+	// Kubernetes securityContext fields after applying pod-level defaults
+	// (container level wins). nil means not set anywhere.
+	RunAsUser                *int64 `json:"run_as_user,omitempty"`
+	RunAsNonRoot             *bool  `json:"run_as_non_root,omitempty"`
+	AllowPrivilegeEscalation *bool  `json:"allow_privilege_escalation,omitempty"`
+
+	// NoNewPrivs is the docker/podman/OCI no_new_privs setting
+	// (--security-opt no-new-privileges, noNewPrivileges); nil when unset.
+	NoNewPrivs    *bool     `json:"no_new_privs,omitempty"`
+	NoNewPrivsPos *Position `json:"no_new_privs_position,omitempty"`
+
+	// Explicit holds sets the source states outright (an OCI config.json's
+	// process.capabilities), exactly as written. nil for every other source.
+	Explicit *ExplicitSets `json:"explicit,omitempty"`
+
+	// ImageCaps is the image label io.containers.capabilities, which Podman
+	// uses in place of its default set.
+	ImageCaps []Word `json:"image_caps,omitempty"`
+
+	// Attrs holds source-specific context worth showing or needed by fixes:
+	// "namespace", "object" (Deployment/web), "service", "command" (the run
+	// line as written), "label" (LABEL RUN text), "pod_privileged", ….
+	Attrs map[string]string `json:"attrs,omitempty"`
+}
+
+// ExplicitSets are the five sets as an OCI runtime spec writes them.
+type ExplicitSets struct {
+	Bounding    []Word `json:"bounding"`
+	Effective   []Word `json:"effective"`
+	Permitted   []Word `json:"permitted"`
+	Inheritable []Word `json:"inheritable"`
+	Ambient     []Word `json:"ambient"`
+}
+
+// Error is a problem reading a source: the file and, when known, where in
+// it. A source that returns an Error for one document or line still returns
+// the workloads it could read from the rest.
+type Error struct {
+	Pos Position
+	Err error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Pos, e.Err) }
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Texts returns the Text of each word.
+func Texts(ws []Word) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.Text
+	}
+	return out
+}
