@@ -1,0 +1,46 @@
+// Package source reads container configurations — docker/podman run lines in
+// scripts, compose files, Kubernetes manifests, Dockerfiles, OCI config.json,
+// docker inspect output, Podman Quadlet units — and turns each container they
+// define into a workload.Workload, with positions.
+//
+// Collect walks files and directories; Parse reads one file. Both keep going
+// after bad input: every problem becomes a *workload.Error naming the file
+// and, when known, the line, and the rest is still read.
+package source
+
+import (
+	"github.com/capdrop/capdrop/workload"
+)
+
+// Options tune reading.
+type Options struct {
+	// Exclude holds glob patterns (path.Match syntax, matched against the
+	// slash-separated path relative to each root and against the base name)
+	// of files and directories to skip while walking.
+	Exclude []string
+	// Runtime, when set, overrides the runtime a source would assume
+	// (Kubernetes manifests default to containerd).
+	Runtime workload.Runtime
+	// Env is the environment for compose ${VAR} interpolation; nil means
+	// the process environment.
+	Env map[string]string
+	// MaxFileSize bounds the bytes read from one file; 0 means the default
+	// (DefaultMaxFileSize). Larger files are reported, not read.
+	MaxFileSize int64
+}
+
+// DefaultMaxFileSize is the largest file read when Options.MaxFileSize is 0.
+const DefaultMaxFileSize = 16 << 20
+
+// Result is everything read from a set of paths.
+type Result struct {
+	Workloads []workload.Workload
+	Errors    []*workload.Error
+	// Files counts the files examined (read, whether or not they held
+	// workloads); Skipped the ones passed over as not a known format.
+	Files   int
+	Skipped int
+}
+
+// Stdin is the path that means standard input.
+const Stdin = "-"
