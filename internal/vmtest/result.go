@@ -83,13 +83,24 @@ type Outcome struct {
 	Passed, Failed, Skipped []string
 	// NoTests is set when the binary said its pattern matched no test.
 	NoTests bool
+	// TimedOut is set when the binary panicked at its -test.timeout.
+	TimedOut bool
+	// Panicked is set when the binary panicked for another reason.
+	Panicked bool
 }
 
 // Scan reads one line of verbose test output.
 func (o *Outcome) Scan(line string) {
 	line = strings.TrimSpace(line)
-	if strings.HasPrefix(line, "testing: warning: no tests to run") {
+	switch {
+	case strings.HasPrefix(line, "testing: warning: no tests to run"):
 		o.NoTests = true
+		return
+	case strings.HasPrefix(line, "panic: test timed out"):
+		o.TimedOut = true
+		return
+	case strings.HasPrefix(line, "panic: "):
+		o.Panicked = true
 		return
 	}
 	rest, ok := strings.CutPrefix(line, "--- ")
@@ -120,6 +131,10 @@ func (o *Outcome) Scan(line string) {
 // or no test at all.
 func (o *Outcome) Problem() string {
 	switch {
+	case o.TimedOut:
+		return "timed-out"
+	case o.Panicked && len(o.Failed) == 0:
+		return "panic"
 	case len(o.Failed) > 0:
 		return "failed=" + strings.Join(o.Failed, ",")
 	case len(o.Skipped) > 0:

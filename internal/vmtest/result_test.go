@@ -50,6 +50,9 @@ func TestOutcome(t *testing.T) {
 		{"skip", "--- PASS: TestA (0.01s)\n    --- SKIP: TestA/kprobe (0.00s)\n", "skipped=TestA/kprobe"},
 		{"no tests", "testing: warning: no tests to run\nPASS\n", "no-tests"},
 		{"empty", "", "no-tests"},
+		{"timeout", "=== RUN   TestA\npanic: test timed out after 1m0s\n\trunning tests:\n\t\tTestA (1m0s)\n", "timed-out"},
+		{"panic", "=== RUN   TestA\npanic: runtime error: index out of range [recovered]\n", "panic"},
+		{"panic in a failed test", "--- FAIL: TestA (0.00s)\npanic: boom [recovered]\n", "failed=TestA"},
 		{"test output that looks like a verdict", "    x.go:1: --- FAIL: is just text\n--- PASS: TestA (0s)\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

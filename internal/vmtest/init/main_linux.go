@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -168,15 +169,44 @@ func runTest(bin, timeout string, env []string) (*vmtest.Outcome, error) {
 	err = cmd.Start()
 	pw.Close()
 	out := &vmtest.Outcome{}
-	if err == nil {
+	if err != nil {
+		pr.Close()
+		return out, err
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 		for sc.Scan() {
-			fmt.Println(sc.Text())
-			out.Scan(sc.Text())
+			lines <- sc.Text()
 		}
 		io.Copy(os.Stdout, pr) // a line longer than the buffer: keep showing it
-		err = cmd.Wait()
+	}()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// The output ends when every holder of the pipe is gone: a process the
+	// test left behind may hold it forever, so stop reading soon after the
+	// test itself exits.
+	var drain <-chan time.Time
+	for lines != nil {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				lines = nil
+				break
+			}
+			fmt.Println(line)
+			out.Scan(line)
+		case err = <-exited:
+			drain = time.After(5 * time.Second)
+		case <-drain:
+			fmt.Printf("vmtest init: %s exited; a process it left behind still holds its output\n", bin)
+			lines = nil
+		}
+	}
+	if drain == nil {
+		err = <-exited
 	}
 	pr.Close()
 	return out, err
