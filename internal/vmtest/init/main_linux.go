@@ -83,18 +83,21 @@ func run() string {
 		nonce = "-"
 	}
 
-	env := []string{"PATH=/", "HOME=/tmp", "TMPDIR=/tmp", vmtest.EnvGuest + "=1", vmtest.EnvReport + "=" + reportPath}
+	env := []string{"PATH=/bin", "HOME=/tmp", "TMPDIR=/tmp", vmtest.EnvGuest + "=1", vmtest.EnvReport + "=" + reportPath}
 	for k, v := range params {
 		env = append(env, vmtest.ParamEnv(k)+"="+v)
 	}
 	sort.Strings(env)
+	// kmatrix.env=NAME=VALUE sets a variable as it is, for tests with
+	// their own conventions.
+	env = append(env, envParams()...)
 
 	bins, _ := filepath.Glob(filepath.Join(testsDir, "*.test"))
 	sort.Strings(bins)
 	if len(bins) == 0 {
 		fail("error", "no test binaries in "+testsDir)
 	}
-	passed := 0
+	passed, skipped := 0, 0
 	for _, bin := range bins {
 		out, err := runTest(bin, params["testtimeout"], env)
 		passed += len(out.Passed)
@@ -109,6 +112,7 @@ func run() string {
 		case out.Problem() != "":
 			fail("fail", name+":"+out.Problem())
 		}
+		skipped += len(out.Skipped)
 	}
 
 	if f, err := os.Open(reportPath); err == nil {
@@ -122,6 +126,9 @@ func run() string {
 		fail("error", err.Error())
 	}
 	fields = append(fields, vmtest.Field{Key: "tests", Value: fmt.Sprint(passed)})
+	if skipped > 0 {
+		fields = append(fields, vmtest.Field{Key: "skipped", Value: fmt.Sprint(skipped)})
+	}
 	return vmtest.ResultLine(nonce, pass, kernel, fields)
 }
 
@@ -141,6 +148,21 @@ func cmdlineParams() map[string]string {
 		params[k] = v
 	}
 	return params
+}
+
+// envParams returns the values of every kmatrix.env= parameter.
+func envParams() []string {
+	b, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return nil
+	}
+	var env []string
+	for _, word := range strings.Fields(string(b)) {
+		if kv, ok := strings.CutPrefix(word, vmtest.ParamPrefix+"env="); ok && strings.Contains(kv, "=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // runTest runs one test binary verbosely, copying its output to the
