@@ -113,6 +113,9 @@ func (h *HTTPProbe) target(ip string) string {
 // probeOnce tries every probe of the check once. It returns whether all
 // passed and a line of evidence per probe.
 func (c Check) probeOnce(ctx context.Context, ex *engine.Client, id, ip string) (bool, string) {
+	if c.needsAddress() && ip == "" {
+		return false, "no address to probe: the container is not running"
+	}
 	ok := true
 	var ev []string
 	if len(c.Exec) > 0 {

@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -247,5 +248,157 @@ func TestTrialKeepsConfiguration(t *testing.T) {
 	}
 	if !res.Passed {
 		t.Errorf("trial failed: %+v", res.Runs[0])
+	}
+}
+
+// TestChecks judges real containers with each kind of check, passing and
+// failing, and looks at the evidence.
+func TestChecks(t *testing.T) {
+	dockertest.Require(t)
+	noLeftovers(t)
+	ctx := testContext(t)
+	s := newSession(t)
+	img := truthImage(t)
+	image := func(cmd ...string) *verify.Target {
+		tg, err := s.FromImage(ctx, img, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tg
+	}
+	web := image("httpd", "-f", "-p", "8080", "-h", "/www")
+	bind80, err := s.FromRunArgs(ctx, []string{"--sysctl", "net.ipv4.ip_unprivileged_port_start=1024", img, "httpd", "-f", "-p", "80", "-h", "/www"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	http := func(s string) *verify.HTTPProbe {
+		p, err := verify.ParseHTTPProbe(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cases := []struct {
+		name   string
+		target *verify.Target
+		set    capset.Set
+		check  verify.Check
+		pass   bool
+		exit   int    // expected exit code, -1 for none (still running)
+		reason string // in Run.Reason
+		probe  string // in Run.Probe
+	}{
+		{"http pass", web, 0, verify.Check{HTTP: http("8080/index.html")}, true, -1, "check passed", "200 OK"},
+		{"http 404", web, 0, verify.Check{HTTP: http(":8080/missing")}, false, -1, "did not pass within 3s", "404 Not Found"},
+		{"http server cannot bind", bind80, 0, verify.Check{HTTP: http("/")}, false, 1, "exited with code 1", ""},
+		{"http server binds with the capability", bind80, capset.Of(capset.NET_BIND_SERVICE), verify.Check{HTTP: http("80/")}, true, -1, "check passed", "200 OK"},
+		{"tcp pass", web, 0, verify.Check{TCP: 8080}, true, -1, "check passed", "connected"},
+		{"tcp refused", web, 0, verify.Check{TCP: 8081}, false, -1, "did not pass", "connection refused"},
+		{"exec pass", web, 0, verify.Check{Exec: []string{"cat", "/www/index.html"}}, true, -1, "check passed", "exited 0: hello"},
+		{"exec needs the capability too", web, 0, verify.Check{Exec: []string{"chroot", "/", "true"}}, false, -1, "did not pass", "exited 1"},
+		{"exec with the capability", web, capset.Of(capset.SYS_CHROOT), verify.Check{Exec: []string{"chroot", "/", "true"}}, true, -1, "check passed", "exited 0"},
+		{"running pass", image("sleep", "60"), 0, verify.Check{Running: time.Second}, true, -1, "still running after 1s", ""},
+		{"running exits", image("sh", "-c", "exit 3"), 0, verify.Check{Running: 10 * time.Second}, false, 3, "exited with code 3 after", ""},
+		{"exit code", image("sh", "-c", "exit 3"), 0, verify.Check{ExitCode: 3}, true, 3, "exited with code 3", ""},
+		{"exit timeout", image("sleep", "60"), 0, verify.Check{}, false, -1, "still running after 3s (the timeout), want exit code 0", ""},
+		{"does not start", image("/nonexistent"), 0, verify.Check{}, false, -1, "did not start", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &verify.Runner{Session: s, Target: tc.target, Check: tc.check, Timeout: 3 * time.Second}
+			if tc.check.Running > 0 {
+				r.Timeout = 0
+			}
+			run, err := r.Trial(ctx, tc.set, verify.PhaseVerify)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if run.Passed != tc.pass || !strings.Contains(run.Reason, tc.reason) || !strings.Contains(run.Probe, tc.probe) {
+				t.Errorf("passed %v reason %q probe %q; want %v, %q, %q\nlogs:\n%s", run.Passed, run.Reason, run.Probe, tc.pass, tc.reason, tc.probe, run.Logs)
+			}
+			switch {
+			case tc.exit < 0 && run.ExitCode != nil:
+				t.Errorf("exit code %d, want none (it was stopped)", *run.ExitCode)
+			case tc.exit >= 0 && (run.ExitCode == nil || *run.ExitCode != tc.exit):
+				t.Errorf("exit code %v, want %d", run.ExitCode, tc.exit)
+			}
+		})
+	}
+}
+
+// TestTrialCancel: Ctrl-C during a trial stops it, and its container is
+// removed all the same.
+func TestTrialCancel(t *testing.T) {
+	dockertest.Require(t)
+	noLeftovers(t)
+	s := newSession(t)
+	tg, err := s.FromImage(testContext(t), truthImage(t), []string{"sleep", "60"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	r := &verify.Runner{Session: s, Target: tg, Check: verify.Check{Running: 30 * time.Second}}
+	_, err = r.Minimize(ctx, capset.Of(capset.CHOWN, capset.KILL), "test", verify.MinimizeOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if n, err := s.Cleanup(context.Background()); err != nil || n != 0 {
+		t.Errorf("session cleanup found %d containers (%v): the trial should have removed its own", n, err)
+	}
+}
+
+// TestEngineRefusal: a capability the engine does not know is an error (no
+// verdict), not a failed run.
+func TestEngineRefusal(t *testing.T) {
+	dockertest.Require(t)
+	noLeftovers(t)
+	ctx := testContext(t)
+	s := newSession(t)
+	v, err := s.Engine.ServerVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if verify.EngineAll(v.Version).Has(capset.BPF) {
+		t.Skipf("Docker %s knows CAP_BPF", v.Version)
+	}
+	tg, err := s.FromImage(ctx, truthImage(t), []string{"true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &verify.Runner{Session: s, Target: tg}
+	_, err = r.Trial(ctx, capset.Of(capset.BPF), verify.PhaseVerify)
+	var ae *engine.APIError
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "CAP_BPF") || len(r.Runs()) != 0 {
+		t.Errorf("err %v, runs %d", err, len(r.Runs()))
+	}
+}
+
+// TestPrivilegedArgs: a privileged configuration's trials are not privileged:
+// they get exactly the candidate set and Docker's masked /proc paths back.
+func TestPrivilegedArgs(t *testing.T) {
+	dockertest.Require(t)
+	noLeftovers(t)
+	ctx := testContext(t)
+	s := newSession(t)
+	tg, err := s.FromRunArgs(ctx, []string{"--privileged", truthImage(t), "sh", "-c", "grep CapBnd /proc/self/status; grep -c ' /proc/keys ' /proc/self/mountinfo; ls /dev | wc -l"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := s.Engine.ServerVersion(ctx)
+	if got, _ := tg.ConfiguredSet(verify.EngineAll(v.Version)); got != verify.EngineAll(v.Version) || !tg.Privileged {
+		t.Errorf("configured set %v, privileged %v", got, tg.Privileged)
+	}
+	if !strings.Contains(strings.Join(tg.Notes, "\n"), "--privileged replaced") {
+		t.Errorf("notes %q", tg.Notes)
+	}
+	r := &verify.Runner{Session: s, Target: tg}
+	run, err := r.Trial(ctx, capset.Of(capset.KILL), verify.PhaseVerify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(run.Logs)
+	if len(lines) != 4 || lines[1] != capset.Of(capset.KILL).Hex() || lines[2] != "1" {
+		t.Errorf("trial of a privileged configuration:\n%s", run.Logs)
 	}
 }

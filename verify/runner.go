@@ -16,6 +16,10 @@ import (
 // DefaultTimeout bounds one trial when Runner.Timeout is zero.
 const DefaultTimeout = 30 * time.Second
 
+// startTimeout bounds creating and starting a trial's container, which
+// does not count against the check's timeout.
+const startTimeout = 2 * time.Minute
+
 // DefaultLogLines is how many lines of a trial's output a Run keeps.
 const DefaultLogLines = 20
 
@@ -137,13 +141,18 @@ func (r *Runner) trial(ctx context.Context, run *Run) error {
 		}
 		return fmt.Errorf("create a container with %s: %w", setWords(run.Set), err)
 	}
-	tctx, cancel := context.WithTimeout(ctx, r.timeout())
-	defer cancel()
-	wait, err := eng.ContainerWait(tctx, cr.ID, "next-exit")
+	// The wait is registered before the start so no exit is missed; it
+	// lives as long as the trial.
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	wait, err := eng.ContainerWait(wctx, cr.ID, "next-exit")
 	if err != nil {
 		return orCtx(ctx, err)
 	}
-	if err := eng.ContainerStart(tctx, cr.ID); err != nil {
+	sctx, scancel := context.WithTimeout(ctx, startTimeout)
+	err = eng.ContainerStart(sctx, cr.ID)
+	scancel()
+	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -156,6 +165,9 @@ func (r *Runner) trial(ctx context.Context, run *Run) error {
 		return nil
 	}
 
+	// The check's time starts once the container runs.
+	tctx, cancel := context.WithTimeout(ctx, r.timeout())
+	defer cancel()
 	exited, code, err := r.judge(ctx, tctx, cr.ID, wait, run)
 	if err != nil {
 		return err
@@ -247,7 +259,10 @@ func (r *Runner) judge(ctx, tctx context.Context, id string, wait <-chan engine.
 		if ctx.Err() != nil {
 			return false, 0, ctx.Err()
 		}
-		run.Probe = ev
+		// A probe cut short by the timeout says less than the one before.
+		if tctx.Err() == nil || run.Probe == "" {
+			run.Probe = ev
+		}
 		if ok {
 			run.Passed = true
 			run.Reason = fmt.Sprintf("check passed after %s", round(time.Since(began)))
@@ -283,6 +298,9 @@ func (r *Runner) address(ctx context.Context, id string) (string, error) {
 	ct, err := r.Session.Engine.ContainerInspect(ctx, id)
 	if err != nil {
 		return "", err
+	}
+	if !ct.State.Running {
+		return "", nil // it exited already; the wait reports how
 	}
 	var ns struct {
 		NetworkSettings struct {
