@@ -402,3 +402,70 @@ func TestPrivilegedArgs(t *testing.T) {
 		t.Errorf("trial of a privileged configuration:\n%s", run.Logs)
 	}
 }
+
+// TestComposeTrial: a compose service's trial gets the service's command,
+// environment, sysctls, relative bind mount and working directory, and the
+// kernel gives it exactly the candidate set.
+func TestComposeTrial(t *testing.T) {
+	dockertest.Require(t)
+	noLeftovers(t)
+	ctx := testContext(t)
+	s := newSession(t)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "data", "f"), []byte("bound\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	compose := `services:
+  app:
+    image: ${IMG}
+    command: sh -c 'echo "M=$$MODE"; grep CapBnd /proc/self/status; cat /proc/sys/net/ipv4/ip_unprivileged_port_start; pwd; cat f; /truth chown'
+    environment:
+      MODE: ${MODE:-compose}
+    sysctls:
+      - net.ipv4.ip_unprivileged_port_start=1024
+    working_dir: /data
+    volumes:
+      - ./data:/data:ro
+    ports: ["8080:80"]
+    cap_drop: [ALL]
+    cap_add: [CHOWN]
+`
+	path := filepath.Join(dir, "compose.yaml")
+	if err := os.WriteFile(path, []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tg, err := verify.FromCompose(path, "app", func(k string) (string, bool) {
+		if k == "IMG" {
+			return truthImage(t), true
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := tg.ConfiguredSet(capset.Known); got != capset.Of(capset.CHOWN) {
+		t.Errorf("configured set %v", got)
+	}
+	r := &verify.Runner{Session: s, Target: tg}
+	for _, tc := range []struct {
+		set  capset.Set
+		pass bool
+	}{{capset.Of(capset.CHOWN, capset.NET_RAW), true}, {capset.Of(capset.NET_RAW), false}} {
+		res, err := r.Verify(ctx, tc.set, "test", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs := res.Runs[0].Logs
+		for _, want := range []string{"M=compose", "CapBnd:\t" + tc.set.Hex(), "\n1024\n", "\n/data\n", "\nbound\n"} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("set %v: output lacks %q:\n%s", tc.set, want, logs)
+			}
+		}
+		if res.Passed != tc.pass {
+			t.Errorf("set %v: passed %v, want %v\n%s", tc.set, res.Passed, tc.pass, logs)
+		}
+	}
+}
