@@ -22,7 +22,7 @@ func (p *parser) makefile() {
 				v++
 			}
 			src := blank(clone(p.data, l[0], l[1]), l[0], [2]int{l[0], v})
-			p.snippet(span{l[0], src}, false)
+			p.snippet(span{l[0], src}, lenient)
 			continue
 		}
 		trimmed := bytes.TrimSpace(line)

@@ -114,12 +114,12 @@ func (p *parser) block(ls []line, session bool) {
 			cont = continued(text)
 		}
 	}
-	if p.snippet(span{start, src}, false) {
+	if p.snippet(span{start, src}, quiet) {
 		return
 	}
 	// One bad line (a placeholder like <image>) must not hide the others.
 	for _, l := range logicalLines(src, 0, len(src)) {
-		p.snippet(span{start + l[0], src[l[0]:l[1]]}, false)
+		p.snippet(span{start + l[0], src[l[0]:l[1]]}, lenient)
 	}
 }
 

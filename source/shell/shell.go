@@ -79,6 +79,9 @@ type span struct {
 
 func (p *parser) add(cmds []*runargs.Command) {
 	for _, c := range cmds {
+		if c.ImageArg < 0 {
+			continue // no image: a placeholder or a fragment, not a container
+		}
 		p.workloads = append(p.workloads, c.Workload(p.file, workload.RunLine))
 	}
 }
@@ -98,12 +101,20 @@ func (p *parser) parseErr(err error) {
 	p.errorf(0, "shell syntax: %v", err)
 }
 
-// snippet parses one piece; when strict is false a syntax error is
-// reported only if the piece mentions a run command.
-func (p *parser) snippet(s span, strict bool) bool {
+// How snippet reports a syntax error.
+type report int
+
+const (
+	always  report = iota // every error
+	lenient               // only when the piece mentions a run command
+	quiet                 // never (a fallback follows)
+)
+
+// snippet parses one piece and reports syntax errors as rep says.
+func (p *parser) snippet(s span, rep report) bool {
 	cmds, err := runargs.Find(s.src, s.start, p.idx, runargs.Vars{})
 	if err != nil {
-		if strict || mentionsRun(s.src) {
+		if rep == always || (rep == lenient && mentionsRun(s.src)) {
 			p.parseErr(err)
 		}
 		return false
@@ -113,7 +124,7 @@ func (p *parser) snippet(s span, strict bool) bool {
 }
 
 func (p *parser) script() {
-	if p.snippet(span{0, p.data}, true) {
+	if p.snippet(span{0, p.data}, always) {
 		return
 	}
 	// Recover what can be read: each logical line on its own.
