@@ -28,8 +28,19 @@ func ParseJSON(file string, data []byte) ([]Doc, *workload.Error) {
 		if p.skip(); p.off >= len(data) {
 			return docs, nil
 		}
+		start := p.off
 		n, err := p.value(0)
 		if err != nil {
+			var se *json.SyntaxError
+			if errors.As(err, &se) {
+				// The streaming decoder's offsets are not always absolute;
+				// a whole-value scan from the value's start gives the
+				// exact place.
+				var v any
+				if err2 := json.Unmarshal(data[start:], &v); errors.As(err2, &se) {
+					return docs, &workload.Error{Pos: idx.Pos(start + max(int(se.Offset)-1, 0)), Err: fmt.Errorf("invalid JSON: %w", se)}
+				}
+			}
 			return docs, p.error(err)
 		}
 		docs = append(docs, Doc{Root: n, Line: n.Line})
