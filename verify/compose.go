@@ -80,7 +80,8 @@ func (e composeEnv) lookup(name string) (string, bool) {
 // file beside it, relative paths are relative to the file's directory,
 // named volumes are prefixed with the project name. Every key is reproduced,
 // ignored with a note, or refused (see ComposeKeys); refusals name the file,
-// line and key, all of them at once.
+// line and key, all of them at once. With service "" the file must have
+// exactly one service.
 func FromCompose(path, service string, getenv func(string) (string, bool)) (*Target, error) {
 	if getenv == nil {
 		getenv = os.LookupEnv
@@ -128,13 +129,25 @@ func parseCompose(data []byte, file, dir, service string, env composeEnv) (*Targ
 	if services == nil || services.Kind != yaml.MappingNode {
 		return nil, &ComposeError{File: file, Msg: "no services: mapping"}
 	}
+	servicesLine := services.Line
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value == "services" {
+			servicesLine = top.Content[i].Line
+		}
+	}
+	var names []string
+	for i := 0; i+1 < len(services.Content); i += 2 {
+		names = append(names, services.Content[i].Value)
+	}
+	if service == "" {
+		if len(names) != 1 {
+			return nil, &ComposeError{File: file, Line: servicesLine, Msg: fmt.Sprintf("%d services (%s): choose one with --service", len(names), strings.Join(names, ", "))}
+		}
+		service = names[0]
+	}
 	svcNode := mapValue(services, service)
 	if svcNode == nil {
-		var names []string
-		for i := 0; i+1 < len(services.Content); i += 2 {
-			names = append(names, services.Content[i].Value)
-		}
-		return nil, &ComposeError{File: file, Line: services.Line, Msg: fmt.Sprintf("no service %q (the file has: %s)", service, strings.Join(names, ", "))}
+		return nil, &ComposeError{File: file, Line: servicesLine, Msg: fmt.Sprintf("no service %q (the file has: %s)", service, strings.Join(names, ", "))}
 	}
 	if svcNode.Kind != yaml.MappingNode {
 		return nil, &ComposeError{File: file, Line: svcNode.Line, Msg: fmt.Sprintf("service %q is not a mapping", service)}

@@ -110,6 +110,10 @@ func TestComposeRefusals(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), ":75: service builder: build: capdrop does not build images") || strings.Contains(err.Error(), "no image") {
 		t.Errorf("builder: %v", err)
 	}
+	_, err = FromCompose("testdata/compose/compose.yaml", "", env(nil))
+	if err == nil || !strings.Contains(err.Error(), "compose.yaml:12: 3 services (web, db, builder): choose one with --service") {
+		t.Errorf("no service named: %v", err)
+	}
 	_, err = FromCompose("testdata/compose/compose.yaml", "nope", env(nil))
 	if err == nil || !strings.Contains(err.Error(), `no service "nope" (the file has: web, db, builder)`) {
 		t.Errorf("missing service: %v", err)
@@ -162,7 +166,7 @@ func TestComposeMinimal(t *testing.T) {
 	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tg, err := FromCompose(p, "app", env(nil))
+	tg, err := FromCompose(p, "", env(nil)) // the only service
 	if err != nil {
 		t.Fatal(err)
 	}
