@@ -47,8 +47,8 @@ func sampleMinimized() *verify.Result {
 		Target: &verify.Target{Kind: "run", Source: "docker run img /truth chown mknod", Image: "img",
 			Notes: []string{"--name web left out: each trial gets its own name (capdrop-verify-…), so it never collides with the running container"}},
 		Check: "exits with code 0", Runs: runs,
-		Stats: verify.Stats{Runs: 6, Start: 1, Search: 4, Confirm: 1, Queries: 7, Cached: 1, Predicted: 1, AllSubsets: 16},
-		Flaky: []verify.FlakySet{},
+		Stats:   verify.Stats{Runs: 6, Start: 1, Search: 4, Confirm: 1, Queries: 7, Cached: 1, Predicted: 1, AllSubsets: 16},
+		Flaky:   []verify.FlakySet{},
 		Message: "CAP_CHOWN,CAP_MKNOD is 1-minimal: it passes, and removing any one capability fails (6 runs; every subset would be 16)",
 	}
 }
