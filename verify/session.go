@@ -167,7 +167,7 @@ func (s *Session) FromRunArgs(ctx context.Context, args []string) (*Target, erro
 	if err != nil {
 		return nil, err
 	}
-	t.Kind, t.Source = "run", "docker run "+strings.Join(args, " ")
+	t.Kind, t.Source = "run", "docker run "+shellQuote(args)
 	for _, d := range ra.Dropped {
 		opt := strings.TrimLeft(strings.Fields(d)[0], "-")
 		opt, _, _ = strings.Cut(opt, "=")
@@ -179,6 +179,27 @@ func (s *Session) FromRunArgs(ctx context.Context, args []string) (*Target, erro
 		}
 	}
 	return t, nil
+}
+
+// shellQuote joins words into a command line a shell reads back as the
+// same words.
+func shellQuote(words []string) string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		safe := w != ""
+		for _, r := range w {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,+@%", r)) {
+				safe = false
+				break
+			}
+		}
+		if safe {
+			out[i] = w
+		} else {
+			out[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // RunArgsError is the docker CLI's refusal of the run arguments.

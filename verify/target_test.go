@@ -287,3 +287,15 @@ func FuzzParseSetDocument(f *testing.F) {
 		}
 	})
 }
+
+func TestShellQuote(t *testing.T) {
+	words := []string{"-e", "A=1", "img", "sh", "-c", "echo 'hi' $x; true", ""}
+	q := shellQuote(words)
+	if q != `-e A=1 img sh -c 'echo '\''hi'\'' $x; true' ''` {
+		t.Errorf("%s", q)
+	}
+	back, err := SplitWords(q)
+	if err != nil || !reflect.DeepEqual(back, words) {
+		t.Errorf("%q → %q", words, back)
+	}
+}
