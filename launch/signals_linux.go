@@ -23,8 +23,8 @@ var fromTerminal = []os.Signal{unix.SIGINT, unix.SIGQUIT, unix.SIGWINCH}
 
 // forwarder relays signals to a process. A nil *forwarder does nothing.
 type forwarder struct {
-	ch   chan os.Signal
-	tty  int // the controlling terminal, or -1
+	ch  chan os.Signal
+	tty int // the controlling terminal, or -1
 }
 
 // catchSignals starts catching the forwardable signals this process does
