@@ -240,7 +240,11 @@ func execvp(args, env []string) error {
 		case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.ESTALE), errors.Is(err, syscall.ENODEV), errors.Is(err, syscall.ETIMEDOUT):
 			continue
 		case errors.Is(err, syscall.EACCES):
-			denied = err
+			// A file that is there but not executable counts; a directory
+			// this user cannot search is just not where the command is.
+			if _, serr := os.Stat(filepath.Join(dir, name)); serr == nil {
+				denied = err
+			}
 			continue
 		default:
 			return fmt.Errorf("%s: %w", filepath.Join(dir, name), err)

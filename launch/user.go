@@ -216,7 +216,8 @@ func (a accounts) resolve(spec string) (Identity, error) {
 
 // current describes the caller's own identity, for a command that keeps it.
 func (a accounts) current(uid, gid int, groups []int) Identity {
-	id := Identity{UID: uid, GID: gid, Groups: slices.Sorted(slices.Values(groups)), Home: "/"}
+	id := Identity{UID: uid, GID: gid, Groups: append([]int{}, groups...), Home: "/"}
+	slices.Sort(id.Groups)
 	id.Groups = slices.Compact(id.Groups)
 	if u, ok := a.userByID(uid); ok {
 		id.Name, id.Shell = u.Name, u.Shell

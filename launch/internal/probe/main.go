@@ -8,7 +8,7 @@
 //	probe exit N       exit with status N
 //	probe kill SIGNUM  kill itself with a signal
 //	probe wait         print "ready PID", then exit 100+N on signal N
-//	probe fds          print the open descriptors, one per line
+//	probe fds          print the open descriptors and what they are, one per line
 //	probe env          print the environment, one variable per line
 package main
 
@@ -70,7 +70,8 @@ func main() {
 	case "fds":
 		for fd := 0; fd < 1024; fd++ {
 			if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFD, 0); e == 0 {
-				fmt.Println(fd)
+				target, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+				fmt.Println(fd, target)
 			}
 		}
 	case "env":
