@@ -8,6 +8,8 @@
 //	probe exit N       exit with status N
 //	probe kill SIGNUM  kill itself with a signal
 //	probe wait         print "ready PID", then exit 100+N on signal N
+//	probe count        like wait, but first count for a second how many
+//	                   times the signal arrives, and print "got SIG N"
 //	probe fds          print the open descriptors and what they are, one per line
 //	probe env          print the environment, one variable per line
 package main
@@ -67,6 +69,30 @@ func main() {
 		case <-time.After(60 * time.Second):
 			fail("no signal within 60s")
 		}
+	case "count":
+		ch := make(chan os.Signal, 16)
+		signal.Notify(ch, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2)
+		fmt.Printf("ready %d\n", os.Getpid())
+		var first os.Signal
+		select {
+		case first = <-ch:
+		case <-time.After(60 * time.Second):
+			fail("no signal within 60s")
+		}
+		n := 1
+		for deadline := time.After(time.Second); ; {
+			select {
+			case s := <-ch:
+				if s == first {
+					n++
+				}
+				continue
+			case <-deadline:
+			}
+			break
+		}
+		fmt.Printf("got %v %d\n", first, n)
+		os.Exit(100 + int(first.(syscall.Signal)))
 	case "fds":
 		for fd := 0; fd < 1024; fd++ {
 			if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_GETFD, 0); e == 0 {
