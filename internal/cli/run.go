@@ -55,7 +55,8 @@ target user's HOME, USER, LOGNAME, SHELL unless --keep-env. Descriptors other
 than 0, 1, 2 are closed. Signals are forwarded; the exit status is the
 command's (128+N when signal N killed it). capdrop's own failures exit 125,
 a command that cannot be executed 126, one that is not found 127.`,
-		Example: `  capdrop run --cap-drop all -- ping -c1 127.0.0.1          # fails: no NET_RAW
+		Example: `  capdrop run --cap-drop all -- chown nobody file          # fails: no CAP_CHOWN
+  capdrop run --cap-drop all --cap-add chown -- chown nobody file
   capdrop run --user nobody --cap-drop all --cap-add net_bind_service -- ./server :80
   capdrop run --cap-drop sys_admin,sys_module --no-new-privs -- bash
   capdrop run --dry-run -o json --user www-data --cap-drop all -- nginx`,

@@ -386,6 +386,9 @@ func TestRunEndToEnd(t *testing.T) {
 		if forgotInh.Effective != 0 || forgotInh.Ambient != 0 {
 			t.Errorf("setpriv without --inh-caps: %+v (the documentation says the command silently gets nothing)", forgotInh.Hex())
 		}
+		if r := run(t, exec.Command("setpriv", "--reuid=nobody", "--", env.probe, "status")); status(t, r.stdout).GID[0] != 0 {
+			t.Errorf("setpriv --reuid alone: %s (the documentation says it keeps gid 0)", r.stdout)
+		}
 		capsh := sets(exec.Command("capsh", "--caps=cap_net_bind_service+eip cap_setpcap,cap_setuid,cap_setgid+ep", "--keep=1",
 			"--user=nobody", "--addamb=cap_net_bind_service", "--", "-c", env.probe+" status"))
 		if capsh.Ambient != nbs || capsh.Effective != nbs || capsh.Bounding != self.Sets.Bounding {
