@@ -1,22 +1,20 @@
 package report
 
 import (
+	"bytes"
 	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/ with the current output")
 
-// golden compares got with testdata/name, or rewrites it with -update.
+// golden compares got with testdata/<name>, or rewrites it under -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -24,9 +22,9 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
+		t.Fatalf("%v (run go test ./report -update to create it)", err)
 	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from the output (go test -update rewrites it)\n--- got\n%s--- want\n%s", path, got, want)
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./report -run %s -update to accept):\n--- got\n%s\n--- want\n%s", name, t.Name(), got, want)
 	}
 }
