@@ -22,6 +22,7 @@ var ErrRefused = errors.New("refused")
 // RefusedError explains why a request cannot be honoured.
 type RefusedError struct{ Reason string }
 
+// Error returns the reason.
 func (e *RefusedError) Error() string { return e.Reason }
 
 // Unwrap makes errors.Is(err, ErrRefused) true.

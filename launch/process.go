@@ -41,6 +41,7 @@ type StartError struct {
 	Code int
 }
 
+// Error says which step failed and why.
 func (e *StartError) Error() string {
 	if e.Stage == "exec" {
 		return e.Err.Error()
@@ -48,6 +49,7 @@ func (e *StartError) Error() string {
 	return fmt.Sprintf("launch (%s): %v", e.Stage, e.Err)
 }
 
+// Unwrap returns the underlying error (a syscall.Errno when the init had one).
 func (e *StartError) Unwrap() error { return e.Err }
 
 // initError is a failure the init reported, with its errno if it had one.
@@ -80,6 +82,7 @@ func (e Exit) Status() int {
 	return e.Code
 }
 
+// String describes the exit as Go's os.ProcessState does.
 func (e Exit) String() string {
 	if e.Signal != 0 {
 		return fmt.Sprintf("killed by %v", e.Signal)
