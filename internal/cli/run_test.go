@@ -37,4 +37,3 @@ func TestRunUsageErrors(t *testing.T) {
 		}
 	}
 }
-
