@@ -35,7 +35,8 @@
 // other user gets the capabilities the request explicitly adds
 // (Request.Add, or everything with AddAll) in permitted, effective,
 // inheritable and ambient, as Podman does for a non-root container user:
-// without ambient, execve would clear them. Other capabilities kept in the
+// without ambient, execve would clear them. A non-root caller that keeps its
+// identity also keeps its own ambient capabilities unless it drops them. Other capabilities kept in the
 // bounding set are not usable by a non-root command, so `--user nobody`
 // alone never hands root's capabilities to nobody.
 //

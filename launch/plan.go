@@ -176,6 +176,14 @@ func prepare(req Request, c Caller, acct accounts) (*Plan, error) {
 		bounding, granted = req.Add, req.Add
 	default:
 		bounding, granted = c.Sets.Bounding.Minus(req.Drop).Union(req.Add), req.Add
+		if !id.Switch {
+			// A non-root caller's ambient capabilities are what its
+			// commands keep across execve anyway (systemd's
+			// AmbientCapabilities=): they stay unless dropped. Root's
+			// capabilities come from being uid 0 and never carry over to
+			// another user, so a switch starts from nothing.
+			granted = granted.Union(c.Sets.Ambient.Intersect(held).Minus(req.Drop))
+		}
 	}
 
 	legacyRoot := id.UID == 0 && c.Securebits&secbitNoRoot == 0

@@ -18,7 +18,17 @@ var (
 	nbs       = capset.Of(capset.NET_BIND_SERVICE)
 	rootCall  = Caller{Sets: rootSets, AmbientSupported: true}
 	plainUser = Caller{Sets: capset.Sets{Bounding: all40}, UID: 1000, GID: 1000, Groups: []int{1000}, AmbientSupported: true}
+	// As started by systemd with AmbientCapabilities=CAP_NET_BIND_SERVICE.
+	ambientUser = Caller{Sets: capset.Sets{Inheritable: nbs, Permitted: nbs, Effective: nbs, Bounding: all40, Ambient: nbs},
+		UID: 1000, GID: 1000, AmbientSupported: true}
 )
+
+// withEffective returns c also holding extra in permitted and effective.
+func (c Caller) withEffective(extra ...capset.Cap) Caller {
+	c.Sets.Permitted = c.Sets.Permitted.Union(capset.Of(extra...))
+	c.Sets.Effective = c.Sets.Effective.Union(capset.Of(extra...))
+	return c
+}
 
 func TestPrepareSets(t *testing.T) {
 	a := fixtureAccounts(t)
@@ -45,6 +55,10 @@ func TestPrepareSets(t *testing.T) {
 			capset.Sets{Inheritable: all40.Without(capset.SYS_ADMIN), Permitted: all40.Without(capset.SYS_ADMIN), Effective: all40.Without(capset.SYS_ADMIN),
 				Bounding: all40.Without(capset.SYS_ADMIN), Ambient: all40.Without(capset.SYS_ADMIN)}},
 		{"plain user, no flags", plainUser, Request{}, capset.Sets{Bounding: all40}},
+		{"user with an ambient capability keeps it", ambientUser, Request{NoNewPrivs: true},
+			capset.Sets{Inheritable: nbs, Permitted: nbs, Effective: nbs, Bounding: all40, Ambient: nbs}},
+		{"user with an ambient capability, drop all", Caller{Sets: ambientUser.Sets, Securebits: 0, AmbientSupported: true, UID: 1000}.withEffective(capset.SETPCAP), Request{DropAll: true},
+			capset.Sets{}},
 		{"root with SECBIT_NOROOT is treated like a user", Caller{Sets: rootSets, Securebits: secbitNoRoot, AmbientSupported: true}, Request{DropAll: true, Add: nbs},
 			capset.Sets{Inheritable: nbs, Permitted: nbs, Effective: nbs, Bounding: nbs, Ambient: nbs}},
 	} {

@@ -49,6 +49,7 @@ As root, the command gets its bounding set as permitted and effective. As
 another user (--user), it gets exactly the capabilities you --cap-add, through
 the ambient set; others left in the bounding set stay unusable unless a
 set-user-ID or file-capability binary uses them (--no-new-privs stops that).
+A non-root caller's own ambient capabilities carry over unless dropped.
 
 The environment is reduced to PATH, TERM, LANG, LANGUAGE, LC_*, TZ and the
 target user's HOME, USER, LOGNAME, SHELL unless --keep-env. Descriptors other

@@ -309,6 +309,22 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a non-root caller's ambient capabilities carry over unless dropped", func(t *testing.T) {
+		// The outer capdrop makes nobody hold NET_BIND_SERVICE as ambient,
+		// as systemd's AmbientCapabilities= would; the inner one is that
+		// non-root caller.
+		outer := []string{"--user", "nobody", "--cap-add", "net_bind_service", "--", env.capdrop, "run"}
+		r := run(t, capdrop(append(outer, "--no-new-privs", "--", env.probe, "status")...))
+		nbs := capset.Of(capset.NET_BIND_SERVICE)
+		if st := status(t, r.stdout); r.code != 0 || st.Sets != (capset.Sets{Inheritable: nbs, Permitted: nbs, Effective: nbs, Bounding: self.Sets.Bounding, Ambient: nbs}) || !st.NoNewPrivs {
+			t.Errorf("kept: exit %d %s %+v", r.code, r.stderr, st.Sets.Hex())
+		}
+		r = run(t, capdrop(append(outer, "--cap-drop", "net_bind_service", "--", env.probe, "status")...))
+		if r.code != ExitRunFailed || !strings.Contains(r.stderr, "cannot drop CAP_NET_BIND_SERVICE from the bounding set: that needs CAP_SETPCAP") {
+			t.Errorf("drop without CAP_SETPCAP: exit %d %q", r.code, r.stderr)
+		}
+	})
+
 	t.Run("a set-user-ID capdrop refuses to run anything", func(t *testing.T) {
 		suid := filepath.Join(env.dir, "capdrop-suid")
 		b, _ := os.ReadFile(env.capdrop)
