@@ -33,9 +33,9 @@ func Prepare(req Request) (*Plan, error) {
 		gr = GroupFile
 	}
 	acct, err := loadAccounts(pw, gr)
-	if err != nil {
+	if err != nil && req.User != "" {
 		return nil, err
-	}
+	} // without --user the files only name the caller in the plan
 	if req.Env == nil {
 		req.Env = os.Environ()
 	}
