@@ -32,10 +32,11 @@ func Prepare(req Request) (*Plan, error) {
 	if gr == "" {
 		gr = GroupFile
 	}
+	// Without --user the account files only name the caller in the plan.
 	acct, err := loadAccounts(pw, gr)
 	if err != nil && req.User != "" {
 		return nil, err
-	} // without --user the files only name the caller in the plan
+	}
 	if req.Env == nil {
 		req.Env = os.Environ()
 	}
