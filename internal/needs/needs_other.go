@@ -1,0 +1,16 @@
+//go:build !linux
+
+package needs
+
+import "errors"
+
+var ops []Op
+
+// Prepare fails: the operations are Linux system calls.
+func Prepare(dir, self string) error { return errors.New("capneeds runs on Linux only") }
+
+// Sleeper fails: the operations are Linux system calls.
+func Sleeper() error { return errors.New("capneeds runs on Linux only") }
+
+// Describe returns nothing: there are no operations outside Linux.
+func Describe() string { return "" }
