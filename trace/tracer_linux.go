@@ -125,19 +125,9 @@ func (t *Tracer) load(spec *ebpf.CollectionSpec, m Mechanism) (err error) {
 	if err := probe(m); err != nil {
 		return err
 	}
-	cs := spec.Copy()
-	keep := map[string]bool{}
-	for _, p := range append(progs, trackNames...) {
-		keep[p] = true
-	}
-	for name := range cs.Programs {
-		if !keep[name] {
-			delete(cs.Programs, name)
-		}
-	}
-	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{})
+	coll, err := loadPrograms(spec, append(progs, trackNames...))
 	if err != nil {
-		return loadError(err)
+		return err
 	}
 	var links []link.Link
 	defer func() {
@@ -182,6 +172,26 @@ func (t *Tracer) load(spec *ebpf.CollectionSpec, m Mechanism) (err error) {
 	}
 	t.coll, t.links = coll, links
 	return nil
+}
+
+// loadPrograms loads the named programs of spec (and the maps they use)
+// through the verifier, without attaching them.
+func loadPrograms(spec *ebpf.CollectionSpec, names []string) (*ebpf.Collection, error) {
+	cs := spec.Copy()
+	keep := map[string]bool{}
+	for _, p := range names {
+		keep[p] = true
+	}
+	for name := range cs.Programs {
+		if !keep[name] {
+			delete(cs.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{})
+	if err != nil {
+		return nil, loadError(err)
+	}
+	return coll, nil
 }
 
 func mechanismPrograms(m Mechanism) ([]string, error) {
