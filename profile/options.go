@@ -26,4 +26,3 @@ type Options struct {
 	// number of distinct kinds of checks.
 	Live func(seen capset.Set, kinds int)
 }
-

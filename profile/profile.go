@@ -126,6 +126,7 @@ var Reasons = map[string]string{
 	"ptrace-probe":          "a CAP_SYS_PTRACE probe from reading another process's /proc files: advisory",
 	"same-id":               "a set*id call to ids the process already had: it succeeds without the capability",
 	"dac-read-search-first": "the kernel asks DAC_READ_SEARCH before DAC_OVERRIDE for reads and searches; DAC_OVERRIDE granted the same access",
+	"fsetid-without-setgid": "chmod asks CAP_FSETID when the caller is not in the file's group, but the answer only matters for a setgid bit, and this mode had none",
 	"denied-only":           "only ever denied",
 }
 
@@ -173,6 +174,8 @@ func classify(r trace.Record, info Info, dacOverride map[string]bool) (reason, f
 		return "ptrace-probe", "syscall-heuristic"
 	case r.Flags&trace.SameID != 0:
 		return "same-id", "syscall-arguments"
+	case r.Flags&trace.NoSetgidBit != 0:
+		return "fsetid-without-setgid", "syscall-arguments"
 	case r.Denied && r.Cap == capset.DAC_READ_SEARCH && dacOverride[pairKey(r)]:
 		return "dac-read-search-first", "verdict"
 	}

@@ -94,6 +94,10 @@ const (
 	// (security_vm_enough_memory_mm), found on the kernel stack, an advisory
 	// probe. Set only when opts are invisible.
 	VMProbe Flag = 1 << 7
+	// NoSetgidBit: CAP_FSETID asked by a chmod whose new mode has no setgid
+	// bit; the kernel asks whenever the caller is not in the file's group,
+	// but the answer only decides whether a setgid bit is kept.
+	NoSetgidBit Flag = 1 << 8
 )
 
 var flagNames = []struct {
@@ -102,6 +106,7 @@ var flagNames = []struct {
 }{
 	{OptsKnown, "opts"}, {NoAudit, "noaudit"}, {InSetID, "insetid"}, {OtherCred, "other-cred"},
 	{Compat, "compat"}, {NoSyscall, "no-syscall"}, {SameID, "same-id"}, {VMProbe, "vm-probe"},
+	{NoSetgidBit, "no-setgid-bit"},
 }
 
 // String lists the flags by name, joined by "|".

@@ -30,6 +30,7 @@ char _license[] SEC("license") = "Dual MIT/GPL";
 #define CAP_OPT_NOAUDIT (1 << 1)
 #define CAP_OPT_INSETID (1 << 2)
 
+#define CAP_FSETID 4
 #define CAP_SETGID 6
 #define CAP_SETUID 7
 #define CAP_SYS_ADMIN 21
@@ -39,11 +40,12 @@ enum flag {
 	F_OPTS_KNOWN = 1 << 0,  /* the mechanism sees cap_capable's opts */
 	F_NOAUDIT = 1 << 1,     /* CAP_OPT_NOAUDIT: an advisory probe */
 	F_INSETID = 1 << 2,     /* CAP_OPT_INSETID */
-	F_OTHER_CRED = 1 << 3,  /* the checked cred is not the task's own */
+	F_OTHER_CRED = 1 << 3,  /* the checked cred is not the task's own (real_cred) */
 	F_COMPAT = 1 << 4,      /* a 32-bit (ia32) syscall */
 	F_NO_SYSCALL = 1 << 5,  /* not in a syscall, or the frame is unknown */
 	F_SAME_ID = 1 << 6,     /* set*id to ids the task already has */
 	F_VM_PROBE = 1 << 7,    /* called from the overcommit accounting */
+	F_NO_SGID = 1 << 8,     /* CAP_FSETID asked by a chmod whose mode has no setgid bit */
 };
 
 /* Counters. Keep in sync with trace.Counters. */
@@ -252,6 +254,27 @@ static __always_inline bool same_id(const struct cred *cred, int cap, int nr, st
 	return false;
 }
 
+/* chmod asks CAP_FSETID whenever the caller is not in the file's group, but
+ * the answer only matters when the new mode has the setgid bit. */
+static __always_inline bool chmod_without_sgid(int nr, struct pt_regs *regs)
+{
+	__u64 mode;
+
+	switch (nr) {
+	case 90: /* chmod(path, mode) */
+	case 91: /* fchmod(fd, mode) */
+		mode = REG(regs, si);
+		break;
+	case 268: /* fchmodat(dfd, path, mode) */
+	case 452: /* fchmodat2(dfd, path, mode, flags) */
+		mode = REG(regs, dx);
+		break;
+	default:
+		return false;
+	}
+	return !(mode & 02000);
+}
+
 static __always_inline bool in_vm_probe(void *ctx)
 {
 	__u64 ips[4] = {};
@@ -298,8 +321,12 @@ static __always_inline int record(void *ctx, const struct cred *cred, int cap, i
 			k.flags |= F_INSETID;
 	}
 
+	/* The task's own credentials are its real_cred. While overlayfs acts
+	 * as its mounter (override_creds), current->cred is the mounter's and
+	 * differs from real_cred; file_ns_capable passes the opener's cred.
+	 * Either way the check is not about the task's own capabilities. */
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	if (BPF_CORE_READ(task, cred) != cred)
+	if (BPF_CORE_READ(task, real_cred) != cred || BPF_CORE_READ(task, cred) != cred)
 		k.flags |= F_OTHER_CRED;
 
 	struct pt_regs *regs = user_regs(task);
@@ -316,6 +343,8 @@ static __always_inline int record(void *ctx, const struct cred *cred, int cap, i
 	if ((cap == CAP_SETUID || cap == CAP_SETGID) && cs == 0x33 && !(k.flags & F_OTHER_CRED) &&
 	    same_id(cred, cap, k.syscall, regs))
 		k.flags |= F_SAME_ID;
+	if (cap == CAP_FSETID && cs == 0x33 && chmod_without_sgid(k.syscall, regs))
+		k.flags |= F_NO_SGID;
 	if (cap == CAP_SYS_ADMIN && !opts_known && in_vm_probe(ctx))
 		k.flags |= F_VM_PROBE;
 	bpf_get_current_comm(k.comm, sizeof(k.comm));

@@ -107,6 +107,7 @@ struct task_struct {
 	int tgid;
 	void *stack;
 	struct task_struct *real_parent;
+	const struct cred *real_cred;
 	const struct cred *cred;
 	struct nsproxy *nsproxy;
 	struct css_set *cgroups;
