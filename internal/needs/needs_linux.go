@@ -135,6 +135,49 @@ func opSetgid(string) error {
 }
 
 func opKill(dir string) error {
+	return withOtherUIDProcess(dir, func(pid int) error { return unix.Kill(pid, 0) })
+}
+
+// BenchKill signals (0) a process of uid 1234 n times — a CAP_KILL check
+// each time, in one of the cheapest syscalls that makes one: the worst case
+// for a tracer's overhead per check. It returns the CPU time (user+system,
+// which includes the BPF programs run in the syscall) per call, measured on
+// the calling thread so that a busy machine's waiting does not count.
+func BenchKill(dir string, n int) (time.Duration, error) {
+	var per time.Duration
+	err := withOtherUIDProcess(dir, func(pid int) error {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		before, err := threadCPU()
+		if err != nil {
+			return err
+		}
+		for i := 0; i < n; i++ {
+			if err := unix.Kill(pid, 0); err != nil {
+				return err
+			}
+		}
+		after, err := threadCPU()
+		if err != nil {
+			return err
+		}
+		per = (after - before) / time.Duration(n)
+		return nil
+	})
+	return per, err
+}
+
+func threadCPU() (time.Duration, error) {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+		return 0, err
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+}
+
+// withOtherUIDProcess runs f with the pid of a process running as uid 1234
+// (the setuid fixture), which ends afterwards.
+func withOtherUIDProcess(dir string, f func(pid int) error) error {
 	cmd := exec.Command(filepath.Join(dir, fileSetuid), "sleeper")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -168,7 +211,7 @@ func opKill(dir string) error {
 	case <-time.After(5 * time.Second):
 		return errors.New("the setuid fixture did not become uid 1234 in 5s")
 	}
-	return unix.Kill(cmd.Process.Pid, 0)
+	return f(cmd.Process.Pid)
 }
 
 // Sleeper is the setuid fixture's job: become uid OtherID entirely (it

@@ -2,7 +2,10 @@
 
 package needs
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 var ops []Op
 
@@ -14,3 +17,8 @@ func Sleeper() error { return errors.New("capneeds runs on Linux only") }
 
 // Describe returns nothing: there are no operations outside Linux.
 func Describe() string { return "" }
+
+// BenchKill fails: the operations are Linux system calls.
+func BenchKill(dir string, n int) (time.Duration, error) {
+	return 0, errors.New("capneeds runs on Linux only")
+}

@@ -189,14 +189,12 @@ static __always_inline struct settings *cfg(void)
 	return bpf_map_lookup_elem(&config, &zero);
 }
 
-/* The task's user register frame: the syscall number and arguments. */
-static __always_inline struct pt_regs *user_regs(struct task_struct *task)
+/* The task's user register frame before 5.15 (no bpf_task_pt_regs):
+ * task_pt_regs() is the top of the task's kernel stack (x86_64 has no
+ * padding above it). The cs check in record() rejects a wrong guess instead
+ * of reporting a wrong syscall. */
+static __always_inline struct pt_regs *user_regs_fallback(struct task_struct *task)
 {
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
-		return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	/* Before 5.15: task_pt_regs() is the top of the task's kernel stack
-	 * (x86_64 has no padding above it). The cs check below rejects a
-	 * wrong guess instead of reporting a wrong syscall. */
 	void *stack = BPF_CORE_READ(task, stack);
 	if (!stack)
 		return 0;
@@ -325,16 +323,33 @@ static __always_inline int record(void *ctx, const struct cred *cred, int cap, i
 	 * as its mounter (override_creds), current->cred is the mounter's and
 	 * differs from real_cred; file_ns_capable passes the opener's cred.
 	 * Either way the check is not about the task's own capabilities. */
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	if (BPF_CORE_READ(task, real_cred) != cred || BPF_CORE_READ(task, cred) != cred)
+	const struct cred *real, *eff;
+	struct pt_regs *regs;
+	__u64 cs = 0, orig = 0;
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
+		/* >= 5.15: BTF pointers, read with plain loads (no helper calls). */
+		struct task_struct *t = bpf_get_current_task_btf();
+		real = t->real_cred;
+		eff = t->cred;
+		regs = (struct pt_regs *)bpf_task_pt_regs(t);
+		cs = regs->cs & 0xffff;
+		orig = regs->orig_ax;
+	} else {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		real = BPF_CORE_READ(t, real_cred);
+		eff = BPF_CORE_READ(t, cred);
+		regs = user_regs_fallback(t);
+		if (regs) {
+			cs = REG(regs, cs) & 0xffff;
+			orig = REG(regs, orig_ax);
+		}
+	}
+	if (real != cred || eff != cred)
 		k.flags |= F_OTHER_CRED;
-
-	struct pt_regs *regs = user_regs(task);
-	__u64 cs = regs ? (REG(regs, cs) & 0xffff) : 0;
 	if (cs == 0x33) {
-		k.syscall = (__s32)REG(regs, orig_ax);
+		k.syscall = (__s32)orig;
 	} else if (cs == 0x23) {
-		k.syscall = (__s32)REG(regs, orig_ax);
+		k.syscall = (__s32)orig;
 		k.flags |= F_COMPAT;
 	} else {
 		k.syscall = -1;

@@ -5,6 +5,7 @@
 //	capneeds [-dir DIR] OP...   run operations (fixtures in DIR, default /var/capneeds)
 //	capneeds [-dir DIR] prepare make the fixtures (as root with CHOWN, FOWNER, FSETID)
 //	capneeds list               list the operations and the capability each needs
+//	capneeds [-dir DIR] bench-kill [N]  kill(pid of uid 1234, 0) N times, print ns/call
 //
 // Build it static (CGO_ENABLED=0) to put it in a FROM scratch image or a
 // kernel-test initramfs.
@@ -14,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/capdrop/capdrop/internal/needs"
 )
@@ -43,6 +45,19 @@ func main() {
 		err = needs.Prepare(*dir, self)
 	case "sleeper":
 		err = needs.Sleeper()
+	case "bench-kill":
+		n := 1000000
+		if len(args) > 1 {
+			n, err = strconv.Atoi(args[1])
+			if err != nil {
+				break
+			}
+		}
+		per, e := needs.BenchKill(*dir, n)
+		if e == nil {
+			fmt.Printf("bench-kill: %d calls, %d ns/call\n", n, per.Nanoseconds())
+		}
+		err = e
 	default:
 		err = needs.Run(*dir, args...)
 		if err == nil {
