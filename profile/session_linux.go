@@ -408,25 +408,6 @@ func Docker(ctx context.Context, eng *engine.Client, runArgs []string, opts Opti
 	return p, err
 }
 
-// createArgs checks docker run arguments for what `docker create` cannot
-// take: --detach (always detached here) is dropped.
-func createArgs(runArgs []string) ([]string, error) {
-	var out []string
-	for i, a := range runArgs {
-		if a == "--" && i == 0 {
-			continue
-		}
-		if a == "-d" || a == "--detach" || a == "--detach=true" {
-			continue
-		}
-		out = append(out, a)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no image given: capdrop profile --docker -- [docker run flags] IMAGE [COMMAND]")
-	}
-	return out, nil
-}
-
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
