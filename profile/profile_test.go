@@ -72,7 +72,7 @@ func TestBuildOptsAndHeuristics(t *testing.T) {
 	recs := []trace.Record{
 		rec(capset.SYS_ADMIN, false, 9, "app", trace.OptsKnown|trace.NoAudit, 5),
 		rec(capset.SYS_ADMIN, false, 317, "app", trace.OptsKnown|trace.NoAudit, 1), // seccomp: enforcing
-		rec(capset.SYS_PTRACE, false, 257, "ps", trace.OptsKnown, 1),              // opts known: a real check
+		rec(capset.SYS_PTRACE, false, 257, "ps", trace.OptsKnown, 1),               // opts known: a real check
 	}
 	p := Build(Target{MntNS: 7}, recs, Info{Mechanism: trace.Kprobe})
 	if got, want := p.NeededSet(), capset.Of(capset.SYS_ADMIN, capset.SYS_PTRACE); got != want {

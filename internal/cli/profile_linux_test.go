@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/internal/dockertest"
@@ -181,3 +182,38 @@ func mustJSON(v any) string {
 }
 
 func itoa(n uint32) string { return strconv.FormatUint(uint64(n), 10) }
+
+// TestProfileRunningContainer profiles a running container for a few
+// seconds: its existing processes and a `docker exec` into it are followed
+// (the exec from its exec: runc's setns init is not counted).
+func TestProfileRunningContainer(t *testing.T) {
+	dockertest.Require(t)
+	_, image := capneeds(t, true)
+	id := dockertest.Start(t, "--network", "none", image, "sh", "-c", "while true; do /capneeds chown; sleep 0.2; done")
+	done := make(chan string, 1)
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		out, err := dockertest.DockerErr("exec", id, "/capneeds", "raw")
+		if err != nil {
+			out += err.Error()
+		}
+		done <- out
+	}()
+	p, _ := runProfileJSON(t, "--container", id, "--duration", "4s")
+	if out := <-done; !strings.Contains(out, "capneeds: ok") {
+		t.Fatalf("docker exec: %s", out)
+	}
+	if got, want := p.NeededSet(), capset.Of(capset.CHOWN, capset.NET_RAW); got != want {
+		t.Errorf("needed = %s, want %s\n%s", got, want, mustJSON(p.Checks))
+	}
+	if p.Target.Kind != "container" || !strings.HasPrefix(p.Target.ContainerID, id[:12]) {
+		t.Errorf("target %+v", p.Target)
+	}
+	for name, cc := range p.Checks {
+		for _, cmd := range cc.Commands {
+			if strings.HasPrefix(cmd, "runc") {
+				t.Errorf("%s checks by %s were counted", name, cmd)
+			}
+		}
+	}
+}
