@@ -38,13 +38,13 @@ func open(opts Options, to trace.Options) (*session, error) {
 	}
 	s := &session{tr: tr, opts: opts, started: time.Now(), target: to.TargetMntNS,
 		targetC: make(chan uint32, 1)}
-	go s.watch()
+	go s.watch(to.TargetMntNS)
 	return s, nil
 }
 
 // watch follows the event stream: roots (for findRoot) and first-seen keys
 // (for the live view).
-func (s *session) watch() {
+func (s *session) watch(initial uint32) {
 	var (
 		target  uint32
 		pending []trace.Key
@@ -60,9 +60,7 @@ func (s *session) watch() {
 			s.opts.Live(seen, kinds)
 		}
 	}
-	if s.target != 0 {
-		target = s.target
-	}
+	target = initial
 	for {
 		select {
 		case t := <-s.targetC:
@@ -289,7 +287,8 @@ func Container(ctx context.Context, eng *engine.Client, ref string, opts Options
 	return s.finish(t)
 }
 
-// trackNamespace follows every process whose mount namespace is mntns.
+// trackNamespace follows every process whose mount namespace is mntns,
+// but a runtime's init (runc:[…]) in the middle of joining it.
 func trackNamespace(tr *trace.Tracer, mntns uint32) error {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
@@ -302,6 +301,12 @@ func trackNamespace(tr *trace.Tracer, mntns uint32) error {
 		}
 		ns, err := trace.MntNS(pid)
 		if err != nil || ns != mntns {
+			continue
+		}
+		// A runtime's init joining the container (docker exec) is caught
+		// at its exec of the command instead; its own checks, made with
+		// the runtime's capabilities, are not the container's.
+		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.HasPrefix(string(comm), "runc:[") {
 			continue
 		}
 		if err := tr.Track(pid, mntns); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -4,9 +4,11 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,7 +32,17 @@ var (
 func capneeds(t *testing.T, withImage bool) (bin, image string) {
 	t.Helper()
 	capneedsOnce.Do(func() {
-		capneedsBin = dockertest.BuildStatic(t, "github.com/capdrop/capdrop/internal/needs/cmd/capneeds")
+		// Built outside any test's TempDir: later tests reuse it.
+		dir, err := os.MkdirTemp("", "capdrop-capneeds-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		capneedsBin = filepath.Join(dir, "capneeds")
+		cmd := exec.Command("go", "build", "-o", capneedsBin, "github.com/capdrop/capdrop/internal/needs/cmd/capneeds")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build capneeds: %v\n%s", err, out)
+		}
 	})
 	if withImage && capneedsImg == "" {
 		capneedsImg = dockertest.Image(t, map[string]string{"/capneeds": capneedsBin}, `RUN ["/capneeds", "prepare"]`)
@@ -192,17 +204,20 @@ func TestProfileRunningContainer(t *testing.T) {
 	id := dockertest.Start(t, "--network", "none", image, "sh", "-c", "while true; do /capneeds chown; sleep 0.2; done")
 	done := make(chan string, 1)
 	go func() {
-		time.Sleep(1500 * time.Millisecond)
+		time.Sleep(6 * time.Second) // the profiler is attached by then
+		start := time.Now()
 		out, err := dockertest.DockerErr("exec", id, "/capneeds", "raw")
 		if err != nil {
 			out += err.Error()
 		}
-		done <- out
+		done <- fmt.Sprintf("%s (docker exec took %s)", out, time.Since(start))
 	}()
-	p, _ := runProfileJSON(t, "--container", id, "--duration", "4s")
-	if out := <-done; !strings.Contains(out, "capneeds: ok") {
+	p, _ := runProfileJSON(t, "--container", id, "--duration", "20s")
+	out := <-done
+	if !strings.Contains(out, "capneeds: ok") {
 		t.Fatalf("docker exec: %s", out)
 	}
+	t.Log(out)
 	if got, want := p.NeededSet(), capset.Of(capset.CHOWN, capset.NET_RAW); got != want {
 		t.Errorf("needed = %s, want %s\n%s", got, want, mustJSON(p.Checks))
 	}
