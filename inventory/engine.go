@@ -14,7 +14,7 @@ import (
 // their capability configuration and main PID. Its error is a warning:
 // the inventory is complete without it, only less friendly.
 func enrich(ctx context.Context, e Engine, byID map[string]*Container, configs bool) error {
-	list, err := e.ContainerList(ctx, engine.ListOptions{})
+	list, err := e.ContainerList(ctx, engine.ListOptions{All: true}) // a starting container is "created"
 	if err != nil {
 		if errors.Is(err, engine.ErrUnreachable) {
 			return fmt.Errorf("%w; containers are shown by ID, without names, images or configuration", err)
