@@ -62,6 +62,8 @@ type Options struct {
 	// KernelCaps are the capabilities the kernel has; empty means the
 	// running kernel's (capset.Supported). Tests on fixtures set it.
 	KernelCaps capset.Set
+	// UserName names a uid; nil looks it up in the host's user database.
+	UserName func(uid int) string
 }
 
 // Process is one process with its container.
@@ -169,7 +171,10 @@ func Take(ctx context.Context, opts Options) (*Inventory, error) {
 		inv.Warnings = append(inv.Warnings, w)
 	}
 
-	users := newUserNames()
+	userName := opts.UserName
+	if userName == nil {
+		userName = newUserNames().name
+	}
 	byID := map[string]*Container{}
 	all := make([]*Process, 0, len(snap.Processes))
 	for i := range snap.Processes {
@@ -181,7 +186,7 @@ func Take(ctx context.Context, opts Options) (*Inventory, error) {
 			UserNS: sp.UserNS, ForeignUserNS: sp.ForeignUserNS,
 			Threads: sp.DivergentThreads,
 		}
-		p.User = users.name(p.EUID)
+		p.User = userName(p.EUID)
 		if ref, ok := container.FromCgroups(sp.Cgroups); ok {
 			c := byID[ref.ID]
 			if c == nil {

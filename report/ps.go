@@ -321,10 +321,10 @@ func configCell(c *inventory.Config) string {
 		parts = append(parts, "privileged")
 	}
 	if len(c.CapDrop) > 0 {
-		parts = append(parts, "drop "+strings.Join(c.CapDrop, ","))
+		parts = append(parts, "drop "+shortWords(c.CapDrop))
 	}
 	if len(c.CapAdd) > 0 {
-		parts = append(parts, "add "+strings.Join(c.CapAdd, ","))
+		parts = append(parts, "add "+shortWords(c.CapAdd))
 	}
 	if c.User != "" {
 		parts = append(parts, "user "+c.User)
@@ -333,6 +333,16 @@ func configCell(c *inventory.Config) string {
 		return "default"
 	}
 	return strings.Join(parts, " ")
+}
+
+// shortWords joins configured capability names without the CAP_ prefix the
+// engine adds.
+func shortWords(words []string) string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		out[i] = strings.TrimPrefix(strings.ToUpper(w), "CAP_")
+	}
+	return strings.Join(out, ",")
 }
 
 // PSContainers writes one row per container, then the mismatches between
@@ -361,19 +371,13 @@ func (t Text) PSContainers(w io.Writer, inv *inventory.Inventory) error {
 				eff = "= bounding"
 			}
 			if !c.Beyond.IsEmpty() {
-				beyond = strings.Join(c.Beyond.ShortNames(), ",")
+				beyond = firstNames(c.Beyond.Caps(), 3, func(cp capset.Cap) string { return cp.Short() })
 			}
 			if len(c.Riskiest) > 0 {
-				var rs []string
-				for i, cp := range c.Riskiest {
-					if i == 3 {
-						rs = append(rs, fmt.Sprintf("+%d", len(c.Riskiest)-3))
-						break
-					}
+				risk = firstNames(c.Riskiest, 3, func(cp capset.Cap) string {
 					e, _ := knowledge.Lookup(cp)
-					rs = append(rs, t.riskColor(e.Risk, cp.Short()))
-				}
-				risk = strings.Join(rs, ",")
+					return t.riskColor(e.Risk, cp.Short())
+				})
 			}
 		}
 		tab.Row(containerCell(c), image, string(c.Runtime), configCell(c.Config), pid, bnd, eff, beyond, risk)
@@ -393,6 +397,18 @@ func (t Text) PSContainers(w io.Writer, inv *inventory.Inventory) error {
 		}
 	}
 	return nil
+}
+
+// firstNames names the first n capabilities and counts the rest: "A,B,C +5".
+func firstNames(caps []capset.Cap, n int, name func(capset.Cap) string) string {
+	var parts []string
+	for i, c := range caps {
+		if i == n {
+			return strings.Join(parts, ",") + fmt.Sprintf(" +%d", len(caps)-n)
+		}
+		parts = append(parts, name(c))
+	}
+	return strings.Join(parts, ",")
 }
 
 func (t Text) riskColor(r knowledge.Risk, s string) string {
