@@ -10,11 +10,35 @@ import (
 	"github.com/capdrop/capdrop/workload"
 )
 
+// listResult is the engine's container list, fetched while /proc is read.
+type listResult struct {
+	list []engine.ContainerSummary
+	err  error
+}
+
+// startList asks the engine for its containers in the background, so that
+// the engine's latency overlaps the scan; the answer is used only if the
+// scan finds a container the engine may know.
+func startList(ctx context.Context, e Engine) <-chan listResult {
+	ch := make(chan listResult, 1)
+	go func() {
+		list, err := e.ContainerList(ctx, engine.ListOptions{All: true}) // a starting container is "created"
+		ch <- listResult{list, err}
+	}()
+	return ch
+}
+
 // enrich names the containers the engine knows and, with configs, reads
 // their capability configuration and main PID. Its error is a warning:
 // the inventory is complete without it, only less friendly.
-func enrich(ctx context.Context, e Engine, byID map[string]*Container, configs bool) error {
-	list, err := e.ContainerList(ctx, engine.ListOptions{All: true}) // a starting container is "created"
+func enrich(ctx context.Context, e Engine, listed <-chan listResult, byID map[string]*Container, configs bool) error {
+	var r listResult
+	select {
+	case r = <-listed:
+	case <-ctx.Done():
+		r.err = fmt.Errorf("%w: no answer in time (%v)", engine.ErrUnreachable, ctx.Err())
+	}
+	list, err := r.list, r.err
 	if err != nil {
 		if errors.Is(err, engine.ErrUnreachable) {
 			return fmt.Errorf("%w; containers are shown by ID, without names, images or configuration", err)

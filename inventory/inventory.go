@@ -154,6 +154,17 @@ var ErrAmbiguous = errors.New("ambiguous container")
 // Take scans the host. It returns an error only when nothing could be
 // scanned or a filter matched nothing; partial problems are Warnings.
 func Take(ctx context.Context, opts Options) (*Inventory, error) {
+	var listed <-chan listResult
+	if opts.Engine != nil {
+		timeout := opts.EngineTimeout
+		if timeout == 0 {
+			timeout = 5 * time.Second
+		}
+		ectx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		listed = startList(ectx, opts.Engine)
+		ctx = ectx
+	}
 	snap, err := procfs.Scan(opts.Proc, procfs.Options{
 		PIDs:    opts.PIDs,
 		Exclude: opts.Exclude,
@@ -203,15 +214,9 @@ func Take(ctx context.Context, opts Options) (*Inventory, error) {
 	}
 
 	if opts.Engine != nil && slices.ContainsFunc(inv.Containers, maybeDocker) {
-		timeout := opts.EngineTimeout
-		if timeout == 0 {
-			timeout = 5 * time.Second
-		}
-		ectx, cancel := context.WithTimeout(ctx, timeout)
-		if err := enrich(ectx, opts.Engine, byID, opts.Configs); err != nil {
+		if err := enrich(ctx, opts.Engine, listed, byID, opts.Configs); err != nil {
 			inv.Warnings = append(inv.Warnings, err)
 		}
-		cancel()
 	}
 
 	kernel := opts.KernelCaps

@@ -53,8 +53,8 @@ func TestTakeFixture(t *testing.T) {
 	if want := []string{"34dc0b5e626f", "admin", "app", "priv", "web"}; !slices.Equal(labels, want) {
 		t.Errorf("containers %v, want %v", labels, want)
 	}
-	if fe.Lists != 1 || fe.Inspects != 4 {
-		t.Errorf("engine calls: %d lists, %d inspects; want 1 and 4", fe.Lists, fe.Inspects)
+	if fe.Calls().Lists != 1 || fe.Calls().Inspects != 4 {
+		t.Errorf("engine calls: %d lists, %d inspects; want 1 and 4", fe.Calls().Lists, fe.Calls().Inspects)
 	}
 	if len(inv.Warnings) != 1 || !strings.Contains(inv.Warnings[0].Error(), "2000/status") {
 		t.Errorf("warnings %v, want the malformed 2000/status only", inv.Warnings)
@@ -138,19 +138,22 @@ func TestTakeFilters(t *testing.T) {
 func TestTakeEngine(t *testing.T) {
 	ctx := context.Background()
 
-	// No Docker container among the processes: the engine is not asked.
-	fe := &fakeEngine{}
+	// No Docker container among the processes: whatever the engine says
+	// (it is asked while /proc is read) is not used, and an unreachable
+	// engine is not worth a warning.
+	fe := &fakeEngine{Err: fmt.Errorf("%w at unix:///nope", engine.ErrUnreachable)}
 	opts := fixtureOptions(fe)
 	opts.PIDs = []int{1, 700}
-	if _, err := Take(ctx, opts); err != nil || fe.Lists+fe.Inspects != 0 {
-		t.Errorf("engine asked %d times for host processes (%v)", fe.Lists+fe.Inspects, err)
+	opts.Configs = true
+	if inv, err := Take(ctx, opts); err != nil || fe.Calls().Inspects != 0 || len(inv.Warnings) != 0 {
+		t.Errorf("host processes only: %d inspects, warnings %v (%v)", fe.Calls().Inspects, inv.Warnings, err)
 	}
 
 	// Without --containers the list is enough.
 	fe = &fakeEngine{}
 	inv, err := Take(ctx, fixtureOptions(fe))
-	if err != nil || fe.Lists != 1 || fe.Inspects != 0 || byName(t, inv, "web").Config != nil {
-		t.Errorf("process view: %d lists %d inspects (%v)", fe.Lists, fe.Inspects, err)
+	if err != nil || fe.Calls().Lists != 1 || fe.Calls().Inspects != 0 || byName(t, inv, "web").Config != nil {
+		t.Errorf("process view: %d lists %d inspects (%v)", fe.Calls().Lists, fe.Calls().Inspects, err)
 	}
 
 	// An unreachable engine is one warning; containers keep their IDs.

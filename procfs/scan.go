@@ -1,6 +1,7 @@
 package procfs
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -102,4 +103,17 @@ func (s *Snapshot) Warning() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// parseNSLink parses the target of a /proc/<pid>/ns/* link, "type:[inode]".
+func parseNSLink(b []byte) (uint64, error) {
+	open := bytes.IndexByte(b, '[')
+	if open < 0 || len(b) < open+3 || b[len(b)-1] != ']' {
+		return 0, fmt.Errorf("%w: namespace link %q", ErrMalformed, b)
+	}
+	n, err := atoi(b[open+1 : len(b)-1])
+	if err != nil {
+		return 0, fmt.Errorf("%w: namespace link %q", ErrMalformed, b)
+	}
+	return uint64(n), nil
 }

@@ -98,13 +98,24 @@ func listPIDs(root string) ([]int, error) {
 }
 
 func initUserNS(root string) uint64 {
+	buf := make([]byte, 64)
 	for _, p := range []string{root + "/1/ns/user", "/proc/self/ns/user"} {
-		var st syscall.Stat_t
-		if err := syscall.Stat(p, &st); err == nil {
-			return st.Ino
+		if n, err := readlink(p, buf); err == nil {
+			if ino, err := parseNSLink(buf[:n]); err == nil {
+				return ino
+			}
 		}
 	}
 	return 0
+}
+
+func readlink(path string, buf []byte) (int, error) {
+	for {
+		n, err := syscall.Readlink(path, buf)
+		if err != syscall.EINTR {
+			return n, err
+		}
+	}
 }
 
 // scanner is one worker's state: its buffers and what it counted.
@@ -201,14 +212,13 @@ func (s *scanner) process(pid int, p *Process) bool {
 		}
 	}
 	if s.opts.UserNS {
-		var st syscall.Stat_t
-		if err := syscall.Stat(dir+"/ns/user", &st); err != nil {
+		if ino, err := s.nsInode(dir + "/ns/user"); err != nil {
 			if s.secondaryFailed(dir, "/ns/user", err) {
 				return false
 			}
 		} else {
-			p.UserNS = st.Ino
-			p.ForeignUserNS = s.initNS != 0 && st.Ino != s.initNS
+			p.UserNS = ino
+			p.ForeignUserNS = s.initNS != 0 && ino != s.initNS
 		}
 	}
 	if s.opts.Cmdline {
@@ -224,6 +234,17 @@ func (s *scanner) process(pid int, p *Process) bool {
 		p.DivergentThreads = s.threads(dir, pid, p.Sets)
 	}
 	return true
+}
+
+// nsInode reads a namespace link ("user:[4026531837]") and returns the
+// inode. readlink is cheaper than stat here: it does not open the
+// namespace file.
+func (s *scanner) nsInode(path string) (uint64, error) {
+	n, err := readlink(path, s.buf)
+	if err != nil {
+		return 0, err
+	}
+	return parseNSLink(s.buf[:n])
 }
 
 // kernelThread tells kernel threads apart like pscap (kthreadd and its

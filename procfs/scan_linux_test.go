@@ -309,3 +309,14 @@ func TestScanChild(t *testing.T) {
 	b, _ := json.Marshal(r)
 	os.Stdout.Write([]byte("\nRESULT " + string(b) + "\n"))
 }
+
+// BenchmarkScan measures a scan of this machine's processes with what
+// capdrop ps reads (status, cgroup, user namespace, threads).
+// scripts/bench-ps compares the whole command with pscap.
+func BenchmarkScan(b *testing.B) {
+	for b.Loop() {
+		if _, err := Scan("", Options{Cgroups: true, UserNS: true, Threads: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -196,3 +196,14 @@ func TestParseCgroup(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestParseNSLink(t *testing.T) {
+	if ino, err := parseNSLink([]byte("user:[4026531837]")); err != nil || ino != 4026531837 {
+		t.Errorf("got %d, %v", ino, err)
+	}
+	for _, bad := range []string{"", "user:", "user:[]", "user:[x]", "user:[1", "[1]x"} {
+		if _, err := parseNSLink([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -38,10 +38,20 @@ var Kernel = capset.Upto(capset.CHECKPOINT_RESTORE)
 // containers (web, app, admin, priv; the CRI container is not Docker's), and
 // counts the calls. With Err set, listing fails with it.
 type Engine struct {
-	mu       sync.Mutex
-	Lists    int
-	Inspects int
-	Err      error
+	Err error
+
+	mu    sync.Mutex
+	calls Calls
+}
+
+// Calls counts the calls an Engine answered.
+type Calls struct{ Lists, Inspects int }
+
+// Calls returns the calls answered so far.
+func (f *Engine) Calls() Calls {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
 }
 
 // Containers are what the fake engine knows.
@@ -59,7 +69,7 @@ var Containers = []engine.Container{
 func (f *Engine) ContainerList(ctx context.Context, opt engine.ListOptions) ([]engine.ContainerSummary, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.Lists++
+	f.calls.Lists++
 	if f.Err != nil {
 		return nil, f.Err
 	}
@@ -74,7 +84,7 @@ func (f *Engine) ContainerList(ctx context.Context, opt engine.ListOptions) ([]e
 func (f *Engine) ContainerInspect(ctx context.Context, ref string) (*engine.Container, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.Inspects++
+	f.calls.Inspects++
 	for _, c := range Containers {
 		if c.ID == ref {
 			return &c, nil
