@@ -129,8 +129,10 @@ func (c *Container) Label() string {
 type Inventory struct {
 	// Processes are the kept processes, by PID.
 	Processes []*Process
-	// Containers are the containers with at least one process on the host
-	// (kept or not), by label.
+	// Containers are the containers with processes on the host, by label.
+	// In the default process view (no -a, filter or --containers), only
+	// processes holding capabilities are read, and containers are counted
+	// from those.
 	Containers []*Container
 	// Warnings are things the user should know once: the engine could not
 	// be reached, some processes could not be read.
@@ -165,7 +167,7 @@ func Take(ctx context.Context, opts Options) (*Inventory, error) {
 		listed = startList(ectx, opts.Engine)
 		ctx = ectx
 	}
-	snap, err := procfs.Scan(opts.Proc, procfs.Options{
+	scan := procfs.Options{
 		PIDs:    opts.PIDs,
 		Exclude: opts.Exclude,
 		Threads: opts.Threads,
@@ -173,7 +175,15 @@ func Take(ctx context.Context, opts Options) (*Inventory, error) {
 		Cgroups: true,
 		UserNS:  true,
 		Workers: opts.Workers,
-	})
+	}
+	if !opts.All && len(opts.PIDs) == 0 && opts.Container == "" && !opts.Configs {
+		// Only processes holding something will be shown: read nothing
+		// more about the others (a thread of theirs may hold something).
+		scan.Keep = func(st *procfs.Status) bool {
+			return !st.Sets.Effective.IsEmpty() || opts.Threads && st.Threads > 1
+		}
+	}
+	snap, err := procfs.Scan(opts.Proc, scan)
 	if err != nil {
 		return nil, err
 	}

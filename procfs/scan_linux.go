@@ -64,6 +64,13 @@ func Scan(root string, opts Options) (*Snapshot, error) {
 	}
 	wg.Wait()
 
+	n := 0
+	for _, k := range kept {
+		if k {
+			n++
+		}
+	}
+	snap.Processes = make([]Process, 0, n)
 	for i := range results {
 		if kept[i] {
 			snap.Processes = append(snap.Processes, results[i])
@@ -84,7 +91,7 @@ func Scan(root string, opts Options) (*Snapshot, error) {
 
 // listPIDs returns the numeric entries of root, in directory order.
 func listPIDs(root string) ([]int, error) {
-	names, err := readDirNames(root, make([]byte, 32<<10), nil)
+	names, err := readDirNames(root, make([]byte, 64<<10), make([]string, 0, 4096))
 	if err != nil {
 		return nil, err
 	}

@@ -219,11 +219,21 @@ func (t Text) PS(w io.Writer, inv *inventory.Inventory) error {
 	tab := term.Table{MaxWidth: t.Width}
 	b := t.Palette.Bold
 	tab.Row(b("PPID"), b("PID"), b("USER"), b("COMMAND"), b("CONTAINER"), b("CAPABILITIES"))
+	// Most processes share a handful of sets: name each set once.
+	names := map[capset.Set]string{}
+	caps := func(s capset.Set) string {
+		n, ok := names[s]
+		if !ok {
+			n = capsCell(s, inv.KernelCaps)
+			names[s] = n
+		}
+		return n
+	}
 	for _, p := range inv.Processes {
 		ctr := containerCell(p.Container)
-		tab.Row(strconv.Itoa(p.PPID), strconv.Itoa(p.PID), p.User, commandCell(p), ctr, capsCell(p.Sets.Effective, inv.KernelCaps))
+		tab.Row(strconv.Itoa(p.PPID), strconv.Itoa(p.PID), p.User, commandCell(p), ctr, caps(p.Sets.Effective))
 		for _, th := range p.Threads {
-			tab.Row(strconv.Itoa(p.PID), strconv.Itoa(th.TID), p.User, th.Name+" (thread)", ctr, capsCell(th.Sets.Effective, inv.KernelCaps))
+			tab.Row(strconv.Itoa(p.PID), strconv.Itoa(th.TID), p.User, th.Name+" (thread)", ctr, caps(th.Sets.Effective))
 		}
 	}
 	return tab.Render(w)

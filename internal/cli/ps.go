@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -115,17 +116,22 @@ func runPS(cmd *cobra.Command, s *term.Streams, o *psOptions) error {
 		warn(w)
 	}
 	t := textRenderer(s)
+	// Thousands of rows: one write per row would be thousands of syscalls.
+	w := bufio.NewWriterSize(s.Out, 64<<10)
 	switch {
 	case o.containers && o.output == "json":
-		err = report.PSContainersJSON(s.Out, inv)
+		err = report.PSContainersJSON(w, inv)
 	case o.containers:
-		err = t.PSContainers(s.Out, inv)
+		err = t.PSContainers(w, inv)
 	case o.output == "json":
-		err = report.PSJSON(s.Out, inv)
+		err = report.PSJSON(w, inv)
 	case o.wide:
-		err = t.PSWide(s.Out, inv)
+		err = t.PSWide(w, inv)
 	default:
-		err = t.PS(s.Out, inv)
+		err = t.PS(w, inv)
+	}
+	if ferr := w.Flush(); err == nil {
+		err = ferr
 	}
 	if err != nil {
 		return err
