@@ -43,8 +43,9 @@ type Options struct {
 	Container string
 	// Cmdline reads each process's command line.
 	Cmdline bool
-	// Threads reports threads whose sets differ from their process's.
-	Threads bool
+	// Threads says how to find threads whose sets differ from their
+	// process's.
+	Threads procfs.ThreadMode
 	// Configs inspects each Docker container for its configuration
 	// (cap_add, cap_drop, privileged, user) and main PID.
 	Configs bool
@@ -180,7 +181,7 @@ func Take(ctx context.Context, opts Options) (*Inventory, error) {
 		// Only processes holding something will be shown: read nothing
 		// more about the others (a thread of theirs may hold something).
 		scan.Keep = func(st *procfs.Status) bool {
-			return !st.Sets.Effective.IsEmpty() || opts.Threads && st.Threads > 1
+			return !st.Sets.Effective.IsEmpty() || opts.Threads != procfs.ThreadsOff && st.Threads > 1
 		}
 	}
 	snap, err := procfs.Scan(opts.Proc, scan)

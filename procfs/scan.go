@@ -42,6 +42,44 @@ type Thread struct {
 	Sets capset.Sets
 }
 
+// ThreadMode says how Scan looks for threads whose sets differ from their
+// process's.
+type ThreadMode int
+
+// The thread modes.
+const (
+	// ThreadsOff does not look at threads.
+	ThreadsOff ThreadMode = iota
+	// ThreadsQuick compares each thread's effective, permitted and
+	// inheritable sets with one capget(2) and reads the status of those
+	// that differ. A thread that differs only in its bounding or ambient
+	// set is not found. Only for the proc root of this pid namespace;
+	// elsewhere it acts as ThreadsFull.
+	ThreadsQuick
+	// ThreadsFull reads every thread's status: all five sets.
+	ThreadsFull
+)
+
+var threadModes = [...]string{"off", "quick", "full"}
+
+// String returns "off", "quick" or "full".
+func (m ThreadMode) String() string {
+	if m >= 0 && int(m) < len(threadModes) {
+		return threadModes[m]
+	}
+	return fmt.Sprintf("ThreadMode(%d)", int(m))
+}
+
+// ParseThreadMode parses "off", "quick" or "full".
+func ParseThreadMode(s string) (ThreadMode, error) {
+	for i, n := range threadModes {
+		if s == n {
+			return ThreadMode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("thread mode %q: want off, quick or full", s)
+}
+
 // Options tune Scan.
 type Options struct {
 	// PIDs limits the scan to these processes; nil scans every process.
@@ -52,9 +90,9 @@ type Options struct {
 	// Keep, when set, is called with each process's status before anything
 	// else is read about it; returning false leaves the process out.
 	Keep func(*Status) bool
-	// Threads reads /proc/<pid>/task/*/status for processes with more than
-	// one thread and reports the threads whose sets differ from the leader.
-	Threads bool
+	// Threads says how to find, in processes with more than one thread,
+	// the threads whose sets differ from the leader's.
+	Threads ThreadMode
 	// Cmdline reads /proc/<pid>/cmdline.
 	Cmdline bool
 	// Cgroups reads /proc/<pid>/cgroup.

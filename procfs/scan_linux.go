@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/capdrop/capdrop/capset"
 )
 
@@ -33,6 +35,11 @@ func Scan(root string, opts Options) (*Snapshot, error) {
 	}
 	if len(opts.Exclude) > 0 {
 		pids = slices.DeleteFunc(slices.Clone(pids), func(p int) bool { return slices.Contains(opts.Exclude, p) })
+	}
+	if opts.Threads == ThreadsQuick && root != DefaultRoot {
+		// capget answers about this pid namespace's threads, which are
+		// the ones another proc root lists only if it is the same.
+		opts.Threads = ThreadsFull
 	}
 	snap := &Snapshot{}
 	if opts.UserNS {
@@ -237,7 +244,7 @@ func (s *scanner) process(pid int, p *Process) bool {
 			p.Cmdline = args
 		}
 	}
-	if s.opts.Threads && p.Status.Threads > 1 {
+	if s.opts.Threads != ThreadsOff && p.Status.Threads > 1 {
 		p.DivergentThreads = s.threads(dir, pid, p.Sets)
 	}
 	return true
@@ -279,6 +286,10 @@ func (s *scanner) kernelThread(dir string, st *Status) bool {
 }
 
 // threads returns the threads of pid whose sets differ from the leader's.
+// In ThreadsQuick mode a thread is first compared with one capget(2) (its
+// effective, permitted and inheritable sets); only a thread that differs
+// there has its status file read. A status file costs as much to read as a
+// whole process's, capget a single syscall.
 func (s *scanner) threads(dir string, pid int, leader capset.Sets) []Thread {
 	if s.dirBuf == nil {
 		s.dirBuf = make([]byte, 8<<10)
@@ -295,6 +306,18 @@ func (s *scanner) threads(dir string, pid int, leader capset.Sets) []Thread {
 		tid, err := strconv.Atoi(name)
 		if err != nil || tid == pid {
 			continue
+		}
+		if s.opts.Threads == ThreadsQuick {
+			eff, prm, inh, err := capget(tid)
+			if err != nil {
+				if !vanished(err) {
+					s.failed(fmt.Sprintf("capget(%d)", tid), err)
+				}
+				continue
+			}
+			if eff == leader.Effective && prm == leader.Permitted && inh == leader.Inheritable {
+				continue
+			}
 		}
 		path := dir + "/task/" + name + "/status"
 		n, err := s.read(path)
@@ -313,6 +336,25 @@ func (s *scanner) threads(dir string, pid int, leader capset.Sets) []Thread {
 		}
 	}
 	return out
+}
+
+// capget returns a thread's effective, permitted and inheritable sets.
+// Anyone may ask about any thread.
+func capget(tid int) (eff, prm, inh capset.Set, err error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3, Pid: int32(tid)}
+	var data [2]unix.CapUserData
+	for {
+		err = unix.Capget(&hdr, &data[0])
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	join := func(lo, hi uint32) capset.Set { return capset.Set(uint64(hi)<<32 | uint64(lo)) }
+	return join(data[0].Effective, data[1].Effective), join(data[0].Permitted, data[1].Permitted),
+		join(data[0].Inheritable, data[1].Inheritable), nil
 }
 
 // cmdline reads a NUL-separated argument vector.

@@ -3,6 +3,7 @@ package procfs
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,7 +45,7 @@ func find(t *testing.T, s *Snapshot, pid int) *Process {
 // ppid 2 that is not a kernel thread, a process whose threads differ, a
 // malformed status and a process that vanished.
 func TestScanFixtureTree(t *testing.T) {
-	s, err := Scan("testdata/proc", Options{Threads: true, Cmdline: true, Cgroups: true, UserNS: true})
+	s, err := Scan("testdata/proc", Options{Threads: ThreadsQuick, Cmdline: true, Cgroups: true, UserNS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,8 +157,14 @@ func TestScanLiveMatchesCapget(t *testing.T) {
 }
 
 // A thread that lowers its own effective set is reported, with exactly the
-// sets the kernel gives it, and the other threads are not.
+// sets the kernel gives it, and the other threads are not; in both modes.
 func TestScanLiveDivergentThread(t *testing.T) {
+	for _, mode := range []ThreadMode{ThreadsQuick, ThreadsFull} {
+		t.Run(fmt.Sprint(mode), func(t *testing.T) { testDivergentThread(t, mode) })
+	}
+}
+
+func testDivergentThread(t *testing.T, mode ThreadMode) {
 	before := kernelSetsOfThisThread(t)
 	if !before.Effective.Has(capset.CHOWN) {
 		t.Skip("needs CAP_CHOWN in the effective set (run as root)")
@@ -190,7 +197,7 @@ func TestScanLiveDivergentThread(t *testing.T) {
 			}
 		}()
 		want := kernelSetsOfThisThread(t)
-		s, err := Scan("", Options{PIDs: []int{os.Getpid()}, Threads: true})
+		s, err := Scan("", Options{PIDs: []int{os.Getpid()}, Threads: mode})
 		if err != nil {
 			t.Error(err)
 			return
@@ -217,6 +224,54 @@ func TestScanLiveDivergentThread(t *testing.T) {
 	}
 }
 
+// A thread that drops a capability from its bounding set only (what a Go
+// program calling PR_CAPBSET_DROP does: it acts on the calling thread) is
+// found by ThreadsFull; ThreadsQuick, which compares only what capget
+// returns, does not see it, as documented.
+func TestScanLiveBoundingOnlyThread(t *testing.T) {
+	if !kernelSetsOfThisThread(t).Effective.Has(capset.SETPCAP) {
+		t.Skip("needs CAP_SETPCAP to drop from the bounding set (run as root)")
+	}
+	var done sync.WaitGroup
+	skip := ""
+	done.Go(func() {
+		runtime.LockOSThread() // never unlocked: this thread dies with the goroutine
+		tid := unix.Gettid()
+		if tid == os.Getpid() {
+			skip = "this goroutine runs on the main thread"
+			return
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(capset.SYS_BOOT), 0, 0, 0); err != nil {
+			t.Error(err)
+			return
+		}
+		found := func(mode ThreadMode) bool {
+			s, err := Scan("", Options{PIDs: []int{os.Getpid()}, Threads: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range s.Processes {
+				for _, th := range p.DivergentThreads {
+					if th.TID == tid {
+						return !th.Sets.Bounding.Has(capset.SYS_BOOT)
+					}
+				}
+			}
+			return false
+		}
+		if !found(ThreadsFull) {
+			t.Errorf("ThreadsFull misses thread %d without SYS_BOOT in its bounding set", tid)
+		}
+		if found(ThreadsQuick) {
+			t.Errorf("ThreadsQuick is documented not to see bounding-only differences, yet found thread %d", tid)
+		}
+	})
+	done.Wait()
+	if skip != "" {
+		t.Skip(skip)
+	}
+}
+
 // Processes come and go all the time; a scan must never turn that into
 // errors.
 func TestScanLiveWhileProcessesExit(t *testing.T) {
@@ -232,7 +287,7 @@ func TestScanLiveWhileProcessesExit(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Second)
 	scans, vanished := 0, 0
 	for time.Now().Before(deadline) {
-		s, err := Scan("", Options{Threads: true, Cmdline: true, Cgroups: true, UserNS: true})
+		s, err := Scan("", Options{Threads: ThreadsQuick, Cmdline: true, Cgroups: true, UserNS: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +353,7 @@ func TestScanChild(t *testing.T) {
 	if os.Getenv("CAPDROP_SCAN_CHILD") != "1" {
 		t.Skip("helper for TestScanUnprivilegedReportsPermissionOnce")
 	}
-	s, err := Scan("", Options{Threads: true, Cmdline: true, Cgroups: true, UserNS: true})
+	s, err := Scan("", Options{Threads: ThreadsQuick, Cmdline: true, Cgroups: true, UserNS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +370,7 @@ func TestScanChild(t *testing.T) {
 // scripts/bench-ps compares the whole command with pscap.
 func BenchmarkScan(b *testing.B) {
 	for b.Loop() {
-		if _, err := Scan("", Options{Cgroups: true, UserNS: true, Threads: true}); err != nil {
+		if _, err := Scan("", Options{Cgroups: true, UserNS: true, Threads: ThreadsQuick}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/capdrop/capdrop/procfs"
 	"slices"
 	"testing"
 
@@ -18,7 +19,7 @@ func fixtureInventory(t *testing.T, mod func(*inventory.Options)) *inventory.Inv
 	t.Helper()
 	opts := inventory.Options{
 		Proc: inventorytest.Proc(), Engine: &inventorytest.Engine{}, KernelCaps: inventorytest.Kernel,
-		UserName: inventorytest.Users, Threads: true,
+		UserName: inventorytest.Users, Threads: procfs.ThreadsFull,
 	}
 	if mod != nil {
 		mod(&opts)

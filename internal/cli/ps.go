@@ -20,11 +20,12 @@ import (
 func init() { register("check", newPSCmd) }
 
 type psOptions struct {
-	all, containers, wide, threads bool
-	pids                           []int
-	container                      string
-	output                         string
-	proc                           string
+	all, containers, wide bool
+	pids                  []int
+	container             string
+	output                string
+	proc                  string
+	threads               string
 }
 
 func newPSCmd(s *term.Streams) *cobra.Command {
@@ -64,12 +65,16 @@ shape is documented in docs/ps.md and kept stable.`,
 	f.IntSliceVarP(&o.pids, "pid", "p", nil, "only these processes (comma-separated or repeated)")
 	f.StringVar(&o.container, "container", "", "only the processes of this container (name, ID or unique ID prefix)")
 	f.BoolVarP(&o.wide, "wide", "w", false, "show every set, the command line and security settings of each process")
-	f.BoolVar(&o.threads, "threads", true, "list threads whose sets differ from their process's")
+	f.StringVar(&o.threads, "threads", "quick", "find threads whose sets differ from their process's: quick (one capget per thread: effective, permitted, inheritable), full (every thread's status: all five sets, slower), off")
+	_ = cmd.RegisterFlagCompletionFunc("threads", cobra.FixedCompletions([]string{"quick", "full", "off"}, cobra.ShellCompDirectiveNoFileComp))
 	f.StringVar(&o.proc, "proc", procfs.DefaultRoot, "where the proc filesystem is mounted")
 	_ = f.MarkHidden("proc")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		o.output = *out
 		if err := checkChoice("output", o.output, "text", "json"); err != nil {
+			return err
+		}
+		if err := checkChoice("threads", o.threads, "quick", "full", "off"); err != nil {
 			return err
 		}
 		if o.wide && o.containers {
@@ -86,13 +91,17 @@ shape is documented in docs/ps.md and kept stable.`,
 }
 
 func runPS(cmd *cobra.Command, s *term.Streams, o *psOptions) error {
+	threads, err := procfs.ParseThreadMode(o.threads)
+	if err != nil {
+		return usageErrorf("--threads: %v", err)
+	}
 	opts := inventory.Options{
 		Proc:      o.proc,
 		All:       o.all,
 		PIDs:      o.pids,
 		Container: o.container,
 		Cmdline:   o.wide,
-		Threads:   o.threads,
+		Threads:   threads,
 		Configs:   o.containers,
 	}
 	if o.proc == procfs.DefaultRoot {
