@@ -46,9 +46,12 @@ type Options struct {
 	// Threads says how to find threads whose sets differ from their
 	// process's.
 	Threads procfs.ThreadMode
-	// Configs inspects each Docker container for its configuration
-	// (cap_add, cap_drop, privileged, user) and main PID.
-	Configs bool
+	// Summaries sums each container up for the per-container view: it
+	// inspects each Docker container for its configuration (cap_add,
+	// cap_drop, privileged, user) and main PID, and fills Container.Default,
+	// Beyond, Riskiest and Mismatches. Without it those stay empty and the
+	// knowledge base is not loaded.
+	Summaries bool
 	// Exclude leaves these processes out (capdrop leaves out itself).
 	Exclude []int
 	// Engine enriches Docker containers; nil means no engine.
@@ -177,7 +180,7 @@ func Take(ctx context.Context, opts Options) (*Inventory, error) {
 		UserNS:  true,
 		Workers: opts.Workers,
 	}
-	if !opts.All && len(opts.PIDs) == 0 && opts.Container == "" && !opts.Configs {
+	if !opts.All && len(opts.PIDs) == 0 && opts.Container == "" && !opts.Summaries {
 		// Only processes holding something will be shown: read nothing
 		// more about the others (a thread of theirs may hold something).
 		scan.Keep = func(st *procfs.Status) bool {
@@ -225,7 +228,7 @@ func Take(ctx context.Context, opts Options) (*Inventory, error) {
 	}
 
 	if opts.Engine != nil && slices.ContainsFunc(inv.Containers, maybeDocker) {
-		if err := enrich(ctx, opts.Engine, listed, byID, opts.Configs); err != nil {
+		if err := enrich(ctx, opts.Engine, listed, byID, opts.Summaries); err != nil {
 			inv.Warnings = append(inv.Warnings, err)
 		}
 	}
@@ -241,7 +244,9 @@ func Take(ctx context.Context, opts Options) (*Inventory, error) {
 	}
 	for _, c := range inv.Containers {
 		c.Main = mainProcess(c, all, pidIndex)
-		summarize(c, kernel)
+		if opts.Summaries {
+			summarize(c, kernel)
+		}
 	}
 	slices.SortFunc(inv.Containers, func(a, b *Container) int {
 		return strings.Compare(a.Label()+"\x00"+a.ID, b.Label()+"\x00"+b.ID)

@@ -36,7 +36,7 @@ func byName(t *testing.T, inv *Inventory, label string) *Container {
 func TestTakeFixture(t *testing.T) {
 	fe := &fakeEngine{}
 	opts := fixtureOptions(fe)
-	opts.Configs = true
+	opts.Summaries = true
 	inv, err := Take(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestTakeEngine(t *testing.T) {
 	fe := &fakeEngine{Err: fmt.Errorf("%w at unix:///nope", engine.ErrUnreachable)}
 	opts := fixtureOptions(fe)
 	opts.PIDs = []int{1, 700}
-	opts.Configs = true
+	opts.Summaries = true
 	if inv, err := Take(ctx, opts); err != nil || fe.Calls().Inspects != 0 || len(inv.Warnings) != 0 {
 		t.Errorf("host processes only: %d inspects, warnings %v (%v)", fe.Calls().Inspects, inv.Warnings, err)
 	}
@@ -159,7 +159,7 @@ func TestTakeEngine(t *testing.T) {
 	// An unreachable engine is one warning; containers keep their IDs.
 	fe = &fakeEngine{Err: fmt.Errorf("%w at unix:///nope: connect: no such file or directory", engine.ErrUnreachable)}
 	opts = fixtureOptions(fe)
-	opts.Configs = true
+	opts.Summaries = true
 	inv, err = Take(ctx, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -103,7 +103,7 @@ func TestPSJSONGolden(t *testing.T) {
 }
 
 func TestPSContainersGolden(t *testing.T) {
-	inv := fixtureInventory(t, func(o *inventory.Options) { o.Configs = true })
+	inv := fixtureInventory(t, func(o *inventory.Options) { o.Summaries = true })
 	var b bytes.Buffer
 	if err := plain().PSContainers(&b, inv); err != nil {
 		t.Fatal(err)

@@ -102,7 +102,7 @@ func runPS(cmd *cobra.Command, s *term.Streams, o *psOptions) error {
 		Container: o.container,
 		Cmdline:   o.wide,
 		Threads:   threads,
-		Configs:   o.containers,
+		Summaries: o.containers,
 	}
 	if o.proc == procfs.DefaultRoot {
 		opts.Exclude = []int{os.Getpid()} // like pscap, leave ourselves out
