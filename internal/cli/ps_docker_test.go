@@ -36,7 +36,7 @@ var psCases = []psCase{
 	{"no-new-privs", []string{"--security-opt", "no-new-privileges"}},
 }
 
-func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+func psCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	s, out, errOut := term.Test("")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -93,10 +93,11 @@ func TestPSAgainstDocker(t *testing.T) {
 // exactly the five sets the kernel shows in /proc/<pid>/status, attributed
 // to the right container name, ID and image.
 func testPSProcesses(t *testing.T, img string, cs []started) {
-	stdout, stderr, code := runCLI(t, "ps", "-a", "-o", "json")
+	stdout, stderr, code := psCLI(t, "ps", "-a", "-o", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
+	checkPSSchema(t, "ps.schema.json", stdout)
 	var procs []report.PSProcess
 	if err := json.Unmarshal([]byte(stdout), &procs); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
@@ -149,10 +150,11 @@ func testPSProcesses(t *testing.T, img string, cs []started) {
 // The per-container view: the engine's configuration, the main PID, the
 // live sets and the mismatches the configuration explains.
 func testPSContainers(t *testing.T, cs []started) {
-	stdout, stderr, code := runCLI(t, "ps", "--containers", "-o", "json")
+	stdout, stderr, code := psCLI(t, "ps", "--containers", "-o", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
+	checkPSSchema(t, "ps-containers.schema.json", stdout)
 	var ctrs []report.PSContainer
 	if err := json.Unmarshal([]byte(stdout), &ctrs); err != nil {
 		t.Fatal(err)
@@ -203,7 +205,7 @@ func testPSContainers(t *testing.T, cs []started) {
 
 	// --container selects one container's processes, by name or ID prefix.
 	for _, ref := range []string{cs[3].fullName, cs[3].id[:12]} {
-		stdout, stderr, code = runCLI(t, "ps", "--container", ref, "-o", "json")
+		stdout, stderr, code = psCLI(t, "ps", "--container", ref, "-o", "json")
 		var procs []report.PSProcess
 		if code != 0 || json.Unmarshal([]byte(stdout), &procs) != nil || len(procs) != 2 {
 			t.Errorf("--container %s: exit %d, %d processes, %s", ref, code, len(procs), stderr)
@@ -215,7 +217,7 @@ func testPSContainers(t *testing.T, cs []started) {
 		}
 	}
 	// --pid selects processes even with an empty effective set.
-	stdout, _, code = runCLI(t, "ps", "--pid", strconv.Itoa(cs[1].pid))
+	stdout, _, code = psCLI(t, "ps", "--pid", strconv.Itoa(cs[1].pid))
 	if code != 0 || !strings.Contains(stdout, cs[1].fullName) || !strings.Contains(stdout, "none") {
 		t.Errorf("--pid %d: exit %d\n%s", cs[1].pid, code, stdout)
 	}
@@ -225,7 +227,7 @@ func testPSContainers(t *testing.T, cs []started) {
 // says once why names are missing.
 func testPSWithoutEngine(t *testing.T, cs []started) {
 	t.Setenv("DOCKER_HOST", "unix://"+t.TempDir()+"/no-docker.sock")
-	stdout, stderr, code := runCLI(t, "ps", "-a", "--containers")
+	stdout, stderr, code := psCLI(t, "ps", "-a", "--containers")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
