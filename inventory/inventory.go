@@ -228,7 +228,10 @@ func Take(ctx context.Context, opts Options) (*Inventory, error) {
 	}
 
 	if opts.Engine != nil && slices.ContainsFunc(inv.Containers, maybeDocker) {
-		if err := enrich(ctx, opts.Engine, listed, byID, opts.Summaries); err != nil {
+		err := enrich(ctx, opts.Engine, listed, byID, opts.Summaries)
+		// On a Kubernetes node without Docker, a missing engine is normal:
+		// say so only when a container is known to be Docker's.
+		if err != nil && slices.ContainsFunc(inv.Containers, isDocker) {
 			inv.Warnings = append(inv.Warnings, err)
 		}
 	}
@@ -286,6 +289,8 @@ func threadHolds(p *Process) bool {
 	}
 	return false
 }
+
+func isDocker(c *Container) bool { return c.Runtime == workload.Docker }
 
 // maybeDocker reports containers a Docker engine may know: Docker's own,
 // and bare IDs under kubepods (dockershim and cri-dockerd use those too).

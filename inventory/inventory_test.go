@@ -177,6 +177,15 @@ func TestTakeEngine(t *testing.T) {
 	if c.Name != "" || c.Config != nil || c.Main == nil || c.Main.PID != 1000 {
 		t.Errorf("without an engine: %+v", c)
 	}
+
+	// A Kubernetes node without Docker: the CRI container alone is no
+	// reason to complain about a missing Docker engine.
+	fe = &fakeEngine{Err: fmt.Errorf("%w at unix:///nope", engine.ErrUnreachable)}
+	opts = fixtureOptions(fe)
+	opts.PIDs = []int{1, 1400}
+	if inv, err := Take(ctx, opts); err != nil || len(inv.Warnings) != 0 || len(inv.Containers) != 1 {
+		t.Errorf("CRI container only: warnings %v (%v)", inv.Warnings, err)
+	}
 }
 
 func TestMismatches(t *testing.T) {

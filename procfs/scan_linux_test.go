@@ -375,3 +375,41 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 }
+
+// A process in a user namespace of its own holds its capabilities only over
+// that namespace: the scan says so, and says the opposite of itself.
+func TestScanLiveUserNamespace(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	cmd := exec.Command(sleep, "30")
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
+	}
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot create a user namespace here: %v", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	// The child runs once the kernel shows its own user namespace.
+	var s *Snapshot
+	for range 50 {
+		s, err = Scan("", Options{PIDs: []int{cmd.Process.Pid, os.Getpid()}, UserNS: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Processes) == 2 && s.Processes[0].UserNS != s.Processes[1].UserNS {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	self, child := find(t, s, os.Getpid()), find(t, s, cmd.Process.Pid)
+	if self.ForeignUserNS || self.UserNS != s.InitUserNS && s.InitUserNS != 0 {
+		t.Errorf("the test process: user namespace %d foreign %v (initial %d)", self.UserNS, self.ForeignUserNS, s.InitUserNS)
+	}
+	if !child.ForeignUserNS || child.UserNS == 0 || child.UserNS == self.UserNS {
+		t.Errorf("the child: user namespace %d foreign %v; the test's is %d", child.UserNS, child.ForeignUserNS, self.UserNS)
+	}
+}
