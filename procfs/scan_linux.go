@@ -27,14 +27,16 @@ import (
 func Scan(root string, opts Options) (*Snapshot, error) {
 	root = rootOr(root)
 	pids := opts.PIDs
-	if pids == nil {
+	if pids != nil {
+		pids = slices.Compact(slices.Sorted(slices.Values(pids)))
+	} else {
 		var err error
 		if pids, err = listPIDs(root); err != nil {
 			return nil, fmt.Errorf("list processes: %w", err)
 		}
 	}
 	if len(opts.Exclude) > 0 {
-		pids = slices.DeleteFunc(slices.Clone(pids), func(p int) bool { return slices.Contains(opts.Exclude, p) })
+		pids = slices.DeleteFunc(pids, func(p int) bool { return slices.Contains(opts.Exclude, p) })
 	}
 	if opts.Threads == ThreadsQuick && root != DefaultRoot {
 		// capget answers about this pid namespace's threads, which are

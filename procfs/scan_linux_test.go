@@ -84,7 +84,7 @@ func TestScanFixtureTree(t *testing.T) {
 
 func TestScanOptions(t *testing.T) {
 	s, err := Scan("testdata/proc", Options{
-		PIDs:    []int{1, 2, 1000, 1001, 2500, 9999},
+		PIDs:    []int{1, 2, 1000, 1001, 2500, 9999, 1000},
 		Exclude: []int{1},
 		Keep:    func(st *Status) bool { return !st.Sets.Effective.IsEmpty() },
 		Workers: 3,

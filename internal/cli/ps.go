@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -84,6 +85,9 @@ shape is documented in docs/ps.md and kept stable.`,
 			if p <= 0 {
 				return usageErrorf("--pid %d: not a process ID", p)
 			}
+		}
+		if o.pids != nil {
+			o.pids = slices.Compact(slices.Sorted(slices.Values(o.pids)))
 		}
 		return runPS(cmd, s, o)
 	}
