@@ -85,8 +85,6 @@ func Open(opts Options) (*Tracer, error) {
 		mechs = Mechanisms
 	}
 	t := &Tracer{vmProbe: vm[0] != 0 || vm[2] != 0}
-	restore := raiseMemlock()
-	defer restore()
 	for _, m := range mechs {
 		err := t.load(spec, m)
 		if err == nil {
@@ -213,6 +211,8 @@ func (t *Tracer) load(spec *ebpf.CollectionSpec, m Mechanism) (err error) {
 // loadPrograms loads the named programs of spec (and the maps they use)
 // through the verifier, without attaching them.
 func loadPrograms(spec *ebpf.CollectionSpec, names []string) (*ebpf.Collection, error) {
+	restore := raiseMemlock()
+	defer restore()
 	cs := spec.Copy()
 	keep := map[string]bool{}
 	for _, p := range names {
