@@ -36,6 +36,12 @@ type Target struct {
 	PID int `json:"pid,omitempty"`
 	// MntNS is the mount-namespace inode the profile covers.
 	MntNS uint32 `json:"mntns"`
+	// Cgroup is the cgroup (v2) id the workload's first process exec'd
+	// in, when known. Mount-namespace inode numbers are reused once a
+	// namespace dies; cgroup ids are not, so together they keep the checks
+	// of an earlier, already-gone namespace with the same number (another
+	// container that ran while the tracer waited) out of the profile.
+	Cgroup uint64 `json:"cgroup_id,omitempty"`
 	// ExitCode is the workload's exit code, when it exited.
 	ExitCode *int `json:"exit_code,omitempty"`
 }
@@ -231,7 +237,7 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 	}
 	var mine []trace.Record
 	for _, r := range recs {
-		if target.MntNS == 0 || r.MntNS == target.MntNS {
+		if (target.MntNS == 0 || r.MntNS == target.MntNS) && (target.Cgroup == 0 || r.Cgroup == target.Cgroup) {
 			mine = append(mine, r)
 		}
 	}

@@ -138,3 +138,25 @@ func TestUnreadableStackFallsBackToSyscall(t *testing.T) {
 		t.Errorf("mmap whose stack was read and showed no probe must stay a need: %v", noise.Needed)
 	}
 }
+
+// A mount-namespace inode is reused once its namespace dies: checks of an
+// earlier namespace with the same number but another cgroup (another
+// container, gone before the target started) are not the target's.
+func TestBuildKeepsOutAReusedMntNS(t *testing.T) {
+	mine := rec(capset.CHOWN, false, 92, "app", 0, 1)
+	mine.Cgroup = 100
+	earlier := rec(capset.DAC_READ_SEARCH, false, 257, "app", 0, 3)
+	earlier.Cgroup = 99
+	p := Build(Target{MntNS: 7, Cgroup: 100}, []trace.Record{mine, earlier}, Info{Mechanism: trace.TracepointBTF})
+	if got, want := p.NeededSet(), capset.Of(capset.CHOWN); got != want {
+		t.Errorf("needed = %s, want %s", got, want)
+	}
+	if _, ok := p.Checks["CAP_DAC_READ_SEARCH"]; ok {
+		t.Error("a check of another cgroup in a reused mount namespace was counted")
+	}
+	// Without a known cgroup (cgroup v1 hosts report one id for all), the
+	// mount namespace alone decides.
+	if p := Build(Target{MntNS: 7}, []trace.Record{mine, earlier}, Info{Mechanism: trace.TracepointBTF}); p.NeededSet() != capset.Of(capset.CHOWN, capset.DAC_READ_SEARCH) {
+		t.Errorf("without a cgroup: needed = %s", p.NeededSet())
+	}
+}

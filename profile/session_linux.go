@@ -223,7 +223,7 @@ func Command(ctx context.Context, argv []string, opts Options) (*Profile, error)
 			waitErr = stop(cmd, exited)
 		}
 	}
-	t := Target{Kind: "command", Command: argv, PID: pid}
+	t := Target{Kind: "command", Command: argv, PID: pid, Cgroup: root.Cgroup}
 	code := cmd.ProcessState.ExitCode()
 	var ee *exec.ExitError
 	if waitErr == nil || errors.As(waitErr, &ee) {
@@ -397,7 +397,7 @@ func Docker(ctx context.Context, eng *engine.Client, runArgs []string, opts Opti
 		case <-durationC(opts.Duration):
 		}
 	}
-	t := Target{Kind: "docker", Command: runArgs, ContainerID: id, ContainerName: c.ShortName(), Image: c.Config.Image, PID: int(root.PID)}
+	t := Target{Kind: "docker", Command: runArgs, ContainerID: id, ContainerName: c.ShortName(), Image: c.Config.Image, PID: int(root.PID), Cgroup: root.Cgroup}
 	if result != nil && result.Err == nil {
 		code := result.StatusCode
 		t.ExitCode = &code

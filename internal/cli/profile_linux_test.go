@@ -91,8 +91,14 @@ func TestProfileDockerRecoversTheTruth(t *testing.T) {
 				t.Fatalf("the workload failed (exit %v):\n%s", p.Target.ExitCode, logs)
 			}
 			if got := p.NeededSet(); got != truth {
-				t.Errorf("needed = %s, want exactly %s (missing %s, extra %s)\nnoise: %+v",
-					got, truth, truth.Minus(got), got.Minus(truth), p.Noise)
+				var extra []string
+				for _, c := range got.Minus(truth).Caps() {
+					if cc := p.Checks[c.Name()]; cc != nil {
+						extra = append(extra, fmt.Sprintf("%+v", *cc))
+					}
+				}
+				t.Errorf("needed = %s, want exactly %s (missing %s, extra %s)\nextra checks: %s\nnoise: %+v",
+					got, truth, truth.Minus(got), got.Minus(truth), extra, p.Noise)
 			}
 			if p.Target.MntNS == 0 || p.Target.ContainerID == "" {
 				t.Errorf("target not identified: %+v", p.Target)
