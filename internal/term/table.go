@@ -9,12 +9,18 @@ import (
 
 // Table collects rows and writes them with columns aligned by two spaces.
 // Cells may hold ANSI colour; widths are measured without it. The last
-// column is never padded, and is truncated to the terminal width when
-// MaxWidth is set.
+// column is never padded. When MaxWidth is set (a terminal), a last cell too
+// long for the line wraps onto continuation lines aligned under its column,
+// or, when fewer than MinLastWidth columns are left, onto indented lines
+// below the row; without MaxWidth every row is one line, for grep.
 type Table struct {
 	rows     [][]string
 	MaxWidth int // 0: no limit
 }
+
+// MinLastWidth is the narrowest a wrapped last column may be before it moves
+// below its row.
+const MinLastWidth = 24
 
 // Row appends a row.
 func (t *Table) Row(cells ...string) { t.rows = append(t.rows, cells) }
@@ -50,10 +56,7 @@ func (t *Table) Render(w io.Writer) error {
 				col += 2
 			}
 			if last {
-				if t.MaxWidth > 0 && col < t.MaxWidth && VisibleLen(c) > t.MaxWidth-col && !strings.Contains(c, "\x1b") {
-					c = Truncate(c, t.MaxWidth-col)
-				}
-				b.WriteString(c)
+				b.WriteString(t.wrapLast(c, col))
 				break
 			}
 			b.WriteString(c)
@@ -61,11 +64,23 @@ func (t *Table) Render(w io.Writer) error {
 			b.WriteString(strings.Repeat(" ", pad))
 			col += widths[i]
 		}
-		line := strings.TrimRight(b.String(), " ")
-		b.Reset()
-		if _, err := io.WriteString(w, line+"\n"); err != nil {
-			return err
+		for _, line := range strings.Split(b.String(), "\n") {
+			if _, err := io.WriteString(w, strings.TrimRight(line, " ")+"\n"); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// wrapLast lays out the last cell of a row that starts at column col.
+func (t *Table) wrapLast(c string, col int) string {
+	if t.MaxWidth <= 0 || VisibleLen(c) <= t.MaxWidth-col || strings.Contains(c, "\x1b") {
+		return c
+	}
+	if avail := t.MaxWidth - col; avail >= MinLastWidth {
+		return strings.ReplaceAll(Wrap(c, avail, ""), "\n", "\n"+strings.Repeat(" ", col))
+	}
+	const indent = "    "
+	return "\n" + Wrap(c, t.MaxWidth, indent)
 }

@@ -1,0 +1,29 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/capdrop/capdrop/internal/term"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"capdrop": func() { os.Exit(Main(context.Background(), os.Args[1:], term.System())) },
+	})
+}
+
+// TestScripts runs the end-to-end scripts in testdata/script: the real
+// binary's behaviour, exit codes and output, in-process.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("NO_COLOR", "")
+			return nil
+		},
+	})
+}
