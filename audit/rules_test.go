@@ -1,0 +1,141 @@
+package audit
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/capdrop/capdrop/workload"
+)
+
+func TestCatalogueComplete(t *testing.T) {
+	if _, err := parseRules(rulesYAML); err != nil {
+		t.Fatal(err)
+	}
+	rs := Rules()
+	if len(rs) < 18 {
+		t.Fatalf("%d rules, want at least 18", len(rs))
+	}
+	ids := map[string]bool{}
+	for _, r := range rs {
+		ids[r.ID] = true
+		if checks[r.ID] == nil {
+			t.Errorf("%s (%s) has no check", r.ID, r.Name)
+		}
+	}
+	for id := range checks {
+		if !ids[id] {
+			t.Errorf("check %s has no entry in rules.yaml", id)
+		}
+	}
+}
+
+func TestCatalogueRejectsGaps(t *testing.T) {
+	bad := []string{
+		"rules:\n- id: CD1\n  name: x\n  severity: low\n  title: t\n  description: d\n  rationale: r\n  remediation: m\n  policies: {default: \"on\", baseline: \"on\", restricted: \"on\"}\n",
+		"rules:\n- id: CD001\n  name: x\n  severity: low\n  title: t\n  description: d\n  rationale: r\n  policies: {default: \"on\", baseline: \"on\", restricted: \"on\"}\n",
+		"rules:\n- id: CD001\n  name: x\n  severity: low\n  title: t\n  description: d\n  rationale: r\n  remediation: m\n  policies: {default: \"on\", baseline: \"sometimes\", restricted: \"on\"}\n",
+		"rules:\n- id: CD001\n  name: x\n  severity: low\n  title: t\n  description: d\n  rationale: r\n  remediation: m\n  policies: {default: \"on\"}\n",
+		"rules:\n- id: CD001\n  name: x\n  severity: extreme\n",
+		"rules:\n- id: CD001\n  name: x\n  colour: red\n",
+	}
+	for i, b := range bad {
+		if _, err := parseRules([]byte(b)); err == nil {
+			t.Errorf("catalogue %d with a gap was accepted", i)
+		}
+	}
+}
+
+// loadFixture reads a rule fixture: a JSON list of workloads (files named
+// *.workloads.json).
+func loadFixture(t *testing.T, path string) []workload.Workload {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ws []workload.Workload
+	if err := json.Unmarshal(b, &ws); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	for i := range ws {
+		rel, _ := filepath.Rel("testdata", path)
+		ws[i].Pos.File = rel
+	}
+	return ws
+}
+
+// TestEveryRuleHasFixtures runs each rule's trigger fixture (which must
+// produce a finding of that rule) and pass fixture (which must not), under
+// the restricted policy where every rule applies.
+func TestEveryRuleHasFixtures(t *testing.T) {
+	for _, r := range Rules() {
+		t.Run(r.ID, func(t *testing.T) {
+			for _, kind := range []string{"trigger", "pass"} {
+				matches, _ := filepath.Glob(filepath.Join("testdata", "rules", r.ID, kind+".*"))
+				if len(matches) == 0 {
+					t.Fatalf("no %s fixture in testdata/rules/%s/", kind, r.ID)
+				}
+				for _, path := range matches {
+					ws := loadFixture(t, path)
+					rep, err := Evaluate(ws, Options{Policy: PolicyRestricted})
+					if err != nil {
+						t.Fatal(err)
+					}
+					var got []string
+					for _, f := range rep.Findings {
+						if f.Rule == r.ID {
+							got = append(got, f.Message)
+							if strings.TrimSpace(f.Fix) == "" || f.Message == "" || f.Severity == SeverityUnset || f.Pos.Line == 0 {
+								t.Errorf("%s: finding lacks fix, message, severity or line: %+v", path, f)
+							}
+						}
+					}
+					switch {
+					case kind == "trigger" && len(got) == 0:
+						t.Errorf("%s does not trigger %s; findings: %+v", path, r.ID, rep.Findings)
+					case kind == "pass" && len(got) > 0:
+						t.Errorf("%s triggers %s: %q", path, r.ID, got)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestPolicies(t *testing.T) {
+	w := workload.Workload{Kind: workload.KubeContainer, Runtime: workload.Containerd, Name: "Pod/p/c",
+		Pos: workload.Position{File: "k.yaml", Line: 1}, CapAdd: []workload.Word{{Text: "SYS_ADMIN", Pos: workload.Position{File: "k.yaml", Line: 9}}}}
+	count := func(policy string) map[string]Severity {
+		rep, err := Evaluate([]workload.Workload{w}, Options{Policy: policy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]Severity{}
+		for _, f := range rep.Findings {
+			out[f.Rule] = max(out[f.Rule], f.Severity)
+		}
+		return out
+	}
+	def, base, restr := count(PolicyDefault), count(PolicyBaseline), count(PolicyRestricted)
+	if _, ok := def["CD020"]; ok {
+		t.Error("default policy runs the Pod Security baseline rule")
+	}
+	if _, ok := base["CD020"]; !ok {
+		t.Error("baseline policy misses the Pod Security baseline rule")
+	}
+	if _, ok := base["CD022"]; ok {
+		t.Error("baseline policy runs a restricted rule")
+	}
+	if restr["CD022"] == SeverityUnset || restr["CD002"] != High || def["CD002"] != Medium {
+		t.Errorf("restricted: %v, default: %v", restr, def)
+	}
+	if def["CD003"] != Critical {
+		t.Errorf("SYS_ADMIN finding has severity %v, want critical from the knowledge base", def["CD003"])
+	}
+	if _, err := Evaluate(nil, Options{Policy: "strict"}); err == nil {
+		t.Error("unknown policy accepted")
+	}
+}
