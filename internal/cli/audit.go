@@ -231,7 +231,6 @@ func mergeOptions(o auditOptions) (merge.Options, error) {
 	return m, nil
 }
 
-
 func listRules(s *term.Streams, output string) error {
 	rules := audit.Rules()
 	switch output {
