@@ -139,3 +139,21 @@ func TestPolicies(t *testing.T) {
 		t.Error("unknown policy accepted")
 	}
 }
+
+// TestDocsListEveryRule keeps docs/audit.md in step with the catalogue:
+// every rule has its section (the SARIF helpUri points at it) and its row.
+func TestDocsListEveryRule(t *testing.T) {
+	b, err := os.ReadFile("../docs/audit.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, r := range Rules() {
+		if !strings.Contains(doc, "\n### "+r.ID+"\n") {
+			t.Errorf("docs/audit.md has no section ### %s", r.ID)
+		}
+		if !strings.Contains(doc, "| "+r.ID+" |") || !strings.Contains(doc, r.Title) {
+			t.Errorf("docs/audit.md's table lacks %s (%s)", r.ID, r.Title)
+		}
+	}
+}

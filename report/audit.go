@@ -55,8 +55,10 @@ type AuditWorkload struct {
 	CapAdd         []string          `json:"cap_add"`
 	CapDrop        []string          `json:"cap_drop"`
 	User           string            `json:"user"`
+	RunAsUser      *int64            `json:"run_as_user,omitempty"`
 	Root           bool              `json:"root"`
 	UserAssumed    bool              `json:"user_assumed"`
+	UserReason     string            `json:"user_reason"`
 	NoNewPrivs     bool              `json:"no_new_privs"`
 	Sets           capset.SetNames   `json:"sets"`
 	Why            []AuditWhy        `json:"why"`
@@ -149,7 +151,8 @@ func NewAuditDoc(a Audit) AuditDoc {
 		aw := AuditWorkload{File: w.Pos.File, Line: w.Pos.Line, Column: w.Pos.Col, Kind: w.Kind, Name: w.Name,
 			Image: w.Image, Runtime: r.Runtime, RuntimeVersion: r.Version.String(), Privileged: w.Privileged,
 			CapAdd: nonNil(workload.Texts(w.CapAdd)), CapDrop: nonNil(workload.Texts(w.CapDrop)),
-			User: r.User, Root: r.Root, UserAssumed: r.UserAssumed, NoNewPrivs: r.NoNewPrivs,
+			User: cmp.Or(w.User, w.ImageUser), RunAsUser: w.RunAsUser, Root: r.Root, UserAssumed: r.UserAssumed,
+			UserReason: r.User, NoNewPrivs: r.NoNewPrivs,
 			Sets: r.Sets.Names(), Why: []AuditWhy{}, Names: []AuditName{}, Notes: nonNil(r.Notes), Attrs: w.Attrs}
 		for _, cw := range r.Why {
 			x := AuditWhy{Capability: cw.Name, Reasons: []AuditReason{}}
