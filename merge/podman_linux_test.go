@@ -175,4 +175,3 @@ func splitCommas(args []string) []string {
 	}
 	return out
 }
-
