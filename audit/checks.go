@@ -62,13 +62,22 @@ func hasSource(rs []merge.Reason, srcs ...merge.Source) bool {
 	return slices.ContainsFunc(rs, func(r merge.Reason) bool { return slices.Contains(srcs, r.Source) })
 }
 
-// explicitAdds returns the capabilities the configuration adds by name, in
-// the short form every dialect accepts, for fixes that keep them.
-func explicitAdds(w workload.Workload) []string {
+// explicitAdds returns the capabilities the configuration adds by name and
+// the runtime really grants (as it would without privileged), in the short
+// form every dialect accepts, for fixes that keep them. A name the runtime
+// ignores is left out: a fix must never grant what the container does not
+// already get.
+func (c *ctx) explicitAdds() []string {
+	res := c.res
+	if c.w.Privileged {
+		alt := c.w
+		alt.Privileged = false
+		res = merge.Compute(alt, c.opts.Merge)
+	}
 	var out []string
-	for _, a := range w.CapAdd {
-		if c, err := capset.Parse(a.Text); err == nil && !slices.Contains(out, c.Short()) {
-			out = append(out, c.Short())
+	for _, cw := range res.Why {
+		if hasSource(cw.Reasons, merge.FromAdd) {
+			out = append(out, cw.Cap.Short())
 		}
 	}
 	return out
@@ -105,7 +114,7 @@ func checkPrivileged(c *ctx) {
 		msg += fmt.Sprintf(" (%d capabilities in its bounding set)", c.res.Sets.Bounding.Len())
 	}
 	c.report(c.at(c.w.PrivilegedPos, c.w.CapsPos), SeverityUnset, c.res.Sets.Bounding,
-		dialectOf(c.w).removePrivileged(c.w, explicitAdds(c.w)), "%s", msg)
+		dialectOf(c.w).removePrivileged(c.w, c.explicitAdds()), "%s", msg)
 }
 
 // dropsAll reports whether the runtime honours an ALL in cap_drop.
@@ -136,7 +145,7 @@ func checkNoDropAll(c *ctx) {
 	if fromDefault|fromAll == 0 {
 		return
 	}
-	fix := dialectOf(c.w).dropAll(c.w, explicitAdds(c.w))
+	fix := dialectOf(c.w).dropAll(c.w, c.explicitAdds())
 	if fromAll != 0 {
 		c.report(c.at(c.w.CapsPos), SeverityUnset, fromAll, fix,
 			"%s adds ALL capabilities (%d) instead of an explicit list", c.w.Name, fromAll.Len())
@@ -232,8 +241,14 @@ func checkIgnoredAdd(c *ctx) {
 		if n.Effect == merge.Rejected || n.List == "cap_drop" {
 			continue
 		}
-		c.report(c.at(&n.Word.Pos, c.w.CapsPos), SeverityUnset, 0, fixName(c.w, n.Word),
-			"%s: %s", c.w.Name, n.Message)
+		// The container runs without this capability today, so the fix
+		// that changes nothing is to remove the word; granting it is the
+		// author's call.
+		fix := dialectOf(c.w).removeAdd(n.Word) + " (the container never had it)"
+		if rename := fixName(c.w, n.Word); !strings.HasPrefix(rename, "remove") {
+			fix += "; only if the workload needs it: " + rename
+		}
+		c.report(c.at(&n.Word.Pos, c.w.CapsPos), SeverityUnset, 0, fix, "%s: %s", c.w.Name, n.Message)
 	}
 }
 
@@ -363,7 +378,7 @@ func checkRuntimeDependent(c *ctx) {
 	}
 	var parts []string
 	seen := map[string]bool{}
-	for _, rt := range []workload.Runtime{workload.Docker, workload.Podman, workload.Containerd, workload.CRIO} {
+	for _, rt := range []workload.Runtime{workload.Docker, workload.Podman, workload.Nerdctl, workload.Containerd, workload.CRIO} {
 		alt := c.w
 		alt.Runtime = rt
 		o := outcome(merge.Compute(alt, c.opts.Merge))
@@ -465,6 +480,12 @@ func checkPSABaselineCaps(c *ctx) {
 	if len(bad) == 1 {
 		if cp, err := capset.Parse(bad[0]); err == nil && slices.Contains(psaBaselineAllowed, cp.Short()) {
 			fix = dialectKube.rename(*first, cp.Short())
+			if !c.res.Sets.Bounding.Has(cp) {
+				// The runtime ignores the spelling today: renaming would
+				// grant it, so removing it is the change that keeps the
+				// container as it is.
+				fix = dialectKube.removeAdd(*first) + "; only if the workload needs it: " + fix
+			}
 		}
 	}
 	c.report(c.at(&first.Pos, c.w.CapsPos), SeverityUnset, 0, fix,
@@ -486,7 +507,7 @@ func checkPSABaselinePrivileged(c *ctx) {
 	if !isKube(c.w) || !c.w.Privileged {
 		return
 	}
-	c.report(c.at(c.w.PrivilegedPos, c.w.CapsPos), SeverityUnset, 0, dialectKube.removePrivileged(c.w, explicitAdds(c.w)),
+	c.report(c.at(c.w.PrivilegedPos, c.w.CapsPos), SeverityUnset, 0, dialectKube.removePrivileged(c.w, c.explicitAdds()),
 		"container %q must not set securityContext.privileged=true (Pod Security baseline: privileged)", containerName(c.w))
 }
 

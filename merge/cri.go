@@ -174,3 +174,69 @@ func (e *env) crio(id identity) spec {
 	_ = id
 	return sp
 }
+
+// nerdctl models nerdctl run/create (containerd without CRI, nerdctl
+// pkg/cmd/container generateCapOpts): names are upper-cased and get CAP_
+// when missing (an unknown one is only warned about and reaches runc, which
+// ignores it); ALL is matched in any case. drop ALL empties the set first;
+// add ALL then gives every capability nerdctl holds, otherwise the adds
+// are applied; the drops are applied last unless drop holds ALL. So the
+// drop wins, and add ALL + drop ALL is every capability. privileged gives
+// every capability nerdctl holds.
+func (e *env) nerdctl(id identity) spec {
+	var sp spec
+	l := newList()
+	l.addSet(e.defaults, reason(FromDefault, nil))
+	if len(e.w.CapAdd) > 0 || len(e.w.CapDrop) > 0 {
+		addAll, dropAll := firstAll(e.w.CapAdd), firstAll(e.w.CapDrop)
+		if dropAll != nil {
+			l.clear()
+		}
+		send := func(w workload.Word, list string) (capset.Cap, bool) {
+			s := strings.ToUpper(w.Text)
+			if !strings.HasPrefix(s, "CAP_") {
+				s = "CAP_" + s
+			}
+			c, ok := e.runcKnows(s)
+			if !ok {
+				effect := "nothing is added"
+				if list == "cap_drop" {
+					effect = "nothing is dropped"
+				}
+				sp.name(w, list, Ignored, s, fmt.Sprintf("nerdctl warns \"unknown capability name %q\" and runc ignores it: %s", s, effect))
+			}
+			return c, ok
+		}
+		if addAll != nil {
+			l.clear()
+			l.addSet(e.host, reason(FromAll, addAll))
+			if dropAll != nil {
+				sp.note("nerdctl: cap_add ALL is applied after cap_drop ALL, so the container gets every capability")
+			}
+		} else {
+			for i, w := range e.w.CapAdd {
+				if c, ok := send(w, "cap_add"); ok {
+					l.add(c, reason(FromAdd, &e.w.CapAdd[i]))
+				}
+			}
+		}
+		if dropAll == nil {
+			for _, w := range e.w.CapDrop {
+				if c, ok := send(w, "cap_drop"); ok {
+					if l.set.Has(c) && addedIn(e.w.CapAdd, c) {
+						sp.note("nerdctl: %s is both added and dropped; the drop wins", c.Short())
+					}
+					l.drop(c)
+				}
+			}
+		}
+	}
+	if e.w.Privileged {
+		l.clear()
+		l.addSet(e.host, reason(FromPrivileged, e.privilegedWord()))
+	}
+	sp.prov = l.why
+	sp.bounding, sp.permitted, sp.effective = l.set, l.set, l.set
+	_ = id
+	return sp
+}

@@ -215,6 +215,8 @@ func Compute(w workload.Workload, opts Options) Result {
 		sp = e.crio(id)
 	case workload.Podman:
 		sp = e.podman(id)
+	case workload.Nerdctl:
+		sp = e.nerdctl(id)
 	case workload.OCI:
 		sp = e.oci()
 	default:
@@ -274,7 +276,7 @@ func runtimeDefault(rt workload.Runtime) capset.Set {
 	switch rt {
 	case workload.Docker:
 		return knowledge.MustDefault(knowledge.Docker)
-	case workload.Containerd:
+	case workload.Containerd, workload.Nerdctl:
 		return knowledge.MustDefault(knowledge.Containerd)
 	case workload.CRIO:
 		return knowledge.MustDefault(knowledge.CRIO)

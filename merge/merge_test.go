@@ -95,6 +95,15 @@ func TestCompute(t *testing.T) {
 		{name: "containerd privileged", rt: workload.Containerd, privileged: true, drop: "ALL", bounding: "ALL", effective: "ALL"},
 		{name: "containerd unknown ignored", rt: workload.Containerd, add: "FOO", drop: "ALL", ignored: "CAP_FOO"},
 
+		// nerdctl: drop wins, add ALL + drop ALL = all, CAP_ optional, unknown ignored.
+		{name: "nerdctl default", rt: workload.Nerdctl, bounding: dockerDefault, effective: dockerDefault},
+		{name: "nerdctl drop wins", rt: workload.Nerdctl, add: "net_admin", drop: "NET_ADMIN", bounding: dockerDefault, effective: dockerDefault},
+		{name: "nerdctl drop wins over default", rt: workload.Nerdctl, add: "CAP_NET_ADMIN", drop: "net_admin chown",
+			bounding: strings.Replace(dockerDefault, "CHOWN", "", 1), effective: strings.Replace(dockerDefault, "CHOWN", "", 1)},
+		{name: "nerdctl add all drop all", rt: workload.Nerdctl, add: "ALL", drop: "all", bounding: "ALL", effective: "ALL"},
+		{name: "nerdctl drop all add", rt: workload.Nerdctl, add: "cap_kill", drop: "All", bounding: "KILL", effective: "KILL"},
+		{name: "nerdctl unknown ignored", rt: workload.Nerdctl, add: "foo", drop: "ALL", ignored: "CAP_FOO"},
+
 		// CRI-O: its own defaults, drop wins, unknown refused, prefix fine.
 		{name: "crio default", rt: workload.CRIO, bounding: "CHOWN DAC_OVERRIDE FSETID FOWNER SETGID SETUID SETPCAP NET_BIND_SERVICE KILL",
 			effective: "CHOWN DAC_OVERRIDE FSETID FOWNER SETGID SETUID SETPCAP NET_BIND_SERVICE KILL"},
@@ -272,9 +281,13 @@ func TestOCIExplicit(t *testing.T) {
 }
 
 func TestDefaultsFromKnowledge(t *testing.T) {
-	for _, rt := range []workload.Runtime{workload.Docker, workload.Containerd, workload.CRIO, workload.Podman} {
+	for _, rt := range []workload.Runtime{workload.Docker, workload.Containerd, workload.CRIO, workload.Podman, workload.Nerdctl} {
 		res := Compute(workload.Workload{Runtime: rt}, Options{})
-		if want := knowledge.MustDefault(string(rt)); res.Sets.Effective != want {
+		id := string(rt)
+		if rt == workload.Nerdctl {
+			id = knowledge.Containerd
+		}
+		if want := knowledge.MustDefault(id); res.Sets.Effective != want {
 			t.Errorf("%s default = %s, want %s", rt, res.Sets.Effective, want)
 		}
 	}

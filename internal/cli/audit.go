@@ -1,9 +1,9 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,15 +19,15 @@ import (
 
 func init() { register("check", newAuditCmd) }
 
-// sources reads configuration files into workloads. It is source.Collect
-// and source.Parse; tests may replace it.
+// sources reads configuration files into workloads: source.Collect and
+// source.Parse, which tests may replace.
 type sources struct {
 	collect func(paths []string, opts source.Options) source.Result
 	parse   func(name string, data []byte, opts source.Options) ([]workload.Workload, []*workload.Error)
 }
 
 // auditSources are the readers the audit command uses.
-var auditSources sources
+var auditSources = sources{collect: source.Collect, parse: source.Parse}
 
 type auditOptions struct {
 	exclude   []string
@@ -112,7 +112,7 @@ func runAudit(s *term.Streams, o auditOptions, paths []string) error {
 			ok = ok || string(r) == o.runtime
 		}
 		if !ok {
-			return usageErrorf("--runtime must be one of docker, containerd, crio, podman, oci, not %q", o.runtime)
+			return usageErrorf("--runtime must be one of %s, not %q", runtimeList(), o.runtime)
 		}
 	}
 	mopts, err := mergeOptions(o)
@@ -121,9 +121,6 @@ func runAudit(s *term.Streams, o auditOptions, paths []string) error {
 	}
 	if o.listRules {
 		return listRules(s, o.output)
-	}
-	if auditSources.collect == nil {
-		return unsupportedError(errors.New("this build of capdrop has no configuration readers (package source)"))
 	}
 
 	sopts := source.Options{Exclude: o.exclude, Runtime: workload.Runtime(o.runtime)}
@@ -136,6 +133,10 @@ func runAudit(s *term.Streams, o auditOptions, paths []string) error {
 			continue
 		}
 		files = append(files, p)
+	}
+	if f, ok := s.In.(*os.File); ok && f == os.Stdin {
+		// The process's own standard input: Collect reads it in place.
+		files, stdin = paths, false
 	}
 	if len(files) > 0 {
 		res = auditSources.collect(files, sopts)
@@ -183,14 +184,14 @@ func readStdin(in io.Reader, opts source.Options) ([]workload.Workload, []*workl
 		limit = source.DefaultMaxFileSize
 	}
 	data, err := io.ReadAll(io.LimitReader(in, limit+1))
-	pos := workload.Position{File: source.Stdin}
+	pos := workload.Position{File: source.StdinName}
 	switch {
 	case err != nil:
 		return nil, []*workload.Error{{Pos: pos, Err: fmt.Errorf("read standard input: %w", err)}}
 	case int64(len(data)) > limit:
 		return nil, []*workload.Error{{Pos: pos, Err: fmt.Errorf("standard input is larger than %d bytes; not read", limit)}}
 	}
-	return auditSources.parse(source.Stdin, data, opts)
+	return auditSources.parse(source.StdinName, data, opts)
 }
 
 // mergeOptions turns --runtime-version and --engine-caps into the model's
@@ -207,7 +208,7 @@ func mergeOptions(o auditOptions) (merge.Options, error) {
 			known = known || string(r) == rt
 		}
 		if !known {
-			return m, usageErrorf("--runtime-version: unknown runtime %q (want docker, containerd, crio, podman, oci)", rt)
+			return m, usageErrorf("--runtime-version: unknown runtime %q (want one of %s)", rt, runtimeList())
 		}
 		parsed, err := merge.ParseVersion(ver)
 		if err != nil {
@@ -263,4 +264,12 @@ func listRules(s *term.Streams, output string) error {
 	}
 	_, err := fmt.Fprintln(s.Out, "\n* severity of each finding = the knowledge-base risk of its capability.\nFull text: capdrop audit --list-rules -o json, or docs/audit.md.")
 	return err
+}
+
+func runtimeList() string {
+	names := make([]string, len(workload.Runtimes))
+	for i, r := range workload.Runtimes {
+		names[i] = string(r)
+	}
+	return strings.Join(names, ", ")
 }
