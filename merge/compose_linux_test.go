@@ -9,10 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/capdrop/capdrop/internal/dockertest"
 	"github.com/capdrop/capdrop/merge"
+	"github.com/capdrop/capdrop/source"
 	"github.com/capdrop/capdrop/workload"
 )
 
@@ -31,38 +30,6 @@ var composeServices = map[string]string{
 	"nnp":           "security_opt: [\"no-new-privileges:true\"]\ncap_drop: [all]\ncap_add: [kill, setuid]",
 	"rootnamed":     "user: root\ncap_drop: [setuid, setgid, net_raw]",
 	"sysresourceno": "cap_add: [sys_resource]\nuser: \"1000\"",
-}
-
-// composeWorkload reads the keys of one service the way a compose source
-// does, for the few keys these cases use; the real compose parser lives in
-// package source.
-func composeWorkload(t *testing.T, name, body string) workload.Workload {
-	t.Helper()
-	var svc struct {
-		CapAdd      []string `yaml:"cap_add"`
-		CapDrop     []string `yaml:"cap_drop"`
-		Privileged  bool     `yaml:"privileged"`
-		User        string   `yaml:"user"`
-		SecurityOpt []string `yaml:"security_opt"`
-	}
-	if err := yaml.Unmarshal([]byte(body), &svc); err != nil {
-		t.Fatal(err)
-	}
-	w := workload.Workload{Kind: workload.ComposeService, Runtime: workload.Docker, Name: name,
-		Privileged: svc.Privileged, User: svc.User}
-	for _, s := range svc.CapAdd {
-		w.CapAdd = append(w.CapAdd, workload.Word{Text: s})
-	}
-	for _, s := range svc.CapDrop {
-		w.CapDrop = append(w.CapDrop, workload.Word{Text: s})
-	}
-	for _, o := range svc.SecurityOpt {
-		if k, v, _ := strings.Cut(o, ":"); k == "no-new-privileges" {
-			b := v == "" || v == "true"
-			w.NoNewPrivs = &b
-		}
-	}
-	return w
 }
 
 func indent(s, pre string) string {
@@ -112,9 +79,21 @@ func TestComposeAgainstEngine(t *testing.T) {
 	if _, err := run("up", "-d"); err != nil {
 		t.Fatalf("%v\ncompose file:\n%s", err, file.String())
 	}
+	// capdrop's own compose source reads the file the engine ran.
+	ws, errs := source.Parse(path, file.Bytes(), source.Options{})
+	if len(errs) > 0 || len(ws) != len(names) {
+		t.Fatalf("source read %d workloads (errors %v) from:\n%s", len(ws), errs, file.String())
+	}
+	byName := map[string]workload.Workload{}
+	for _, w := range ws {
+		byName[w.Name] = w
+	}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			w := composeWorkload(t, name, composeServices[name])
+			w, ok := byName[name]
+			if !ok {
+				t.Fatalf("source found no service %q", name)
+			}
 			got := merge.Compute(w, opts)
 			if got.Refusal != nil {
 				t.Fatalf("capdrop predicts %v but docker-compose started it", got.Refusal)

@@ -11,6 +11,7 @@ import (
 	"github.com/capdrop/capdrop/internal/dockertest"
 	"github.com/capdrop/capdrop/merge"
 	"github.com/capdrop/capdrop/procfs"
+	"github.com/capdrop/capdrop/source"
 	"github.com/capdrop/capdrop/workload"
 )
 
@@ -54,42 +55,16 @@ func engineCaps(t *testing.T) capset.Set {
 	return 0
 }
 
-// runWorkload turns the docker run flags a test case uses into the workload
-// a run-line source would produce. It understands only the flags these
-// cases use; the real run-line parser lives in package source.
-func runWorkload(t *testing.T, args []string) workload.Workload {
+// runWorkload reads `docker run ARGS IMAGE sleep 3600` with capdrop's own
+// run-line source, so the proof covers the path `capdrop audit` takes.
+func runWorkload(t *testing.T, tool string, args []string, image string) workload.Workload {
 	t.Helper()
-	w := workload.Workload{Kind: workload.RunLine, Runtime: workload.Docker, Name: strings.Join(args, " ")}
-	for i := 0; i < len(args); i++ {
-		flag, val, hasVal := strings.Cut(args[i], "=")
-		next := func() string {
-			if hasVal {
-				return val
-			}
-			i++
-			return args[i]
-		}
-		pos := workload.Position{File: "cases", Line: 1, Col: i + 1}
-		switch flag {
-		case "--cap-add":
-			w.CapAdd = append(w.CapAdd, workload.Word{Text: next(), Pos: pos})
-		case "--cap-drop":
-			w.CapDrop = append(w.CapDrop, workload.Word{Text: next(), Pos: pos})
-		case "--privileged":
-			w.Privileged = true
-		case "--user", "-u":
-			w.User = next()
-		case "--security-opt":
-			opt := next()
-			if k, v, _ := strings.Cut(opt, ":"); k == "no-new-privileges" {
-				b := v == "" || v == "true"
-				w.NoNewPrivs = &b
-			}
-		default:
-			t.Fatalf("test case uses flag %q that runWorkload does not know", args[i])
-		}
+	line := tool + " run " + strings.Join(args, " ") + " " + image + " sleep 3600\n"
+	ws, errs := source.Parse("cases.sh", []byte("#!/bin/sh\n"+line), source.Options{})
+	if len(errs) > 0 || len(ws) != 1 {
+		t.Fatalf("source read %q as %d workloads, errors %v", line, len(ws), errs)
 	}
-	return w
+	return ws[0]
 }
 
 // dockerRunCases are docker run configurations covering add, drop, ALL in
@@ -143,7 +118,7 @@ func TestDockerRunAgainstEngine(t *testing.T) {
 	started, refused := 0, 0
 	for i, args := range dockerRunCases {
 		t.Run(strings.Join(append([]string{"run"}, args...), " "), func(t *testing.T) {
-			w := runWorkload(t, args)
+			w := runWorkload(t, "docker", args, image)
 			got := merge.Compute(w, opts)
 			name := fmt.Sprintf("capdrop-merge-%d-%d", os.Getpid(), i)
 			t.Cleanup(func() { dockertest.Remove(name) })

@@ -117,8 +117,10 @@ func TestPodmanAgainstEngine(t *testing.T) {
 	}
 	for i, c := range cases {
 		t.Run(fmt.Sprintf("%d %s image%d", i, strings.Join(c.args, " "), c.image), func(t *testing.T) {
-			w := runWorkload(t, splitCommas(c.args))
-			w.Runtime = workload.Podman
+			w := runWorkload(t, "podman", c.args, images[c.image])
+			if w.Runtime != workload.Podman {
+				t.Fatalf("a podman run line was read with %s rules", w.Runtime)
+			}
 			if l := labels[c.image]; l != nil {
 				for _, x := range l {
 					w.ImageCaps = append(w.ImageCaps, workload.Word{Text: x})
@@ -155,23 +157,4 @@ func TestPodmanAgainstEngine(t *testing.T) {
 			}
 		})
 	}
-}
-
-// splitCommas splits --cap-add=a,b into two flags: Podman's CLI splits
-// comma lists (Docker's does not), and a run-line source does the same
-// for podman lines.
-func splitCommas(args []string) []string {
-	var out []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		flag, val, ok := strings.Cut(a, "=")
-		if (flag == "--cap-add" || flag == "--cap-drop") && ok && strings.Contains(val, ",") {
-			for _, v := range strings.Split(val, ",") {
-				out = append(out, flag+"="+v)
-			}
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
 }
