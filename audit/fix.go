@@ -125,6 +125,9 @@ func (d dialect) dropCaps(w workload.Workload, caps []string) string {
 	for i, c := range caps {
 		flags[i] = "--cap-drop=" + c
 	}
+	if d == dialectLabel {
+		return "add to the LABEL RUN command: " + strings.Join(flags, " ")
+	}
 	return strings.Join(flags, " ")
 }
 
@@ -172,6 +175,8 @@ func (d dialect) noNewPrivs() string {
 		return "NoNewPrivileges=true"
 	case dialectOCI:
 		return "\"noNewPrivileges\": true  (in \"process\")"
+	case dialectLabel:
+		return "add --security-opt=no-new-privileges to the LABEL RUN command"
 	}
 	return "--security-opt=no-new-privileges"
 }
@@ -198,10 +203,7 @@ func (d dialect) removePrivileged(w workload.Workload, adds []string) string {
 // labelWithDrop rewrites the LABEL RUN command with --cap-drop=ALL (and the
 // adds) right after "run".
 func labelWithDrop(w workload.Workload, adds []string) (string, bool) {
-	cmd := w.Attrs["label"]
-	if cmd == "" {
-		cmd = w.Attrs["command"]
-	}
+	cmd := w.Attrs["command"]
 	fields := strings.Fields(cmd)
 	for i, f := range fields {
 		if f == "run" && i > 0 {

@@ -1,12 +1,12 @@
 package audit
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/capdrop/capdrop/source"
 	"github.com/capdrop/capdrop/workload"
 )
 
@@ -48,23 +48,16 @@ func TestCatalogueRejectsGaps(t *testing.T) {
 	}
 }
 
-// loadFixture reads a rule fixture: a JSON list of workloads (files named
-// *.workloads.json).
-func loadFixture(t *testing.T, path string) []workload.Workload {
+// loadFixture reads a rule fixture directory with capdrop's own sources:
+// the fixtures are real configuration files (compose, Kubernetes, run
+// lines, Quadlet units, Dockerfiles).
+func loadFixture(t *testing.T, dir string) []workload.Workload {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
+	res := source.Collect([]string{dir}, source.Options{})
+	if len(res.Errors) > 0 || len(res.Workloads) == 0 {
+		t.Fatalf("%s: %d workloads, errors %v", dir, len(res.Workloads), res.Errors)
 	}
-	var ws []workload.Workload
-	if err := json.Unmarshal(b, &ws); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	for i := range ws {
-		rel, _ := filepath.Rel("testdata", path)
-		ws[i].Pos.File = rel
-	}
-	return ws
+	return res.Workloads
 }
 
 // TestEveryRuleHasFixtures runs each rule's trigger fixture (which must
@@ -74,31 +67,28 @@ func TestEveryRuleHasFixtures(t *testing.T) {
 	for _, r := range Rules() {
 		t.Run(r.ID, func(t *testing.T) {
 			for _, kind := range []string{"trigger", "pass"} {
-				matches, _ := filepath.Glob(filepath.Join("testdata", "rules", r.ID, kind+".*"))
-				if len(matches) == 0 {
-					t.Fatalf("no %s fixture in testdata/rules/%s/", kind, r.ID)
+				dir := filepath.Join("testdata", "rules", r.ID, kind)
+				if _, err := os.Stat(dir); err != nil {
+					t.Fatalf("no %s fixture: %v", kind, err)
 				}
-				for _, path := range matches {
-					ws := loadFixture(t, path)
-					rep, err := Evaluate(ws, Options{Policy: PolicyRestricted})
-					if err != nil {
-						t.Fatal(err)
-					}
-					var got []string
-					for _, f := range rep.Findings {
-						if f.Rule == r.ID {
-							got = append(got, f.Message)
-							if strings.TrimSpace(f.Fix) == "" || f.Message == "" || f.Severity == SeverityUnset || f.Pos.Line == 0 {
-								t.Errorf("%s: finding lacks fix, message, severity or line: %+v", path, f)
-							}
+				rep, err := Evaluate(loadFixture(t, dir), Options{Policy: PolicyRestricted})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, f := range rep.Findings {
+					if f.Rule == r.ID {
+						got = append(got, f.Message)
+						if strings.TrimSpace(f.Fix) == "" || f.Message == "" || f.Severity == SeverityUnset || f.Pos.Line == 0 {
+							t.Errorf("%s: finding lacks fix, message, severity or line: %+v", dir, f)
 						}
 					}
-					switch {
-					case kind == "trigger" && len(got) == 0:
-						t.Errorf("%s does not trigger %s; findings: %+v", path, r.ID, rep.Findings)
-					case kind == "pass" && len(got) > 0:
-						t.Errorf("%s triggers %s: %q", path, r.ID, got)
-					}
+				}
+				switch {
+				case kind == "trigger" && len(got) == 0:
+					t.Errorf("%s does not trigger %s; findings: %+v", dir, r.ID, rep.Findings)
+				case kind == "pass" && len(got) > 0:
+					t.Errorf("%s triggers %s: %q", dir, r.ID, got)
 				}
 			}
 		})
