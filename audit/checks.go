@@ -344,12 +344,12 @@ func conflict(w workload.Workload) (string, *workload.Word) {
 		return "ALL", &w.CapDrop[dropAll]
 	}
 	for _, a := range w.CapAdd {
-		ca, err := capset.Parse(a.Text)
-		if err != nil {
+		ca, ok := merge.Lenient(a.Text)
+		if !ok {
 			continue
 		}
 		for i, d := range w.CapDrop {
-			if cd, err := capset.Parse(d.Text); err == nil && cd == ca {
+			if cd, ok := merge.Lenient(d.Text); ok && cd == ca {
 				return ca.Short(), &w.CapDrop[i]
 			}
 		}

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/merge"
 	"github.com/capdrop/capdrop/workload"
 )
 
@@ -103,7 +103,7 @@ func (d dialect) dropCaps(w workload.Workload, caps []string) string {
 	var all []string
 	for _, x := range w.CapDrop {
 		name := x.Text
-		if c, err := capset.Parse(x.Text); err == nil {
+		if c, ok := merge.Lenient(x.Text); ok {
 			name = spelling(d, c)
 		}
 		if !slices.Contains(all, name) && !slices.Contains(caps, name) {

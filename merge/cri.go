@@ -92,7 +92,7 @@ func (e *env) containerd(id identity) spec {
 // optional).
 func addedIn(words []workload.Word, c capset.Cap) bool {
 	for _, w := range words {
-		if x, err := capset.Parse(w.Text); err == nil && x == c {
+		if x, ok := Lenient(w.Text); ok && x == c {
 			return true
 		}
 	}
@@ -122,8 +122,7 @@ func (e *env) crio(id identity) spec {
 	}
 	resolve := func(w workload.Word, list string) (capset.Cap, bool) {
 		s := prefixed(w.Text)
-		c, err := capset.Parse(s)
-		ok := err == nil && c.Name() == s
+		c, ok := exact(s)
 		if list == "cap_add" {
 			ok = ok && e.kernel.Has(c)
 		}

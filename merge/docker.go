@@ -55,11 +55,11 @@ func (e *env) docker(id identity) spec {
 			if !strings.HasPrefix(s, "CAP_") {
 				s = "CAP_" + s
 			}
-			c, err := capset.Parse(s)
-			if err != nil || c.Name() != s || !known.Has(c) || (e.version.Less(docker23) && !e.kernel.Has(c)) {
+			c, isName := exact(s)
+			if !isName || !known.Has(c) || (e.version.Less(docker23) && !e.kernel.Has(c)) {
 				msg := fmt.Sprintf("invalid %s: unknown capability: %q", field, s)
 				hint := ""
-				if err == nil && c.Name() == s {
+				if isName {
 					hint = fmt.Sprintf("Docker %s does not know %s; Docker 23 and later do", e.version, s)
 				}
 				sp.name(w, list, Rejected, s, joinHint(msg, hint))

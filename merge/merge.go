@@ -23,6 +23,7 @@ package merge
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/knowledge"
@@ -289,11 +290,39 @@ func runtimeDefault(rt workload.Runtime) capset.Set {
 // runcKnows returns the capability runc maps an exact spec name to: runc
 // compares "CAP_" + the upper-case name, and knows only what the kernel has.
 func (e *env) runcKnows(name string) (capset.Cap, bool) {
-	c, err := capset.Parse(name)
-	if err != nil || c.Name() != name || !e.kernel.Has(c) {
+	c, ok := exact(name)
+	if !ok || !e.kernel.Has(c) {
 		return 0, false
 	}
 	return c, true
+}
+
+// canonical maps each canonical name ("CAP_CHOWN") to its capability.
+var canonical = func() map[string]capset.Cap {
+	m := make(map[string]capset.Cap, capset.Last+1)
+	for _, c := range capset.Known.Caps() {
+		m[c.Name()] = c
+	}
+	return m
+}()
+
+// Lenient returns the capability a name means in the usual lenient reading
+// (any case, CAP_ optional; ALL is not a capability), without
+// capset.Parse's did-you-mean suggestion, which costs more than a whole
+// merge when a corpus is full of odd spellings.
+func Lenient(name string) (capset.Cap, bool) {
+	s := strings.ToUpper(strings.TrimSpace(name))
+	if !strings.HasPrefix(s, "CAP_") {
+		s = "CAP_" + s
+	}
+	return exact(s)
+}
+
+// exact returns the capability whose canonical name is exactly name, the
+// comparison every runtime makes after its own normalisation.
+func exact(name string) (capset.Cap, bool) {
+	c, ok := canonical[name]
+	return c, ok
 }
 
 // spec is the OCI spec a runtime writes, with the provenance of each

@@ -41,8 +41,8 @@ func (e *env) podman(id identity) spec {
 			if !strings.HasPrefix(s, "CAP_") {
 				s = "CAP_" + s
 			}
-			c, err := capset.Parse(s)
-			if err != nil || c.Name() != s || !e.kernel.Has(c) {
+			c, known := exact(s)
+			if !known || !e.kernel.Has(c) {
 				msg := fmt.Sprintf("%q: unknown capability", s)
 				sp.name(w, list, Rejected, s, msg)
 				sp.refuse(StageCreate, msg, &w)
@@ -182,8 +182,8 @@ func (e *env) podmanLabel(sp *spec, l *list) {
 		if !strings.HasPrefix(s, "CAP_") {
 			s = "CAP_" + s
 		}
-		c, err := capset.Parse(s)
-		if err != nil || c.Name() != s || !e.kernel.Has(c) {
+		c, ok := exact(s)
+		if !ok || !e.kernel.Has(c) {
 			msg := fmt.Sprintf("capabilities requested by user or image are not valid: %q: unknown capability", s)
 			sp.name(w, "image-label", Rejected, s, msg)
 			sp.refuse(StageCreate, msg, &words[i])

@@ -1,7 +1,10 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -210,8 +213,55 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// AuditJSON writes the JSON document.
-func AuditJSON(w io.Writer, a Audit) error { return JSON(w, NewAuditDoc(a)) }
+// AuditJSON writes the JSON document. It is the same text JSON(w,
+// NewAuditDoc(a)) writes, streamed element by element: an audit of ten
+// thousand files makes hundreds of megabytes, which must not be built and
+// re-indented in memory at once.
+func AuditJSON(w io.Writer, a Audit) error {
+	doc := NewAuditDoc(a)
+	bw := bufio.NewWriterSize(w, 256<<10)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	value := func(v any, indent string) []byte {
+		buf.Reset()
+		enc.SetIndent(indent, "  ")
+		if err := enc.Encode(v); err != nil {
+			panic(err) // only plain structs, strings and numbers: cannot fail
+		}
+		return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	}
+	field := func(name string, v any, last bool) {
+		fmt.Fprintf(bw, "  %q: %s", name, value(v, "  "))
+		if !last {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n")
+	}
+	list := func(name string, n int, elem func(i int) any) {
+		fmt.Fprintf(bw, "  %q: [", name)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				bw.WriteString(",")
+			}
+			bw.WriteString("\n    ")
+			bw.Write(value(elem(i), "    "))
+		}
+		if n > 0 {
+			bw.WriteString("\n  ")
+		}
+		bw.WriteString("],\n")
+	}
+	bw.WriteString("{\n")
+	field("version", doc.Version, false)
+	field("policy", doc.Policy, false)
+	list("workloads", len(doc.Workloads), func(i int) any { return doc.Workloads[i] })
+	list("findings", len(doc.Findings), func(i int) any { return doc.Findings[i] })
+	list("errors", len(doc.Errors), func(i int) any { return doc.Errors[i] })
+	field("summary", doc.Summary, true)
+	bw.WriteString("}\n")
+	return bw.Flush()
+}
 
 // SeverityLabel colours a severity by its gravity.
 func (t Text) SeverityLabel(s audit.Severity) string {

@@ -194,3 +194,22 @@ func TestAuditTextColour(t *testing.T) {
 		t.Error("colour without a terminal")
 	}
 }
+
+// TestAuditJSONStreamsTheSameDocument: the streamed writer prints exactly
+// what encoding the whole document at once prints, empty lists included.
+func TestAuditJSONStreamsTheSameDocument(t *testing.T) {
+	full := sampleAudit(t)
+	empty := Audit{Report: &audit.Report{Policy: "default"}}
+	for _, a := range []Audit{full, empty} {
+		var streamed, whole bytes.Buffer
+		if err := AuditJSON(&streamed, a); err != nil {
+			t.Fatal(err)
+		}
+		if err := JSON(&whole, NewAuditDoc(a)); err != nil {
+			t.Fatal(err)
+		}
+		if streamed.String() != whole.String() {
+			t.Errorf("streamed JSON differs:\n%s\n---\n%s", streamed.String(), whole.String())
+		}
+	}
+}
