@@ -58,7 +58,7 @@ func risky(file string) workload.Workload {
 		Runtime: workload.Docker, CapAdd: []workload.Word{word(file, 4, "SYS_ADMIN")}}
 }
 
-func run(t *testing.T, stdin string, args ...string) (int, string, string) {
+func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	s, out, errOut := term.Test(stdin)
 	code := Main(context.Background(), args, s)
@@ -71,21 +71,21 @@ func TestAuditExitCodes(t *testing.T) {
 		"bad.yaml":  {risky("bad.yaml")},
 	}, map[string]error{"broken.yaml": errors.New("yaml: line 3: did not find expected key")})
 
-	if code, out, _ := run(t, "", "audit", "good.yaml"); code != 0 {
+	if code, out, _ := runCLI(t, "", "audit", "good.yaml"); code != 0 {
 		t.Errorf("hardened workload: exit %d\n%s", code, out)
 	}
-	if code, _, _ := run(t, "", "audit", "bad.yaml"); code != 1 {
+	if code, _, _ := runCLI(t, "", "audit", "bad.yaml"); code != 1 {
 		t.Errorf("SYS_ADMIN added: exit %d, want 1", code)
 	}
 	// SYS_ADMIN is critical: it fails even --fail-on critical; never never fails.
-	if code, _, _ := run(t, "", "audit", "--fail-on", "critical", "bad.yaml"); code != 1 {
+	if code, _, _ := runCLI(t, "", "audit", "--fail-on", "critical", "bad.yaml"); code != 1 {
 		t.Errorf("--fail-on critical: exit %d, want 1", code)
 	}
-	if code, _, _ := run(t, "", "audit", "--fail-on", "never", "bad.yaml"); code != 0 {
+	if code, _, _ := runCLI(t, "", "audit", "--fail-on", "never", "bad.yaml"); code != 0 {
 		t.Errorf("--fail-on never: exit %d, want 0", code)
 	}
 	// An input error exits 2 but every other file is still audited.
-	code, out, errOut := run(t, "", "audit", "-o", "json", "broken.yaml", "bad.yaml")
+	code, out, errOut := runCLI(t, "", "audit", "-o", "json", "broken.yaml", "bad.yaml")
 	if code != 2 {
 		t.Errorf("input error: exit %d, want 2", code)
 	}
@@ -121,7 +121,7 @@ func TestAuditFlags(t *testing.T) {
 		{"audit"},
 		{"audit", "--list-rules", "bad.yaml"},
 	} {
-		if code, _, errOut := run(t, "", args...); code != 2 || errOut == "" {
+		if code, _, errOut := runCLI(t, "", args...); code != 2 || errOut == "" {
 			t.Errorf("%v: exit %d (%q), want 2 with a message", args, code, errOut)
 		}
 	}
@@ -133,7 +133,7 @@ func TestAuditRuntimeOverrideAndVersion(t *testing.T) {
 	w.CapDrop = []workload.Word{word("x.yaml", 5, "all")}
 	fakeSources(t, map[string][]workload.Workload{"x.yaml": {w}}, nil)
 	decode := func(args ...string) map[string]any {
-		_, out, _ := run(t, "", append([]string{"audit", "-o", "json", "--fail-on", "never"}, args...)...)
+		_, out, _ := runCLI(t, "", append([]string{"audit", "-o", "json", "--fail-on", "never"}, args...)...)
 		var doc map[string]any
 		if err := json.Unmarshal([]byte(out), &doc); err != nil {
 			t.Fatalf("%v: %v\n%s", args, err, out)
@@ -162,14 +162,14 @@ func mustJSON(v any) string {
 func TestAuditStdin(t *testing.T) {
 	fakeSources(t, nil, nil)
 	in, _ := json.Marshal([]workload.Workload{risky("-")})
-	code, out, _ := run(t, string(in), "audit", "-")
+	code, out, _ := runCLI(t, string(in), "audit", "-")
 	if code != 1 || !strings.Contains(out, "CD003") {
 		t.Errorf("stdin: exit %d\n%s", code, out)
 	}
 }
 
 func TestAuditListRulesJSON(t *testing.T) {
-	code, out, _ := run(t, "", "audit", "--list-rules", "-o", "json")
+	code, out, _ := runCLI(t, "", "audit", "--list-rules", "-o", "json")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
