@@ -206,13 +206,6 @@ func errText(e *workload.Error) string {
 	return e.Err.Error()
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 // AuditJSON writes the JSON document. It is the same text JSON(w,
 // NewAuditDoc(a)) writes, streamed element by element: an audit of ten
 // thousand files makes hundreds of megabytes, which must not be built and
