@@ -14,7 +14,7 @@ import (
 
 // fakeSources stands in for package source: each path yields the
 // workloads and errors listed for it.
-func fakeSources(t *testing.T, byPath map[string][]workload.Workload, errs map[string]error) {
+func auditFakeSources(t *testing.T, byPath map[string][]workload.Workload, errs map[string]error) {
 	t.Helper()
 	saved := auditSources
 	t.Cleanup(func() { auditSources = saved })
@@ -43,22 +43,22 @@ func fakeSources(t *testing.T, byPath map[string][]workload.Workload, errs map[s
 	}
 }
 
-func word(file string, line int, text string) workload.Word {
+func auditWord(file string, line int, text string) workload.Word {
 	return workload.Word{Text: text, Pos: workload.Position{File: file, Line: line, Col: 7}}
 }
 
-func hardened(file string) workload.Workload {
+func auditHardened(file string) workload.Workload {
 	yes := true
 	return workload.Workload{Pos: workload.Position{File: file, Line: 2, Col: 3}, Kind: workload.ComposeService, Name: "ok",
-		Runtime: workload.Docker, CapDrop: []workload.Word{word(file, 4, "ALL")}, NoNewPrivs: &yes}
+		Runtime: workload.Docker, CapDrop: []workload.Word{auditWord(file, 4, "ALL")}, NoNewPrivs: &yes}
 }
 
-func risky(file string) workload.Workload {
+func auditRisky(file string) workload.Workload {
 	return workload.Workload{Pos: workload.Position{File: file, Line: 2, Col: 3}, Kind: workload.ComposeService, Name: "bad",
-		Runtime: workload.Docker, CapAdd: []workload.Word{word(file, 4, "SYS_ADMIN")}}
+		Runtime: workload.Docker, CapAdd: []workload.Word{auditWord(file, 4, "SYS_ADMIN")}}
 }
 
-func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+func auditRun(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	s, out, errOut := term.Test(stdin)
 	code := Main(context.Background(), args, s)
@@ -66,26 +66,26 @@ func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 }
 
 func TestAuditExitCodes(t *testing.T) {
-	fakeSources(t, map[string][]workload.Workload{
-		"good.yaml": {hardened("good.yaml")},
-		"bad.yaml":  {risky("bad.yaml")},
+	auditFakeSources(t, map[string][]workload.Workload{
+		"good.yaml": {auditHardened("good.yaml")},
+		"bad.yaml":  {auditRisky("bad.yaml")},
 	}, map[string]error{"broken.yaml": errors.New("yaml: line 3: did not find expected key")})
 
-	if code, out, _ := runCLI(t, "", "audit", "good.yaml"); code != 0 {
+	if code, out, _ := auditRun(t, "", "audit", "good.yaml"); code != 0 {
 		t.Errorf("hardened workload: exit %d\n%s", code, out)
 	}
-	if code, _, _ := runCLI(t, "", "audit", "bad.yaml"); code != 1 {
+	if code, _, _ := auditRun(t, "", "audit", "bad.yaml"); code != 1 {
 		t.Errorf("SYS_ADMIN added: exit %d, want 1", code)
 	}
 	// SYS_ADMIN is critical: it fails even --fail-on critical; never never fails.
-	if code, _, _ := runCLI(t, "", "audit", "--fail-on", "critical", "bad.yaml"); code != 1 {
+	if code, _, _ := auditRun(t, "", "audit", "--fail-on", "critical", "bad.yaml"); code != 1 {
 		t.Errorf("--fail-on critical: exit %d, want 1", code)
 	}
-	if code, _, _ := runCLI(t, "", "audit", "--fail-on", "never", "bad.yaml"); code != 0 {
+	if code, _, _ := auditRun(t, "", "audit", "--fail-on", "never", "bad.yaml"); code != 0 {
 		t.Errorf("--fail-on never: exit %d, want 0", code)
 	}
 	// An input error exits 2 but every other file is still audited.
-	code, out, errOut := runCLI(t, "", "audit", "-o", "json", "broken.yaml", "bad.yaml")
+	code, out, errOut := auditRun(t, "", "audit", "-o", "json", "broken.yaml", "bad.yaml")
 	if code != 2 {
 		t.Errorf("input error: exit %d, want 2", code)
 	}
@@ -109,7 +109,7 @@ func TestAuditExitCodes(t *testing.T) {
 }
 
 func TestAuditFlags(t *testing.T) {
-	fakeSources(t, map[string][]workload.Workload{"bad.yaml": {risky("bad.yaml")}}, nil)
+	auditFakeSources(t, map[string][]workload.Workload{"bad.yaml": {auditRisky("bad.yaml")}}, nil)
 	for _, args := range [][]string{
 		{"audit", "--policy", "strict", "bad.yaml"},
 		{"audit", "--fail-on", "severe", "bad.yaml"},
@@ -121,19 +121,19 @@ func TestAuditFlags(t *testing.T) {
 		{"audit"},
 		{"audit", "--list-rules", "bad.yaml"},
 	} {
-		if code, _, errOut := runCLI(t, "", args...); code != 2 || errOut == "" {
+		if code, _, errOut := auditRun(t, "", args...); code != 2 || errOut == "" {
 			t.Errorf("%v: exit %d (%q), want 2 with a message", args, code, errOut)
 		}
 	}
 }
 
 func TestAuditRuntimeOverrideAndVersion(t *testing.T) {
-	w := risky("x.yaml")
-	w.CapAdd = []workload.Word{word("x.yaml", 4, "bpf")}
-	w.CapDrop = []workload.Word{word("x.yaml", 5, "all")}
-	fakeSources(t, map[string][]workload.Workload{"x.yaml": {w}}, nil)
+	w := auditRisky("x.yaml")
+	w.CapAdd = []workload.Word{auditWord("x.yaml", 4, "bpf")}
+	w.CapDrop = []workload.Word{auditWord("x.yaml", 5, "all")}
+	auditFakeSources(t, map[string][]workload.Workload{"x.yaml": {w}}, nil)
 	decode := func(args ...string) map[string]any {
-		_, out, _ := runCLI(t, "", append([]string{"audit", "-o", "json", "--fail-on", "never"}, args...)...)
+		_, out, _ := auditRun(t, "", append([]string{"audit", "-o", "json", "--fail-on", "never"}, args...)...)
 		var doc map[string]any
 		if err := json.Unmarshal([]byte(out), &doc); err != nil {
 			t.Fatalf("%v: %v\n%s", args, err, out)
@@ -141,7 +141,7 @@ func TestAuditRuntimeOverrideAndVersion(t *testing.T) {
 		return doc["workloads"].([]any)[0].(map[string]any)
 	}
 	cur := decode("x.yaml")
-	if cur["refused"] != nil || !strings.Contains(mustJSON(cur["sets"]), "CAP_BPF") {
+	if cur["refused"] != nil || !strings.Contains(auditJSONText(cur["sets"]), "CAP_BPF") {
 		t.Errorf("current Docker gives BPF: %v", cur)
 	}
 	old := decode("--runtime-version", "docker=20.10", "x.yaml")
@@ -154,22 +154,22 @@ func TestAuditRuntimeOverrideAndVersion(t *testing.T) {
 	}
 }
 
-func mustJSON(v any) string {
+func auditJSONText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
 
 func TestAuditStdin(t *testing.T) {
-	fakeSources(t, nil, nil)
-	in, _ := json.Marshal([]workload.Workload{risky("-")})
-	code, out, _ := runCLI(t, string(in), "audit", "-")
+	auditFakeSources(t, nil, nil)
+	in, _ := json.Marshal([]workload.Workload{auditRisky("-")})
+	code, out, _ := auditRun(t, string(in), "audit", "-")
 	if code != 1 || !strings.Contains(out, "CD003") {
 		t.Errorf("stdin: exit %d\n%s", code, out)
 	}
 }
 
 func TestAuditListRulesJSON(t *testing.T) {
-	code, out, _ := runCLI(t, "", "audit", "--list-rules", "-o", "json")
+	code, out, _ := auditRun(t, "", "audit", "--list-rules", "-o", "json")
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
