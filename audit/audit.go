@@ -1,0 +1,148 @@
+// Package audit judges configured containers: it computes what each one
+// really gets (package merge), runs the rule catalogue over the result and
+// the configuration as written, and returns findings with stable rule IDs,
+// severities, positions and a fix in the source's own dialect.
+//
+// The rules are data (rules.yaml, embedded) with one check each in this
+// package; policy presets decide which rules apply and at what severity.
+// The package never prints and never exits.
+package audit
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/merge"
+	"github.com/capdrop/capdrop/workload"
+)
+
+// Options configure an audit.
+type Options struct {
+	// Policy is the preset: PolicyDefault (the zero value), PolicyBaseline
+	// or PolicyRestricted.
+	Policy string
+	// Merge describes the runtime installation (releases, the engine's
+	// own capabilities).
+	Merge merge.Options
+}
+
+// Finding is one rule violated by one workload.
+type Finding struct {
+	Rule     string   `json:"rule"`
+	Severity Severity `json:"severity"`
+	// Pos is the most precise place to look: the offending word, else
+	// the capability settings, else the workload's definition.
+	Pos workload.Position `json:"position"`
+	// Workload is the index of the workload in Report.Workloads.
+	Workload int    `json:"workload"`
+	Message  string `json:"message"`
+	// Fix is the smallest change that fixes the finding, written in the
+	// source's own dialect (compose keys, a securityContext block, docker
+	// run flags, a LABEL RUN line, Quadlet keys, OCI JSON).
+	Fix string `json:"fix"`
+	// Caps are the capabilities the finding is about, if any.
+	Caps capset.Set `json:"-"`
+}
+
+// Assessment is one workload with what it really gets.
+type Assessment struct {
+	Workload workload.Workload
+	Result   merge.Result
+}
+
+// Report is the outcome of an audit.
+type Report struct {
+	Policy    string
+	Workloads []Assessment
+	// Findings are ordered by file, line, column and rule.
+	Findings []Finding
+}
+
+// Max returns the highest severity among the findings, SeverityUnset when
+// there are none.
+func (r *Report) Max() Severity {
+	m := SeverityUnset
+	for _, f := range r.Findings {
+		m = max(m, f.Severity)
+	}
+	return m
+}
+
+// Evaluate audits workloads. It fails only for an unknown policy.
+func Evaluate(ws []workload.Workload, opts Options) (*Report, error) {
+	policy := cmp.Or(opts.Policy, PolicyDefault)
+	if !slices.Contains(Policies, policy) {
+		return nil, fmt.Errorf("unknown policy %q (want one of %v)", policy, Policies)
+	}
+	type active struct {
+		rule  Rule
+		level Severity
+		check checkFunc
+	}
+	var rs []active
+	for _, r := range Rules() {
+		if lvl, ok := r.Level(policy); ok {
+			rs = append(rs, active{r, lvl, checks[r.ID]})
+		}
+	}
+	rep := &Report{Policy: policy, Workloads: make([]Assessment, 0, len(ws))}
+	for i, w := range ws {
+		res := merge.Compute(w, opts.Merge)
+		rep.Workloads = append(rep.Workloads, Assessment{Workload: w, Result: res})
+		c := &ctx{w: w, res: res, opts: opts, index: i}
+		for _, a := range rs {
+			c.rule, c.level = a.rule, a.level
+			a.check(c)
+		}
+		rep.Findings = append(rep.Findings, c.out...)
+	}
+	slices.SortStableFunc(rep.Findings, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line),
+			cmp.Compare(a.Pos.Col, b.Pos.Col), cmp.Compare(a.Rule, b.Rule))
+	})
+	return rep, nil
+}
+
+// ctx is what a check sees: one workload, its computed result, and the rule
+// being checked.
+type ctx struct {
+	w     workload.Workload
+	res   merge.Result
+	opts  Options
+	index int
+	rule  Rule
+	level Severity
+	out   []Finding
+}
+
+type checkFunc func(*ctx)
+
+// report adds a finding for the current rule. sev overrides the rule's
+// level only for rules whose severity comes from capability risk, and only
+// when the policy keeps the rule's own severity.
+func (c *ctx) report(pos workload.Position, sev Severity, caps capset.Set, fix, format string, args ...any) {
+	level := c.level
+	if c.rule.SeverityFrom == "risk" && sev != SeverityUnset && c.rule.Policies[c.opts.policy()] == "on" {
+		level = sev
+	}
+	c.out = append(c.out, Finding{Rule: c.rule.ID, Severity: level, Pos: pos, Workload: c.index,
+		Message: fmt.Sprintf(format, args...), Fix: fix, Caps: caps})
+}
+
+func (o Options) policy() string { return cmp.Or(o.Policy, PolicyDefault) }
+
+// at returns the first known position among ps, else the workload's.
+func (c *ctx) at(ps ...*workload.Position) workload.Position {
+	for _, p := range ps {
+		if p != nil && (p.Line > 0 || p.File != "") {
+			q := *p
+			if q.File == "" {
+				q.File = c.w.Pos.File
+			}
+			return q
+		}
+	}
+	return c.w.Pos
+}

@@ -1,0 +1,219 @@
+package audit
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/capdrop/capdrop/merge"
+	"github.com/capdrop/capdrop/workload"
+)
+
+// dialect is how a source writes capability settings; fixes are written in
+// it so they can be pasted where the finding points.
+type dialect int
+
+const (
+	dialectRun     dialect = iota // docker/podman run flags (scripts, units, docker inspect)
+	dialectCompose                // compose service keys
+	dialectKube                   // a container's securityContext
+	dialectLabel                  // Dockerfile LABEL RUN
+	dialectQuadlet                // Quadlet [Container] keys
+	dialectOCI                    // OCI config.json
+	dialectImage                  // Dockerfile LABEL io.containers.capabilities / USER
+)
+
+func dialectOf(w workload.Workload) dialect {
+	switch w.Kind {
+	case workload.ComposeService:
+		return dialectCompose
+	case workload.KubeContainer, workload.KubeInitContainer, workload.KubeEphemeral:
+		return dialectKube
+	case workload.DockerfileLabel:
+		return dialectLabel
+	case workload.QuadletUnit:
+		return dialectQuadlet
+	case workload.OCISpec:
+		return dialectOCI
+	case workload.DockerfileImageCaps:
+		return dialectImage
+	}
+	return dialectRun
+}
+
+func quoteList(names []string, quote bool) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		if quote {
+			out[i] = strconv.Quote(n)
+		} else {
+			out[i] = n
+		}
+	}
+	return "[" + strings.Join(out, ", ") + "]"
+}
+
+// dropAll is the configuration that drops every capability and adds back
+// adds.
+func (d dialect) dropAll(w workload.Workload, adds []string) string {
+	switch d {
+	case dialectCompose:
+		s := "cap_drop: [ALL]"
+		if len(adds) > 0 {
+			s += "\ncap_add: " + quoteList(adds, false)
+		}
+		return s
+	case dialectKube:
+		s := "securityContext:\n  capabilities:\n    drop: [\"ALL\"]"
+		if len(adds) > 0 {
+			s += "\n    add: " + quoteList(adds, true)
+		}
+		return s
+	case dialectQuadlet:
+		s := "DropCapability=ALL"
+		if len(adds) > 0 {
+			s += "\nAddCapability=" + strings.Join(adds, " ")
+		}
+		return s
+	case dialectOCI:
+		caps := make([]string, len(adds))
+		for i, a := range adds {
+			caps[i] = "CAP_" + strings.TrimPrefix(strings.ToUpper(a), "CAP_")
+		}
+		l := quoteList(caps, true)
+		return fmt.Sprintf("\"capabilities\": {\"bounding\": %s, \"effective\": %s, \"permitted\": %s}", l, l, l)
+	case dialectLabel:
+		if line, ok := labelWithDrop(w, adds); ok {
+			return line
+		}
+	case dialectImage:
+		return "LABEL io.containers.capabilities=\"" + strings.Join(adds, ",") + "\""
+	}
+	s := "--cap-drop=ALL"
+	for _, a := range adds {
+		s += " --cap-add=" + a
+	}
+	return s
+}
+
+// dropCaps is the configuration that adds caps to the drop list (keeping
+// what is dropped already).
+func (d dialect) dropCaps(w workload.Workload, caps []string) string {
+	var all []string
+	for _, x := range w.CapDrop {
+		name := x.Text
+		if c, ok := merge.Lenient(x.Text); ok {
+			name = spelling(d, c)
+		}
+		if !slices.Contains(all, name) && !slices.Contains(caps, name) {
+			all = append(all, name)
+		}
+	}
+	all = append(all, caps...)
+	switch d {
+	case dialectCompose:
+		return "cap_drop: " + quoteList(all, false)
+	case dialectKube:
+		return "securityContext:\n  capabilities:\n    drop: " + quoteList(all, true)
+	case dialectQuadlet:
+		return "DropCapability=" + strings.Join(caps, " ")
+	case dialectOCI:
+		return "remove " + strings.Join(caps, ", ") + " from every list of process.capabilities"
+	}
+	flags := make([]string, len(caps))
+	for i, c := range caps {
+		flags[i] = "--cap-drop=" + c
+	}
+	if d == dialectLabel {
+		return "add to the LABEL RUN command: " + strings.Join(flags, " ")
+	}
+	return strings.Join(flags, " ")
+}
+
+// removeAdd says how to take one added name out.
+func (d dialect) removeAdd(word workload.Word) string {
+	at := ""
+	if word.Pos.Line > 0 {
+		at = " (" + word.Pos.String() + ")"
+	}
+	switch d {
+	case dialectCompose:
+		return fmt.Sprintf("remove %s from cap_add%s", word.Text, at)
+	case dialectKube:
+		return fmt.Sprintf("remove %q from securityContext.capabilities.add%s", word.Text, at)
+	case dialectQuadlet:
+		return fmt.Sprintf("remove %s from AddCapability=%s", word.Text, at)
+	case dialectOCI:
+		return fmt.Sprintf("remove %q from process.capabilities%s", word.Text, at)
+	case dialectImage:
+		return fmt.Sprintf("remove %s from the io.containers.capabilities label%s", word.Text, at)
+	}
+	return fmt.Sprintf("remove --cap-add=%s%s", word.Text, at)
+}
+
+// rename says how to rewrite one name.
+func (d dialect) rename(word workload.Word, to string) string {
+	at := ""
+	if word.Pos.Line > 0 {
+		at = " at " + word.Pos.String()
+	}
+	if d == dialectKube || d == dialectOCI {
+		return fmt.Sprintf("write %q instead of %q%s", to, word.Text, at)
+	}
+	return fmt.Sprintf("write %s instead of %s%s", to, word.Text, at)
+}
+
+// noNewPrivs is the setting that turns no_new_privs on.
+func (d dialect) noNewPrivs() string {
+	switch d {
+	case dialectCompose:
+		return "security_opt: [\"no-new-privileges:true\"]"
+	case dialectKube:
+		return "securityContext:\n  allowPrivilegeEscalation: false"
+	case dialectQuadlet:
+		return "NoNewPrivileges=true"
+	case dialectOCI:
+		return "\"noNewPrivileges\": true  (in \"process\")"
+	case dialectLabel:
+		return "add --security-opt=no-new-privileges to the LABEL RUN command"
+	}
+	return "--security-opt=no-new-privileges"
+}
+
+// removePrivileged says how to stop running privileged.
+func (d dialect) removePrivileged(w workload.Workload, adds []string) string {
+	var first string
+	switch d {
+	case dialectCompose:
+		first = "remove privileged: true"
+	case dialectKube:
+		first = "remove privileged: true from securityContext"
+	case dialectQuadlet:
+		first = "remove --privileged from PodmanArgs="
+	default:
+		first = "remove --privileged"
+	}
+	if w.PrivilegedPos != nil && w.PrivilegedPos.Line > 0 {
+		first += " (" + w.PrivilegedPos.String() + ")"
+	}
+	return first + "; then\n" + d.dropAll(w, adds)
+}
+
+// labelWithDrop rewrites the LABEL RUN command with --cap-drop=ALL (and the
+// adds) right after "run".
+func labelWithDrop(w workload.Workload, adds []string) (string, bool) {
+	cmd := w.Attrs["command"]
+	fields := strings.Fields(cmd)
+	for i, f := range fields {
+		if f == "run" && i > 0 {
+			ins := []string{"--cap-drop=ALL"}
+			for _, a := range adds {
+				ins = append(ins, "--cap-add="+a)
+			}
+			out := append(append(append([]string{}, fields[:i+1]...), ins...), fields[i+1:]...)
+			return "LABEL RUN=" + strconv.Quote(strings.Join(out, " ")), true
+		}
+	}
+	return "", false
+}

@@ -1,0 +1,437 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/capdrop/capdrop/audit"
+	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/internal/term"
+	"github.com/capdrop/capdrop/merge"
+	"github.com/capdrop/capdrop/workload"
+)
+
+// Audit is everything an audit report shows: the audit itself, the input
+// errors met on the way, and how many files were read.
+type Audit struct {
+	Report *audit.Report
+	Errors []*workload.Error
+	// Files is the number of files read; Skipped the ones passed over as
+	// not a known format.
+	Files, Skipped int
+	// Tool is capdrop's version, for SARIF.
+	Tool string
+}
+
+// AuditVersion is the version of the JSON document; it changes only when a
+// field changes meaning or disappears.
+const AuditVersion = 1
+
+// AuditDoc is the JSON document `capdrop audit -o json` prints. Its shape
+// is documented in docs/audit.md and kept stable.
+type AuditDoc struct {
+	Version   int             `json:"version"`
+	Policy    string          `json:"policy"`
+	Workloads []AuditWorkload `json:"workloads"`
+	Findings  []AuditFinding  `json:"findings"`
+	Errors    []AuditError    `json:"errors"`
+	Summary   AuditSummary    `json:"summary"`
+}
+
+// AuditWorkload is one container and the sets it really gets.
+type AuditWorkload struct {
+	File           string            `json:"file"`
+	Line           int               `json:"line"`
+	Column         int               `json:"column"`
+	Kind           workload.Kind     `json:"kind"`
+	Name           string            `json:"name"`
+	Image          string            `json:"image,omitempty"`
+	Runtime        workload.Runtime  `json:"runtime"`
+	RuntimeVersion string            `json:"runtime_version"`
+	Privileged     bool              `json:"privileged"`
+	CapAdd         []string          `json:"cap_add"`
+	CapDrop        []string          `json:"cap_drop"`
+	User           string            `json:"user"`
+	RunAsUser      *int64            `json:"run_as_user,omitempty"`
+	Root           bool              `json:"root"`
+	UserAssumed    bool              `json:"user_assumed"`
+	UserReason     string            `json:"user_reason"`
+	NoNewPrivs     bool              `json:"no_new_privs"`
+	Sets           capset.SetNames   `json:"sets"`
+	Why            []AuditWhy        `json:"why"`
+	Names          []AuditName       `json:"names"`
+	Refused        *AuditRefusal     `json:"refused"`
+	Notes          []string          `json:"notes"`
+	Attrs          map[string]string `json:"attrs,omitempty"`
+}
+
+// AuditWhy says why one capability is held.
+type AuditWhy struct {
+	Capability string        `json:"capability"`
+	Reasons    []AuditReason `json:"reasons"`
+}
+
+// AuditReason is one cause: the source ("default", "cap_add", "all",
+// "privileged", "image-label", "explicit") and the word that caused it.
+type AuditReason struct {
+	Source string `json:"source"`
+	Text   string `json:"text,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	Column int    `json:"column,omitempty"`
+}
+
+// AuditName is a name the runtime ignored, rejected or could not give.
+type AuditName struct {
+	Text    string `json:"text"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	List    string `json:"list"`
+	Effect  string `json:"effect"`
+	Sent    string `json:"sent,omitempty"`
+	Message string `json:"message"`
+}
+
+// AuditRefusal is the runtime refusing the container.
+type AuditRefusal struct {
+	Stage   string `json:"stage"`
+	Message string `json:"message"`
+	Hint    string `json:"hint,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+}
+
+// AuditFinding is one finding.
+type AuditFinding struct {
+	Rule         string   `json:"rule"`
+	Severity     string   `json:"severity"`
+	Title        string   `json:"title"`
+	File         string   `json:"file"`
+	Line         int      `json:"line"`
+	Column       int      `json:"column"`
+	Workload     string   `json:"workload"`
+	WorkloadIdx  int      `json:"workload_index"`
+	Message      string   `json:"message"`
+	Fix          string   `json:"fix"`
+	Capabilities []string `json:"capabilities"`
+}
+
+// AuditError is an input error: a file (and place) capdrop could not read.
+type AuditError struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Message string `json:"message"`
+}
+
+// AuditSummary counts what the audit saw.
+type AuditSummary struct {
+	Files     int            `json:"files"`
+	Skipped   int            `json:"skipped"`
+	Workloads int            `json:"workloads"`
+	Findings  map[string]int `json:"findings"`
+	Errors    int            `json:"errors"`
+}
+
+func wordPos(w *workload.Word) (int, int) {
+	if w == nil {
+		return 0, 0
+	}
+	return w.Pos.Line, w.Pos.Col
+}
+
+// NewAuditDoc builds the JSON document.
+func NewAuditDoc(a Audit) AuditDoc {
+	doc := AuditDoc{Version: AuditVersion, Policy: a.Report.Policy, Workloads: []AuditWorkload{},
+		Findings: []AuditFinding{}, Errors: []AuditError{}}
+	for _, as := range a.Report.Workloads {
+		w, r := as.Workload, as.Result
+		aw := AuditWorkload{File: w.Pos.File, Line: w.Pos.Line, Column: w.Pos.Col, Kind: w.Kind, Name: w.Name,
+			Image: w.Image, Runtime: r.Runtime, RuntimeVersion: r.Version.String(), Privileged: w.Privileged,
+			CapAdd: nonNil(workload.Texts(w.CapAdd)), CapDrop: nonNil(workload.Texts(w.CapDrop)),
+			User: cmp.Or(w.User, w.ImageUser), RunAsUser: w.RunAsUser, Root: r.Root, UserAssumed: r.UserAssumed,
+			UserReason: r.User, NoNewPrivs: r.NoNewPrivs,
+			Sets: r.Sets.Names(), Why: []AuditWhy{}, Names: []AuditName{}, Notes: nonNil(r.Notes), Attrs: w.Attrs}
+		for _, cw := range r.Why {
+			x := AuditWhy{Capability: cw.Name, Reasons: []AuditReason{}}
+			for _, rs := range cw.Reasons {
+				ar := AuditReason{Source: string(rs.Source)}
+				if rs.Word != nil {
+					ar.Text = rs.Word.Text
+					ar.Line, ar.Column = wordPos(rs.Word)
+				}
+				x.Reasons = append(x.Reasons, ar)
+			}
+			aw.Why = append(aw.Why, x)
+		}
+		for _, n := range r.Names {
+			l, c := wordPos(&n.Word)
+			aw.Names = append(aw.Names, AuditName{Text: n.Word.Text, Line: l, Column: c, List: n.List,
+				Effect: string(n.Effect), Sent: n.Sent, Message: n.Message})
+		}
+		if ref := r.Refusal; ref != nil {
+			l, c := wordPos(ref.Word)
+			aw.Refused = &AuditRefusal{Stage: ref.Stage, Message: ref.Message, Hint: ref.Hint, Line: l, Column: c}
+		}
+		doc.Workloads = append(doc.Workloads, aw)
+	}
+	counts := map[string]int{}
+	for _, s := range audit.Severities {
+		counts[s] = 0
+	}
+	for _, f := range a.Report.Findings {
+		rule, _ := audit.RuleByID(f.Rule)
+		doc.Findings = append(doc.Findings, AuditFinding{Rule: f.Rule, Severity: f.Severity.String(), Title: rule.Title,
+			File: f.Pos.File, Line: f.Pos.Line, Column: f.Pos.Col, Workload: a.Report.Workloads[f.Workload].Workload.Name,
+			WorkloadIdx: f.Workload, Message: f.Message, Fix: f.Fix, Capabilities: f.Caps.Names()})
+		counts[f.Severity.String()]++
+	}
+	for _, e := range a.Errors {
+		doc.Errors = append(doc.Errors, AuditError{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: errText(e)})
+	}
+	doc.Summary = AuditSummary{Files: a.Files, Skipped: a.Skipped, Workloads: len(a.Report.Workloads),
+		Findings: counts, Errors: len(a.Errors)}
+	return doc
+}
+
+func errText(e *workload.Error) string {
+	if e.Err == nil {
+		return "unknown error"
+	}
+	return e.Err.Error()
+}
+
+// AuditJSON writes the JSON document. It is the same text JSON(w,
+// NewAuditDoc(a)) writes, streamed element by element: an audit of ten
+// thousand files makes hundreds of megabytes, which must not be built and
+// re-indented in memory at once.
+func AuditJSON(w io.Writer, a Audit) error {
+	doc := NewAuditDoc(a)
+	bw := bufio.NewWriterSize(w, 256<<10)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	value := func(v any, indent string) []byte {
+		buf.Reset()
+		enc.SetIndent(indent, "  ")
+		if err := enc.Encode(v); err != nil {
+			panic(err) // only plain structs, strings and numbers: cannot fail
+		}
+		return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	}
+	field := func(name string, v any, last bool) {
+		fmt.Fprintf(bw, "  %q: %s", name, value(v, "  "))
+		if !last {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n")
+	}
+	list := func(name string, n int, elem func(i int) any) {
+		fmt.Fprintf(bw, "  %q: [", name)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				bw.WriteString(",")
+			}
+			bw.WriteString("\n    ")
+			bw.Write(value(elem(i), "    "))
+		}
+		if n > 0 {
+			bw.WriteString("\n  ")
+		}
+		bw.WriteString("],\n")
+	}
+	bw.WriteString("{\n")
+	field("version", doc.Version, false)
+	field("policy", doc.Policy, false)
+	list("workloads", len(doc.Workloads), func(i int) any { return doc.Workloads[i] })
+	list("findings", len(doc.Findings), func(i int) any { return doc.Findings[i] })
+	list("errors", len(doc.Errors), func(i int) any { return doc.Errors[i] })
+	field("summary", doc.Summary, true)
+	bw.WriteString("}\n")
+	return bw.Flush()
+}
+
+// SeverityLabel colours a severity by its gravity.
+func (t Text) SeverityLabel(s audit.Severity) string {
+	name := strings.ToUpper(s.String())
+	switch s {
+	case audit.Critical:
+		return t.Palette.Magenta(name)
+	case audit.High:
+		return t.Palette.Red(name)
+	case audit.Medium:
+		return t.Palette.Yellow(name)
+	}
+	return t.Palette.Green(name)
+}
+
+// AuditText writes the report for people: workloads grouped by file, each
+// with its computed sets, why they hold what they hold, and its findings
+// with their fixes; then a summary line.
+func (t Text) AuditText(w io.Writer, a Audit) error {
+	p := t.Palette
+	width := t.wrapWidth()
+	var b strings.Builder
+	byWorkload := map[int][]audit.Finding{}
+	for _, f := range a.Report.Findings {
+		byWorkload[f.Workload] = append(byWorkload[f.Workload], f)
+	}
+	order := make([]int, len(a.Report.Workloads))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int {
+		x, y := a.Report.Workloads[i].Workload.Pos, a.Report.Workloads[j].Workload.Pos
+		return cmp.Or(cmp.Compare(x.File, y.File), cmp.Compare(x.Line, y.Line), cmp.Compare(x.Col, y.Col))
+	})
+	file := "\x00"
+	for _, i := range order {
+		as := a.Report.Workloads[i]
+		wl, r := as.Workload, as.Result
+		if wl.Pos.File != file {
+			if file != "\x00" {
+				b.WriteString("\n")
+			}
+			file = wl.Pos.File
+			b.WriteString(p.Bold(file) + "\n")
+		}
+		who := "root"
+		if !r.Root {
+			who = "non-root"
+		}
+		fmt.Fprintf(&b, "\n  %s  %s  %s, %s, %s (%s)\n", p.Bold(wl.Name), wl.Pos, wl.Kind, runtimeLabel(r), who, r.User)
+		if r.Refusal != nil {
+			b.WriteString(term.WrapHanging(fmt.Sprintf("refused at %s: %s", r.Refusal.Stage, r.Refusal.Message),
+				width, "    "+p.Red("✗")+" ", "      ") + "\n")
+		} else {
+			t.auditSets(&b, r)
+			t.auditWhy(&b, r)
+		}
+		for _, note := range r.Notes {
+			b.WriteString(term.WrapHanging(note, width, "    note  ", "          ") + "\n")
+		}
+		for _, f := range byWorkload[i] {
+			head := fmt.Sprintf("%s %s %s  ", t.SeverityLabel(f.Severity), p.Bold(f.Rule), f.Pos)
+			b.WriteString(term.WrapHanging(head+f.Message, width, "    ", "      ") + "\n")
+			lines := strings.Split(f.Fix, "\n")
+			for k, l := range lines {
+				lead := "        "
+				if k == 0 {
+					lead = "      fix: "
+				} else {
+					lead = "           "
+				}
+				b.WriteString(lead + p.Green(l) + "\n")
+			}
+		}
+	}
+	if len(a.Report.Workloads) > 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString(auditSummaryLine(a) + "\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// auditSets prints the five sets, grouping the sets that are equal.
+func (t Text) auditSets(b *strings.Builder, r merge.Result) {
+	type group struct {
+		names []string
+		set   capset.Set
+	}
+	var groups []group
+	r.Sets.Each(func(name string, s capset.Set) {
+		for i := range groups {
+			if groups[i].set == s {
+				groups[i].names = append(groups[i].names, name)
+				return
+			}
+		}
+		groups = append(groups, group{[]string{name}, s})
+	})
+	slices.SortStableFunc(groups, func(x, y group) int { return cmp.Compare(y.set.Len(), x.set.Len()) })
+	for i, g := range groups {
+		lead := "    sets  "
+		if i > 0 {
+			lead = "          "
+		}
+		text := fmt.Sprintf("%s: %s", strings.Join(g.names, ", "), summarizeWords(g.set))
+		b.WriteString(term.WrapHanging(text, t.wrapWidth(), lead, "            ") + "\n")
+	}
+}
+
+// auditWhy prints the capabilities grouped by the reason they are held.
+func (t Text) auditWhy(b *strings.Builder, r merge.Result) {
+	var keys []string
+	caps := map[string]capset.Set{}
+	for _, cw := range r.Why {
+		for _, rs := range cw.Reasons {
+			k := rs.String()
+			if rs.Source == merge.FromDefault {
+				k = fmt.Sprintf("default of %s", r.Runtime)
+			}
+			if _, ok := caps[k]; !ok {
+				keys = append(keys, k)
+			}
+			caps[k] = caps[k].With(cw.Cap)
+		}
+	}
+	for i, k := range keys {
+		lead := "    why   "
+		if i > 0 {
+			lead = "          "
+		}
+		b.WriteString(term.WrapHanging(fmt.Sprintf("%s: %s", k, summarizeWords(caps[k])), t.wrapWidth(), lead, "            ") + "\n")
+	}
+}
+
+// summarizeWords is Summarize with spaces between names, so long sets wrap,
+// and the count when it is not already said.
+func summarizeWords(s capset.Set) string {
+	text := strings.ReplaceAll(Summarize(s), ",", " ")
+	if s.Len() > 1 && !strings.Contains(text, "(") {
+		text += fmt.Sprintf(" (%d)", s.Len())
+	}
+	return text
+}
+
+func runtimeLabel(r merge.Result) string {
+	if r.Version.IsZero() {
+		return string(r.Runtime)
+	}
+	return fmt.Sprintf("%s %s", r.Runtime, r.Version)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func auditSummaryLine(a Audit) string {
+	counts := map[audit.Severity]int{}
+	for _, f := range a.Report.Findings {
+		counts[f.Severity]++
+	}
+	var parts []string
+	for s := audit.Critical; s >= audit.Low; s-- {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	line := fmt.Sprintf("%s, %s, %s", plural(a.Files, "file", "files"), plural(len(a.Report.Workloads), "workload", "workloads"),
+		plural(len(a.Report.Findings), "finding", "findings"))
+	if len(parts) > 0 {
+		line += " (" + strings.Join(parts, ", ") + ")"
+	}
+	if len(a.Errors) > 0 {
+		line += ", " + plural(len(a.Errors), "input error", "input errors")
+	}
+	return line + fmt.Sprintf("; policy %s", a.Report.Policy)
+}
