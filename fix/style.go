@@ -19,69 +19,108 @@ type style struct {
 	json      bool   // the document is JSON: quote keys, flow everywhere
 }
 
-// detectStyle votes over every document's layout. Defaults: two-space
-// indent, sequences indented under their key, one space after the dash.
-func detectStyle(s *stream) style {
+// detectStyle learns how the file lays out YAML by voting over its nodes:
+// first around focus (the container being fixed and the list holding it),
+// since files mix styles and the neighbours matter most, then over every
+// document. Defaults: two-space indent, sequences indented under their key,
+// one space after the dash.
+func detectStyle(s *stream, focus *yaml.Node) style {
 	st := style{nl: s.nl, indent: 2, dashGap: 1}
-	ind, seq, gap := map[int]int{}, map[int]int{}, map[int]int{}
-	var walk func(n *yaml.Node, depth int)
-	walk = func(n *yaml.Node, depth int) {
-		if depth > maxDepth {
-			return
-		}
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				if v.Anchor != "" || v.Style&yaml.TaggedStyle != 0 || len(v.Content) == 0 {
-					continue
-				}
-				switch {
-				case v.Kind == yaml.MappingNode:
-					// Block in block, or JSON laid out over lines.
-					if d := v.Content[0].Column - k.Column; d > 0 && v.Content[0].Line > k.Line {
-						ind[d]++
-					}
-				case v.Kind == yaml.SequenceNode && v.Style&yaml.FlowStyle == 0:
-					if d := v.Column - k.Column; d >= 0 && v.Line > k.Line {
-						seq[d]++
-					}
-				}
-			}
-		}
-		if n.Kind == yaml.SequenceNode && n.Style&yaml.FlowStyle == 0 && n.Anchor == "" {
-			for _, it := range n.Content {
-				if d := it.Column - n.Column - 1; d >= 1 && d < 8 {
-					gap[d]++
-				}
-			}
-		}
-		for _, c := range n.Content {
-			walk(c, depth+1)
-		}
-	}
+	global, local := newVotes(), newVotes()
 	for _, d := range s.docs {
-		walk(d, 0)
+		global.walk(d, 0)
 		if r := rootOf(d); r != nil && r.Kind == yaml.MappingNode && r.Style&yaml.FlowStyle != 0 {
 			if len(r.Content) == 0 || r.Content[0].Style&yaml.DoubleQuotedStyle != 0 {
 				st.json = true
 			}
 		}
 	}
-	if v, ok := mostVotes(ind); ok {
-		st.indent = v
+	if focus != nil {
+		local.walk(focus, 0)
+		if seq := s.parent[focus]; seq != nil && seq.Kind == yaml.SequenceNode {
+			local.seqItems(seq)
+			if m := s.parent[seq]; m != nil && m.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(m.Content); i += 2 {
+					if m.Content[i+1] == seq {
+						local.entry(m.Content[i], seq)
+					}
+				}
+			}
+		}
 	}
-	st.seqIndent = st.indent
-	if v, ok := mostVotes(seq); ok {
-		st.seqIndent = v
+	pick := func(field string, def int) int {
+		if v, ok := mostVotes(local[field]); ok {
+			return v
+		}
+		if v, ok := mostVotes(global[field]); ok {
+			return v
+		}
+		return def
 	}
-	if v, ok := mostVotes(gap); ok {
-		st.dashGap = v
-	}
+	st.indent = pick("indent", 2)
+	st.seqIndent = pick("seq", st.indent)
+	st.dashGap = pick("gap", 1)
 	if st.json {
 		st.quote = '"'
 		st.flowLists = true
 	}
 	return st
+}
+
+// votes counts layout observations: "indent" (a nested mapping's offset
+// from its key), "seq" (a block sequence's dash offset from its key) and
+// "gap" (spaces after a dash).
+type votes map[string]map[int]int
+
+func newVotes() votes {
+	return votes{"indent": {}, "seq": {}, "gap": {}}
+}
+
+func (v votes) walk(n *yaml.Node, depth int) {
+	if depth > maxDepth {
+		return
+	}
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			v.entry(n.Content[i], n.Content[i+1])
+		}
+	}
+	if n.Kind == yaml.SequenceNode {
+		v.seqItems(n)
+	}
+	for _, c := range n.Content {
+		v.walk(c, depth+1)
+	}
+}
+
+// entry votes on how the value of key k is laid out under it.
+func (v votes) entry(k, val *yaml.Node) {
+	if val.Anchor != "" || val.Style&yaml.TaggedStyle != 0 || len(val.Content) == 0 {
+		return
+	}
+	switch {
+	case val.Kind == yaml.MappingNode:
+		// Block in block, or JSON laid out over lines.
+		if d := val.Content[0].Column - k.Column; d > 0 && val.Content[0].Line > k.Line {
+			v["indent"][d]++
+		}
+	case val.Kind == yaml.SequenceNode && val.Style&yaml.FlowStyle == 0:
+		if d := val.Column - k.Column; d >= 0 && val.Line > k.Line {
+			v["seq"][d]++
+		}
+	}
+}
+
+func (v votes) seqItems(n *yaml.Node) {
+	if n.Style&yaml.FlowStyle != 0 || n.Anchor != "" {
+		return
+	}
+	for _, it := range n.Content {
+		if d := it.Column - n.Column - 1; d >= 1 && d < 8 && it.Line == n.Line {
+			v["gap"][d]++
+			break
+		}
+	}
 }
 
 // mostVotes returns the value with the most votes, the smaller on a tie.

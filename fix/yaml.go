@@ -75,7 +75,7 @@ func applyYAMLDepth(path string, src []byte, format Format, opts Options, depth 
 	if err != nil {
 		return nil, err
 	}
-	ed := &editor{stream: s, st: detectStyle(s)}
+	ed := &editor{stream: s, st: detectStyle(s, t.node)}
 	d := dialect{kube: format == Kubernetes}
 	var notes []string
 	if format == Compose {
