@@ -28,7 +28,8 @@ func composeTargets(s *stream) []yamlTarget {
 		}
 		for i := 0; i+1 < len(svcs.Content); i += 2 {
 			k, v := svcs.Content[i], svcs.Content[i+1]
-			if isMergeKey(k) {
+			if isMergeKey(k) || k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
+				// Compose service names are strings; 00: or true: are not.
 				continue
 			}
 			t := yamlTarget{

@@ -37,6 +37,10 @@ func (e *editor) insertLines(p int, lines string) {
 // value.
 func (e *editor) valueEnd(k, v *yaml.Node) (int, error) {
 	if isNull(v) {
+		if v.Line != k.Line {
+			// Something (a lone tag) on a following line.
+			return 0, errExtent
+		}
 		return e.colonEnd(k)
 	}
 	return e.end(v)
@@ -124,13 +128,18 @@ func (e *editor) insertFlow(m *yaml.Node, entries []kv) error {
 	if p >= end {
 		return fmt.Errorf("%w: flow mapping at line %d", errPosition, m.Line)
 	}
+	sep := ","
+	if isNull(lastVal) {
+		// "{a:, b: 1}" does not read as a: null; "{a: , b: 1}" does.
+		sep = " ,"
+	}
 	if e.line(p) > e.line(open) || e.line(e.mustStart(lastKey)) > e.line(open) {
 		col := lastKey.Column - 1
-		e.add(edit{at: p, end: p, text: "," + e.nl + e.st.pretty(col, entries)})
+		e.add(edit{at: p, end: p, text: sep + e.nl + e.st.pretty(col, entries)})
 		return nil
 	}
 	inline := e.st.inline(entries)
-	e.add(edit{at: p, end: p, text: ", " + inline[1:len(inline)-1]})
+	e.add(edit{at: p, end: p, text: sep + " " + inline[1:len(inline)-1]})
 	return nil
 }
 
@@ -154,6 +163,10 @@ func (e *editor) setValue(parent, k, v *yaml.Node, val any) error {
 	_, isMap := val.([]kv)
 	blockVal := !flow && (isMap || isList && !e.st.flowLists && len(val.([]string)) > 0)
 	if isNull(v) {
+		if !e.restIsComment(colon) || v.Line != k.Line {
+			// An empty value with a tag or anchor ("key: !tag").
+			return fmt.Errorf("%w: line %d: an empty value with a tag or anchor", ErrRefused, k.Line)
+		}
 		if blockVal {
 			lines := e.st.blockValue(k.Column-1, val)
 			e.add(edit{at: e.lineEnd(colon), end: e.lineEnd(colon), text: strings.TrimSuffix(lines, e.nl)})
@@ -170,7 +183,16 @@ func (e *editor) setValue(parent, k, v *yaml.Node, val any) error {
 	if err != nil {
 		return err
 	}
-	if blockVal && e.line(start) == e.line(colon) && e.restIsComment(end) {
+	sameLine := e.line(start) == e.line(colon)
+	if !sameLine && !onlySeparators(e.b[colon:start]) {
+		return fmt.Errorf("%w: line %d: comments between a key and its value", ErrRefused, k.Line)
+	}
+	if !e.restIsComment(end) {
+		return fmt.Errorf("%w: line %d: more text after a value", ErrRefused, v.Line)
+	}
+	if blockVal {
+		// "key:" keeps its line (and comment); the value follows on new
+		// lines.
 		lines := e.st.blockValue(k.Column-1, val)
 		e.add(edit{at: colon, end: end, text: ""},
 			edit{at: e.lineEnd(end), end: e.lineEnd(end), text: strings.TrimSuffix(lines, e.nl)})
@@ -180,6 +202,10 @@ func (e *editor) setValue(parent, k, v *yaml.Node, val any) error {
 	if flow && isMap && e.line(start) < e.line(end-1) {
 		// A JSON object laid out over lines stays laid out over lines.
 		text = "{" + e.nl + e.st.pretty(k.Column-1+e.st.indent, val.([]kv)) + e.nl + spaces(k.Column-1) + "}"
+	}
+	if !sameLine {
+		e.add(edit{at: colon, end: end, text: " " + text})
+		return nil
 	}
 	e.add(edit{at: start, end: end, text: text})
 	return nil
@@ -322,6 +348,9 @@ func (e *editor) editList(seq *yaml.Node, colon int, w words) error {
 		}
 	}
 	if kept == 0 && len(missing) == 0 {
+		if !e.restIsComment(colon) {
+			return fmt.Errorf("%w: line %d: a list with a tag or anchor", ErrRefused, seq.Line)
+		}
 		e.add(edit{at: colon, end: colon, text: " []"})
 		return nil
 	}

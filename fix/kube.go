@@ -47,7 +47,8 @@ func kubeWalk(n *yaml.Node, doc int, path []any, kind, name string, via *yaml.No
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
-			if isMergeKey(k) {
+			if isMergeKey(k) || k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
+				// Kubernetes fields are strings; 000: is not one.
 				continue
 			}
 			if ck, ok := containerKeys[k.Value]; ok && isContainerList(v) {
@@ -130,6 +131,9 @@ func (ed *editor) fixKube(t *yamlTarget, d dialect, opts Options) ([]string, err
 	var scm *yaml.Node
 	if scOK {
 		scm = resolve(sc.value)
+		if err := stringKeys(scm); err != nil {
+			return nil, err
+		}
 		if scm != nil && scm.Kind != yaml.MappingNode && !isNull(scm) {
 			return nil, fmt.Errorf("%w: line %d: securityContext of %s is not a mapping", ErrInput, sc.key.Line, t.name)
 		}
@@ -146,6 +150,9 @@ func (ed *editor) fixKube(t *yamlTarget, d dialect, opts Options) ([]string, err
 	var dropOK, addOK bool
 	var addWords, dropWords []string
 	if capsOK {
+		if err := stringKeys(resolve(capsE.value)); err != nil {
+			return nil, err
+		}
 		drop, dropOK = lookup(capsE.value, "drop")
 		add, addOK = lookup(capsE.value, "add")
 		if addOK {
@@ -253,4 +260,18 @@ func (ed *editor) fixKube(t *yamlTarget, d dialect, opts Options) ([]string, err
 		}
 	}
 	return notes, nil
+}
+
+// stringKeys checks that a mapping's keys are all strings, as every
+// Kubernetes object's are.
+func stringKeys(m *yaml.Node) error {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; !isMergeKey(k) && (k.Kind != yaml.ScalarNode || k.Tag != "!!str") {
+			return fmt.Errorf("%w: line %d: a key that is not a string", ErrInput, k.Line)
+		}
+	}
+	return nil
 }

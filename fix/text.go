@@ -2,7 +2,6 @@ package fix
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"sort"
 	"unicode/utf8"
@@ -59,7 +58,7 @@ func breakLen(b []byte, i int) int {
 
 // errPosition says a node's position could not be mapped onto the bytes; the
 // rewriter then refuses rather than guess.
-var errPosition = errors.New("cannot locate the text of a node")
+var errPosition = fmt.Errorf("%w: capdrop cannot locate the text it would edit", ErrRefused)
 
 // offset returns the byte offset of a 1-based line and character column.
 func (t *text) offset(line, col int) (int, error) {

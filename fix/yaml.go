@@ -54,6 +54,11 @@ func applyYAML(path string, src []byte, format Format, opts Options) (*Result, e
 
 func applyYAMLDepth(path string, src []byte, format Format, opts Options, depth int) (*Result, error) {
 	s, err := parseStream(src)
+	if err == nil {
+		// What yaml.v3 cannot decode (duplicate keys, excessive aliasing),
+		// compose and kubectl cannot either.
+		_, err = documents(src)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInput, err)
 	}
@@ -106,12 +111,23 @@ func applyYAMLDepth(path string, src []byte, format Format, opts Options, depth 
 		}
 	}
 	if err != nil {
-		return nil, &Error{Pos: res.Pos, Err: fmt.Errorf("%w: capdrop could not make this edit safely, so the file is left as it is (%v); please report this with the file", ErrRefused, err)}
+		return nil, &Error{Pos: res.Pos, Err: &selfCheckError{err}}
 	}
 	res.Changed = true
 	res.Output = out
 	return res, nil
 }
+
+// selfCheckError says a rewrite failed its own check (see checkYAML): a
+// bug or a layout the rewriter does not understand. The file is left alone.
+type selfCheckError struct{ err error }
+
+func (e *selfCheckError) Error() string {
+	return fmt.Sprintf("refused: capdrop could not make this edit safely, so the file is left as it is (%v); please report this with the file", e.err)
+}
+
+// Unwrap makes errors.Is(err, ErrRefused) true.
+func (e *selfCheckError) Unwrap() error { return ErrRefused }
 
 // learnCapStyle makes new capability lists look like the file's own: the
 // target's lists first, then any other target's.

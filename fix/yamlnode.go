@@ -107,7 +107,7 @@ func (s *stream) valueStart(n *yaml.Node) (int, error) {
 
 // errExtent says where a node ends could not be worked out (a block scalar,
 // a multi-line plain scalar); callers choose another place or refuse.
-var errExtent = errors.New("cannot tell where a value ends")
+var errExtent = fmt.Errorf("%w: capdrop cannot tell where a value ends (a multi-line or block value where it would edit)", ErrRefused)
 
 // isNull reports whether n is an empty value (`key:` with nothing after).
 func isNull(n *yaml.Node) bool {
@@ -295,16 +295,18 @@ func isMergeKey(k *yaml.Node) bool {
 }
 
 // lookup finds key in mapping m, own keys first, then those merged in with
-// `<<` (earlier merge sources win, as in YAML).
+// `<<` (earlier merge sources win, as in YAML). Each mapping is searched at
+// most once, so merge chains cannot make it slow.
 func lookup(m *yaml.Node, key string) (entry, bool) {
-	return lookupDepth(m, key, 0)
+	return lookupIn(m, key, map[*yaml.Node]bool{})
 }
 
-func lookupDepth(m *yaml.Node, key string, depth int) (entry, bool) {
+func lookupIn(m *yaml.Node, key string, seen map[*yaml.Node]bool) (entry, bool) {
 	m = resolve(m)
-	if m == nil || m.Kind != yaml.MappingNode || depth > 50 {
+	if m == nil || m.Kind != yaml.MappingNode || seen[m] {
 		return entry{}, false
 	}
+	seen[m] = true
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k := m.Content[i]
 		if k.Kind == yaml.ScalarNode && k.Value == key && !isMergeKey(k) {
@@ -321,7 +323,7 @@ func lookupDepth(m *yaml.Node, key string, depth int) (entry, bool) {
 			srcs = v.Content
 		}
 		for _, src := range srcs {
-			if e, ok := lookupDepth(src, key, depth+1); ok {
+			if e, ok := lookupIn(src, key, seen); ok {
 				e.own = false
 				return e, true
 			}
