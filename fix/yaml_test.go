@@ -432,3 +432,37 @@ func TestYAMLRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestYAMLEquivalentSpellings: a target that already drops ALL and adds
+// exactly the set, in any spelling its runtime reads the same way, is left
+// alone byte for byte; spellings the runtime reads differently are fixed.
+func TestYAMLEquivalentSpellings(t *testing.T) {
+	for _, c := range []struct {
+		name, src string
+		changed   bool
+	}{
+		{"compose lower all, prefixes, any order", "services:\n  a:\n    cap_drop: [all]\n    cap_add: [cap_chown, 'NET_BIND_SERVICE', Cap_Chown]\n", false},
+		{"compose drop ALL among others", "services:\n  a:\n    cap_drop:\n      - NET_RAW\n      - ALL\n    cap_add: [NET_BIND_SERVICE, CHOWN]\n", false},
+		{"compose alias", "x: &c [CHOWN, NET_BIND_SERVICE]\nservices:\n  a:\n    cap_drop: [ALL]\n    cap_add: *c\n", false},
+		{"compose CAP_ALL is not ALL for Docker", "services:\n  a:\n    cap_drop: [CAP_ALL]\n    cap_add: [CHOWN, NET_BIND_SERVICE]\n", true},
+		{"compose missing cap", "services:\n  a:\n    cap_drop: [ALL]\n    cap_add: [CHOWN]\n", true},
+		{"kube lower-case names", "kind: Pod\nspec:\n  containers:\n  - name: a\n    securityContext:\n      allowPrivilegeEscalation: true\n      capabilities:\n        add: [net_bind_service, chown]\n        drop: [\"ALL\"]\n", false},
+		{"kube lower-case all", "kind: Pod\nspec:\n  containers:\n  - name: a\n    securityContext:\n      allowPrivilegeEscalation: false\n      capabilities:\n        drop: [all]\n        add: [CHOWN, NET_BIND_SERVICE]\n", true},
+		{"kube CAP_ prefix", "kind: Pod\nspec:\n  containers:\n  - name: a\n    securityContext:\n      allowPrivilegeEscalation: false\n      capabilities:\n        drop: [ALL]\n        add: [CAP_CHOWN, NET_BIND_SERVICE]\n", true},
+		{"kube no allowPrivilegeEscalation", "kind: Pod\nspec:\n  containers:\n  - name: a\n    securityContext:\n      capabilities:\n        drop: [ALL]\n        add: [CHOWN, NET_BIND_SERVICE]\n", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			opts := Options{Add: capset.Of(capset.CHOWN, capset.NET_BIND_SERVICE), AllowWiden: true}
+			res, err := Apply("x.yaml", []byte(c.src), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Changed != c.changed {
+				t.Fatalf("changed = %v, want %v\n%s", res.Changed, c.changed, Unified("a", "b", []byte(c.src), res.Output))
+			}
+			if !c.changed && string(res.Output) != c.src {
+				t.Errorf("output differs from input")
+			}
+		})
+	}
+}
