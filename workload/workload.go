@@ -57,10 +57,17 @@ const (
 	CRIO       Runtime = "crio"
 	Podman     Runtime = "podman"
 	OCI        Runtime = "oci" // sets are written out explicitly; runc applies them as they are
+	// Nerdctl is nerdctl run/create (containerd without CRI). Its rules
+	// (nerdctl pkg/cmd/container, generateCapOpts) are its own: defaults are
+	// containerd's (Docker's 14); drop contains "ALL" (exact case) → start
+	// empty; add contains "ALL" → all current caps; otherwise adds, then
+	// drops, so drop wins; add ALL + drop ALL = all (drops are skipped when
+	// drop holds ALL). Names are upper-cased and get CAP_ when missing.
+	Nerdctl Runtime = "nerdctl"
 )
 
 // Runtimes lists every runtime, for flag validation and help.
-var Runtimes = []Runtime{Docker, Containerd, CRIO, Podman, OCI}
+var Runtimes = []Runtime{Docker, Containerd, CRIO, Podman, OCI, Nerdctl}
 
 // Word is a value exactly as the source wrote it, with its position.
 type Word struct {

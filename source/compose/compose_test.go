@@ -1,0 +1,101 @@
+package compose
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	. "github.com/capdrop/capdrop/source/internal/wltest"
+	"github.com/capdrop/capdrop/workload"
+)
+
+const cs = workload.ComposeService
+
+func read(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestParse(t *testing.T) {
+	dotenv := ParseDotEnv(read(t, ".env"))
+	// The environment wins over .env: NGINX_TAG comes from Env.
+	opts := Options{Env: map[string]string{"NGINX_TAG": "1.29", "PRIV": ""}, DotEnv: dotenv}
+	got, errs := Parse("docker-compose.yml", read(t, "docker-compose.yml"), opts)
+	Compare(t, got, []Summary{
+		{Pos: "7:3", Kind: cs, Name: "web", Image: "nginx:1.29", Runtime: "docker",
+			Add: []string{"NET_BIND_SERVICE@12:9"}, Drop: []string{"ALL@3:14"}, CapsPos: "11:5",
+			User: "1000:1000@13:11", NNP: "true@5:7",
+			Attrs: map[string]string{"container_name": "shop_web", "service": "web"}},
+		{Pos: "14:3", Kind: cs, Name: "worker", Image: "worker:$literal", Runtime: "docker",
+			Privileged: "false@18:17", Add: []string{"NET_BIND_SERVICE@12:9", "CHOWN@17:15"}, Drop: []string{"ALL@3:14"},
+			CapsPos: "17:5", User: "1000:1000@13:11", NNP: "true@5:7",
+			Attrs: map[string]string{"extends": "web"}},
+		{Pos: "19:3", Kind: cs, Name: "admin", Image: "worker:$literal", Runtime: "docker",
+			Privileged: "true@22:17", Add: []string{"NET_BIND_SERVICE@12:9", "CHOWN@17:15"}, Drop: []string{"ALL@3:14"},
+			CapsPos: "17:5", User: "0@23:11", NNP: "false@24:20",
+			Attrs: map[string]string{"extends": "worker web"}},
+		{Pos: "25:3", Kind: cs, Name: "required", Runtime: "docker", Add: []string{}, Drop: []string{}, CapsPos: "26:5"},
+		{Pos: "27:3", Kind: cs, Name: "plain", Runtime: "docker", Add: []string{}, Drop: []string{}, CapsPos: "27:3"},
+	})
+	want := []string{"docker-compose.yml:26:12: service required: required variable MUST is missing a value: set MUST"}
+	if e := Errors(errs); !reflect.DeepEqual(e, want) {
+		t.Errorf("errors %q", e)
+	}
+}
+
+func TestBadServices(t *testing.T) {
+	got, errs := Parse("bad.yml", read(t, "bad.yml"), Options{Env: map[string]string{}})
+	Compare(t, got, []Summary{
+		{Pos: "2:3", Kind: cs, Name: "a", Runtime: "docker", Add: []string{}, Drop: []string{}, CapsPos: "3:5"},
+		{Pos: "6:3", Kind: cs, Name: "c", Runtime: "docker", Add: []string{}, Drop: []string{}, CapsPos: "7:5"},
+		{Pos: "8:3", Kind: cs, Name: "d", Runtime: "docker", Add: []string{}, Drop: []string{}, CapsPos: "9:5"},
+	})
+	want := []string{
+		"bad.yml:3:14: service a: cap_add must be a list",
+		"bad.yml:4:17: service a: privileged must be true or false, not \"maybe\"",
+		"bad.yml:5:6: service b must be a mapping",
+		"bad.yml:6:3: service c: extends cycle",
+		"bad.yml:9:12: service d: invalid interpolation format for \"${UNCLOSED\": unclosed ${",
+	}
+	if e := Errors(errs); !reflect.DeepEqual(e, want) {
+		t.Errorf("errors:\n%s", strings.Join(e, "\n"))
+	}
+}
+
+func TestInterpolate(t *testing.T) {
+	env := map[string]string{"SET": "v", "EMPTY": ""}
+	lookup := func(n string) (string, bool) { v, ok := env[n]; return v, ok }
+	for in, want := range map[string]string{
+		"$SET": "v", "${SET}": "v", "a${SET}b": "avb", "$$SET": "$SET", "$$": "$",
+		"${UNSET:-d}": "d", "${EMPTY:-d}": "d", "${EMPTY-d}": "", "${UNSET-d}": "d",
+		"${SET:+alt}": "alt", "${EMPTY:+alt}": "", "${EMPTY+alt}": "alt", "${UNSET+alt}": "",
+		"${UNSET:-${SET}}": "v", "${UNSET:-${ALSO:-deep}}": "deep", "${UNSET}": "", "${SET:?boom}": "v",
+	} {
+		got, _, err := Interpolate(in, lookup)
+		if err != nil || got != want {
+			t.Errorf("%q = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"${UNSET:?boom}", "${EMPTY:?boom}", "${UNSET?boom}", "${", "${}", "$", "a $ b", "${A:}", "${A!}"} {
+		if _, _, err := Interpolate(in, lookup); err == nil {
+			t.Errorf("%q: no error", in)
+		}
+	}
+	if _, _, err := Interpolate("${EMPTY?boom}", lookup); err != nil {
+		t.Errorf("${EMPTY?boom}: %v (set but empty is fine without the colon)", err)
+	}
+}
+
+func TestDotEnv(t *testing.T) {
+	env := ParseDotEnv([]byte("A=1\nexport B='x y'\nC=\"q\\\"uote\"\n# c\nD=${A}2 # trailing\nbad line\n"))
+	want := map[string]string{"A": "1", "B": "x y", "C": `q"uote`, "D": "12"}
+	if !reflect.DeepEqual(env, want) {
+		t.Errorf("got %q", env)
+	}
+}

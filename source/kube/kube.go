@@ -1,0 +1,316 @@
+// Package kube reads Kubernetes manifests, YAML or JSON, multi-document
+// and List: every container, init container and ephemeral container of a
+// Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob,
+// ReplicationController or PodTemplate (and any other kind that embeds a
+// pod template at spec.template) becomes a workload.Workload, with the
+// pod-level securityContext applied under the container-level one.
+//
+// Documents that are not Kubernetes objects (no apiVersion and kind) are
+// passed over silently; objects of a workload kind whose structure is
+// broken are reported.
+package kube
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/capdrop/capdrop/source/internal/tree"
+	"github.com/capdrop/capdrop/workload"
+)
+
+// templatePaths are where each kind keeps its pod spec.
+var templatePaths = map[string][]string{
+	"Pod":                   {"spec"},
+	"PodTemplate":           {"template", "spec"},
+	"Deployment":            {"spec", "template", "spec"},
+	"StatefulSet":           {"spec", "template", "spec"},
+	"DaemonSet":             {"spec", "template", "spec"},
+	"ReplicaSet":            {"spec", "template", "spec"},
+	"ReplicationController": {"spec", "template", "spec"},
+	"Job":                   {"spec", "template", "spec"},
+	"CronJob":               {"spec", "jobTemplate", "spec", "template", "spec"},
+}
+
+// Parse reads a manifest file: JSON when isJSON, YAML otherwise. runtime
+// is the runtime whose rules apply (containerd when empty).
+func Parse(file string, data []byte, isJSON bool, runtime workload.Runtime) ([]workload.Workload, []*workload.Error) {
+	var docs []tree.Doc
+	var errs []*workload.Error
+	if isJSON {
+		var e *workload.Error
+		docs, e = tree.ParseJSON(file, data)
+		if e != nil {
+			errs = append(errs, e)
+		}
+	} else {
+		docs, errs = tree.SplitYAML(file, data)
+	}
+	ws, more := FromDocs(file, docs, runtime)
+	return ws, append(errs, more...)
+}
+
+// IsObject reports whether a document's root is a Kubernetes object: a
+// mapping with scalar apiVersion and kind.
+func IsObject(root *yaml.Node) bool {
+	w := tree.NewWalker(0)
+	_, okA := tree.Scalar(w.Get(root, "apiVersion"))
+	_, okK := tree.Scalar(w.Get(root, "kind"))
+	return okA && okK
+}
+
+// FromDocs reads parsed documents.
+func FromDocs(file string, docs []tree.Doc, runtime workload.Runtime) ([]workload.Workload, []*workload.Error) {
+	if runtime == "" {
+		runtime = workload.Containerd
+	}
+	r := &reader{file: file, runtime: runtime}
+	for _, d := range docs {
+		r.w = tree.NewWalker(0)
+		r.object(d.Root, 0)
+		if r.w.Err != nil {
+			r.errorf(d.Root, "%v", r.w.Err)
+		}
+	}
+	return r.out, r.errs
+}
+
+type reader struct {
+	file    string
+	runtime workload.Runtime
+	w       *tree.Walker
+	out     []workload.Workload
+	errs    []*workload.Error
+}
+
+func (r *reader) pos(n *yaml.Node) workload.Position {
+	return workload.Position{File: r.file, Line: n.Line, Col: n.Column}
+}
+
+func (r *reader) ptr(n *yaml.Node) *workload.Position {
+	p := r.pos(n)
+	return &p
+}
+
+func (r *reader) errorf(n *yaml.Node, format string, args ...any) {
+	r.errs = append(r.errs, &workload.Error{Pos: r.pos(n), Err: fmt.Errorf(format, args...)})
+}
+
+func (r *reader) object(n *yaml.Node, depth int) {
+	w := r.w
+	n = w.Resolve(n)
+	if !tree.IsMap(n) || depth > 8 {
+		return
+	}
+	kind, okK := tree.Scalar(w.Get(n, "kind"))
+	if _, okA := tree.Scalar(w.Get(n, "apiVersion")); !okA || !okK {
+		return // not a Kubernetes object
+	}
+	if kind == "List" || strings.HasSuffix(kind, "List") {
+		items := w.Get(n, "items")
+		if items != nil && !tree.IsSeq(items) {
+			r.errorf(items, "%s: items must be a list", kind)
+			return
+		}
+		for _, it := range w.Items(items) {
+			r.object(it, depth+1)
+		}
+		return
+	}
+	path, known := templatePaths[kind]
+	if !known {
+		// Other kinds that embed a pod template (Argo Rollouts,
+		// OpenShift DeploymentConfig, …).
+		if !tree.IsMap(w.Path(n, "spec", "template", "spec")) {
+			return
+		}
+		path = templatePaths["Deployment"]
+	}
+	meta := w.Get(n, "metadata")
+	name, _ := tree.Scalar(w.Get(meta, "name"))
+	if name == "" {
+		if g, ok := tree.Scalar(w.Get(meta, "generateName")); ok {
+			name = g + "*"
+		}
+	}
+	ns, _ := tree.Scalar(w.Get(meta, "namespace"))
+	obj := kind + "/" + name
+	cur := n
+	for _, k := range path {
+		next := w.Get(cur, k)
+		if next == nil {
+			r.errorf(cur, "%s: missing %s (want %s)", obj, k, strings.Join(path, "."))
+			return
+		}
+		if !tree.IsMap(next) {
+			r.errorf(next, "%s: %s must be a mapping", obj, k)
+			return
+		}
+		cur = next
+	}
+	r.podSpec(cur, obj, ns)
+}
+
+// podCtx is the pod-level securityContext, inherited by every container.
+type podCtx struct {
+	runAsUser    *int64
+	runAsUserPos *yaml.Node
+	runAsNonRoot *bool
+}
+
+func (r *reader) podSpec(spec *yaml.Node, obj, ns string) {
+	w := r.w
+	var pc podCtx
+	if sc := w.Get(spec, "securityContext"); sc != nil {
+		if !tree.IsMap(sc) {
+			r.errorf(sc, "%s: securityContext must be a mapping", obj)
+		} else {
+			pc.runAsUser, pc.runAsUserPos = r.int64(w.Get(sc, "runAsUser"), obj, "runAsUser")
+			pc.runAsNonRoot, _ = r.bool(w.Get(sc, "runAsNonRoot"), obj, "runAsNonRoot")
+		}
+	}
+	attrs := map[string]string{"object": obj}
+	if ns != "" {
+		attrs["namespace"] = ns
+	}
+	for _, k := range []string{"hostPID", "hostIPC", "hostNetwork", "hostUsers"} {
+		if v, ok := tree.Scalar(w.Get(spec, k)); ok {
+			attrs[k] = v
+		}
+	}
+	found := false
+	for _, group := range []struct {
+		key  string
+		kind workload.Kind
+	}{
+		{"initContainers", workload.KubeInitContainer},
+		{"containers", workload.KubeContainer},
+		{"ephemeralContainers", workload.KubeEphemeral},
+	} {
+		list := w.Get(spec, group.key)
+		if list == nil {
+			continue
+		}
+		if !tree.IsSeq(list) {
+			r.errorf(list, "%s: %s must be a list", obj, group.key)
+			continue
+		}
+		for _, c := range w.Items(list) {
+			found = true
+			r.container(c, group.kind, obj, attrs, pc)
+		}
+	}
+	if !found && w.Get(spec, "containers") == nil {
+		r.errorf(spec, "%s: pod spec has no containers", obj)
+	}
+}
+
+func (r *reader) container(c *yaml.Node, kind workload.Kind, obj string, attrs map[string]string, pc podCtx) {
+	w := r.w
+	if !tree.IsMap(c) {
+		r.errorf(c, "%s: a container must be a mapping", obj)
+		return
+	}
+	name, _ := tree.Scalar(w.Get(c, "name"))
+	image, _ := tree.Scalar(w.Get(c, "image"))
+	wl := workload.Workload{
+		Pos: r.pos(c), Kind: kind, Name: obj + "/" + name, Image: image, Runtime: r.runtime,
+		CapAdd: []workload.Word{}, CapDrop: []workload.Word{},
+		RunAsUser: pc.runAsUser, RunAsNonRoot: pc.runAsNonRoot,
+		Attrs: map[string]string{"container": name},
+	}
+	for k, v := range attrs {
+		wl.Attrs[k] = v
+	}
+	userNode := pc.runAsUserPos
+	capsAt := c
+	if sc := w.Get(c, "securityContext"); sc != nil {
+		if !tree.IsMap(sc) {
+			r.errorf(sc, "%s/%s: securityContext must be a mapping", obj, name)
+		} else {
+			capsAt = sc
+			where := obj + "/" + name
+			if v, n := r.int64(w.Get(sc, "runAsUser"), where, "runAsUser"); v != nil {
+				wl.RunAsUser, userNode = v, n
+			}
+			if v, _ := r.bool(w.Get(sc, "runAsNonRoot"), where, "runAsNonRoot"); v != nil {
+				wl.RunAsNonRoot = v
+			}
+			if v, n := r.bool(w.Get(sc, "privileged"), where, "privileged"); v != nil {
+				wl.Privileged, wl.PrivilegedPos = *v, r.ptr(n)
+			}
+			wl.AllowPrivilegeEscalation, _ = r.bool(w.Get(sc, "allowPrivilegeEscalation"), where, "allowPrivilegeEscalation")
+			if caps := w.Get(sc, "capabilities"); caps != nil {
+				if !tree.IsMap(caps) {
+					r.errorf(caps, "%s: capabilities must be a mapping", where)
+				} else {
+					capsAt = caps
+					wl.CapAdd = r.words(w.Get(caps, "add"), where, "capabilities.add")
+					wl.CapDrop = r.words(w.Get(caps, "drop"), where, "capabilities.drop")
+				}
+			}
+		}
+	}
+	wl.CapsPos = r.ptr(capsAt)
+	if wl.RunAsUser != nil {
+		wl.User = strconv.FormatInt(*wl.RunAsUser, 10)
+		wl.UserPos = r.ptr(userNode)
+	}
+	r.out = append(r.out, wl)
+}
+
+func (r *reader) words(n *yaml.Node, where, what string) []workload.Word {
+	out := []workload.Word{}
+	if n == nil {
+		return out
+	}
+	if !tree.IsSeq(n) {
+		if n.Tag != "!!null" {
+			r.errorf(n, "%s: %s must be a list", where, what)
+		}
+		return out
+	}
+	for _, it := range r.w.Items(n) {
+		s, ok := tree.Scalar(it)
+		if !ok {
+			r.errorf(it, "%s: %s items must be strings", where, what)
+			continue
+		}
+		out = append(out, workload.Word{Text: s, Pos: r.pos(it)})
+	}
+	return out
+}
+
+func (r *reader) int64(n *yaml.Node, where, what string) (*int64, *yaml.Node) {
+	s, ok := tree.Scalar(n)
+	if !ok {
+		if n != nil && n.Tag != "!!null" {
+			r.errorf(n, "%s: %s must be an integer", where, what)
+		}
+		return nil, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n.Tag != "!!int" {
+		r.errorf(n, "%s: %s must be an integer, not %q", where, what, s)
+		return nil, nil
+	}
+	return &v, n
+}
+
+func (r *reader) bool(n *yaml.Node, where, what string) (*bool, *yaml.Node) {
+	s, ok := tree.Scalar(n)
+	if !ok {
+		if n != nil && n.Tag != "!!null" {
+			r.errorf(n, "%s: %s must be true or false", where, what)
+		}
+		return nil, nil
+	}
+	v, ok := tree.Bool(s)
+	if !ok || (n.Tag != "!!bool" && n.Style != 0) { // Kubernetes rejects a quoted "true"
+		r.errorf(n, "%s: %s must be true or false, not %q", where, what, s)
+		return nil, nil
+	}
+	return &v, n
+}

@@ -1,0 +1,239 @@
+package runargs
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/capdrop/capdrop/source/textpos"
+)
+
+// Vars tunes how words are read.
+type Vars struct {
+	// Values substitutes simple parameter expansions ($X, ${X}) whose name
+	// it holds; every other expansion stays as written.
+	Values map[string]string
+	// Bare also replaces whole words equal to a name in Values, and
+	// NAME=NAME words, as atomic and podman runlabel do for IMAGE and NAME
+	// in a LABEL RUN.
+	Bare bool
+}
+
+// Find returns every run/create command in the shell text src. src is the
+// part of a file that starts at byte offset base, with the same length as
+// it there (callers blank out what is not shell, like a Makefile recipe's
+// tab or a Markdown prompt, with spaces); idx indexes the whole file, so
+// every Loc is a place in the file. A syntax error is returned as a
+// *ParseError; commands are only returned when src parses.
+func Find(src []byte, base int, idx *textpos.Index, vars Vars) ([]*Command, error) {
+	p := syntax.NewParser(syntax.Variant(syntax.LangBash))
+	f, err := parse(p, src)
+	if err != nil {
+		var pe syntax.ParseError
+		if errors.As(err, &pe) {
+			return nil, &ParseError{Loc: locOf(idx, base+int(pe.Pos.Offset())), Msg: pe.Text}
+		}
+		var le syntax.LangError
+		if errors.As(err, &le) {
+			return nil, &ParseError{Loc: locOf(idx, base+int(le.Pos.Offset())), Msg: le.Error()}
+		}
+		return nil, &ParseError{Loc: locOf(idx, base), Msg: err.Error()}
+	}
+	var out []*Command
+	syntax.Walk(f, func(n syntax.Node) bool {
+		call, ok := n.(*syntax.CallExpr)
+		if !ok || len(call.Args) < 2 {
+			return true
+		}
+		args := make([]Arg, len(call.Args))
+		for i, w := range call.Args {
+			args[i] = wordArg(w, src, base, idx, vars)
+		}
+		if c := FromArgs(args); c != nil {
+			c.Start, c.End = args[0].Start, args[len(args)-1].End
+			c.Text = string(idx.Bytes(c.Start.Offset, c.End.Offset))
+			out = append(out, c)
+		}
+		return true
+	})
+	return out, nil
+}
+
+// parse runs the shell parser, turning a panic inside it into an error:
+// bad input must never crash capdrop.
+func parse(p *syntax.Parser, src []byte) (f *syntax.File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, errors.New("shell parser failure")
+		}
+	}()
+	return p.Parse(bytes.NewReader(src), "")
+}
+
+// ParseLine reads one command line (a LABEL RUN value, a PodmanArgs=
+// value) on its own, with positions relative to it.
+func ParseLine(line string, vars Vars) ([]*Command, error) {
+	idx := textpos.New("", []byte(line))
+	return Find([]byte(line), 0, idx, vars)
+}
+
+// SplitWords splits shell text into words with positions, without looking
+// for a run command: for option lists like Quadlet's PodmanArgs=. src is
+// the part of the file at base, as for Find.
+func SplitWords(src []byte, base int, idx *textpos.Index, vars Vars) ([]Arg, error) {
+	p := syntax.NewParser(syntax.Variant(syntax.LangBash))
+	f, err := parse(p, src)
+	if err != nil {
+		var pe syntax.ParseError
+		if errors.As(err, &pe) {
+			return nil, &ParseError{Loc: locOf(idx, base+int(pe.Pos.Offset())), Msg: pe.Text}
+		}
+		return nil, &ParseError{Loc: locOf(idx, base), Msg: err.Error()}
+	}
+	var out []Arg
+	syntax.Walk(f, func(n syntax.Node) bool {
+		if call, ok := n.(*syntax.CallExpr); ok {
+			for _, w := range call.Args {
+				out = append(out, wordArg(w, src, base, idx, vars))
+			}
+			return false
+		}
+		return true
+	})
+	return out, nil
+}
+
+// FromWords parses options given without the tool and subcommand (as in
+// Quadlet's PodmanArgs=), as if they followed `tool run`. Every word is an
+// option or an option's value; the first other word ends the options and
+// becomes ImageArg.
+func FromWords(tool string, args []Arg) *Command {
+	c := &Command{Tool: tool, Sub: "run", Args: args, ToolArg: -1, SubArg: -1, ImageArg: -1}
+	c.parseOptions(0)
+	if len(args) > 0 {
+		c.Start, c.End = args[0].Start, args[len(args)-1].End
+	}
+	return c
+}
+
+func wordArg(w *syntax.Word, src []byte, base int, idx *textpos.Index, vars Vars) Arg {
+	s, e := int(w.Pos().Offset()), int(w.End().Offset())
+	raw := string(src[s:e])
+	val, lit := wordValue(w, src, vars)
+	if vars.Bare && lit {
+		if v, ok := vars.Values[val]; ok {
+			val = v
+		} else if k, rest, ok := strings.Cut(val, "="); ok && k == rest {
+			if v, ok := vars.Values[k]; ok { // -e IMAGE=IMAGE
+				val = k + "=" + v
+			}
+		}
+	}
+	return Arg{Value: val, Literal: lit, Raw: raw, Start: locOf(idx, base+s), End: locOf(idx, base+e)}
+}
+
+// wordValue removes quotes from a word. Expansions stay as written (and
+// make the word non-literal) unless vars resolves them.
+func wordValue(w *syntax.Word, src []byte, vars Vars) (string, bool) {
+	var b strings.Builder
+	lit := true
+	for _, part := range w.Parts {
+		if !partValue(&b, part, src, vars, false) {
+			lit = false
+		}
+	}
+	return b.String(), lit
+}
+
+func partValue(b *strings.Builder, part syntax.WordPart, src []byte, vars Vars, quoted bool) bool {
+	switch p := part.(type) {
+	case *syntax.Lit:
+		if quoted {
+			b.WriteString(unescapeDouble(p.Value))
+		} else {
+			b.WriteString(unescapePlain(p.Value))
+		}
+		return true
+	case *syntax.SglQuoted:
+		if p.Dollar {
+			b.WriteString(unescapeANSI(p.Value))
+		} else {
+			b.WriteString(p.Value)
+		}
+		return true
+	case *syntax.DblQuoted:
+		lit := true
+		for _, q := range p.Parts {
+			if !partValue(b, q, src, vars, true) {
+				lit = false
+			}
+		}
+		return lit
+	case *syntax.ParamExp:
+		if v, ok := simpleParam(p, vars); ok {
+			b.WriteString(v)
+			return true
+		}
+	}
+	b.Write(src[part.Pos().Offset():part.End().Offset()])
+	return false
+}
+
+// simpleParam resolves $X and ${X} when vars holds X.
+func simpleParam(p *syntax.ParamExp, vars Vars) (string, bool) {
+	if vars.Values == nil || p.Param == nil || p.Excl || p.Length || p.Width || p.Index != nil ||
+		p.Slice != nil || p.Repl != nil || p.Names != 0 || p.Exp != nil {
+		return "", false
+	}
+	v, ok := vars.Values[p.Param.Value]
+	return v, ok
+}
+
+// unescapePlain removes the backslashes of an unquoted word: \x is x, and
+// a backslash-newline (a line continuation) is nothing.
+func unescapePlain(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+			if s[i] == '\n' {
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// unescapeDouble removes the backslashes that escape inside double quotes:
+// before $ ` " \ and newline.
+func unescapeDouble(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("$`\"\\\n", s[i+1]) >= 0 {
+			i++
+			if s[i] == '\n' {
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// unescapeANSI decodes the common escapes of a $'…' string.
+func unescapeANSI(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	r := strings.NewReplacer(`\n`, "\n", `\t`, "\t", `\r`, "\r", `\\`, `\`, `\'`, `'`, `\"`, `"`, `\a`, "\a", `\b`, "\b", `\e`, "\x1b", `\E`, "\x1b", `\f`, "\f", `\v`, "\v")
+	return r.Replace(s)
+}

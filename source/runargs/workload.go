@@ -1,0 +1,152 @@
+package runargs
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/capdrop/capdrop/workload"
+)
+
+// Runtime returns the runtime whose rules apply to a command of tool.
+func Runtime(tool string) workload.Runtime {
+	switch tool {
+	case "podman":
+		return workload.Podman
+	case "nerdctl":
+		return workload.Nerdctl
+	}
+	return workload.Docker
+}
+
+// Workload returns the capability-relevant settings of c as a workload of
+// the given kind, located in file. The last --user, --privileged and
+// no-new-privileges win, as they do in the CLIs. Podman and nerdctl split
+// --cap-add/--cap-drop values on commas; Docker does not (a comma there is
+// part of the name, which Docker then rejects), so neither does this.
+func (c *Command) Workload(file string, kind workload.Kind) workload.Workload {
+	w := workload.Workload{
+		Pos:     c.pos(file, c.Start),
+		Kind:    kind,
+		Runtime: Runtime(c.Tool),
+		CapAdd:  []workload.Word{},
+		CapDrop: []workload.Word{},
+		Attrs:   map[string]string{"tool": c.Tool, "subcommand": c.Sub},
+	}
+	if c.Text != "" {
+		w.Attrs["command"] = c.Text
+	}
+	if len(c.Wrappers) > 0 {
+		w.Attrs["wrappers"] = strings.Join(c.Wrappers, " ")
+	}
+	if img, ok := c.Image(); ok {
+		w.Image = img.Value
+	}
+	var name string
+	split := c.Tool != "docker"
+	for _, f := range c.Flags {
+		switch f.Canonical() {
+		case "cap-add", "cap-drop":
+			if !f.HasValue {
+				continue
+			}
+			words := c.capWords(file, f, split)
+			if f.Name == "cap-add" {
+				w.CapAdd = append(w.CapAdd, words...)
+			} else {
+				w.CapDrop = append(w.CapDrop, words...)
+			}
+			if w.CapsPos == nil {
+				p := c.pos(file, f.Start)
+				w.CapsPos = &p
+			}
+		case "privileged":
+			on := true
+			if f.HasValue {
+				b, err := strconv.ParseBool(f.Value)
+				on = err == nil && b
+			}
+			p := c.pos(file, f.Start)
+			w.Privileged, w.PrivilegedPos = on, &p
+		case "user":
+			if f.HasValue {
+				p := c.pos(file, f.ValueStart)
+				w.User, w.UserPos = f.Value, &p
+			}
+		case "security-opt":
+			if on, ok := NoNewPrivileges(f.Value); ok && f.HasValue {
+				p := c.pos(file, f.ValueStart)
+				w.NoNewPrivs, w.NoNewPrivsPos = &on, &p
+			}
+		case "name":
+			if f.HasValue {
+				name = f.Value
+				w.Attrs["container_name"] = f.Value
+			}
+		}
+	}
+	if w.CapsPos == nil && c.SubArg >= 0 {
+		p := c.pos(file, c.Args[c.SubArg].End)
+		w.CapsPos = &p
+	}
+	switch {
+	case name != "":
+		w.Name = name
+	case w.Image != "":
+		w.Name = w.Image
+	default:
+		w.Name = c.Tool + " " + c.Sub
+	}
+	return w
+}
+
+func (c *Command) pos(file string, l Loc) workload.Position {
+	return workload.Position{File: file, Line: l.Line, Col: l.Col}
+}
+
+// capWords turns one --cap-add/--cap-drop value into words, split on
+// commas when the tool does so, each located as exactly as the source
+// allows.
+func (c *Command) capWords(file string, f Flag, split bool) []workload.Word {
+	if !split || !strings.Contains(f.Value, ",") {
+		return []workload.Word{{Text: f.Value, Pos: c.pos(file, f.ValueStart)}}
+	}
+	var out []workload.Word
+	// Exact positions only when the value is written as plain text.
+	exact := f.ValueEnd.Offset-f.ValueStart.Offset == len(f.Value) && f.ValueStart.Line == f.ValueEnd.Line
+	off := 0
+	for _, part := range strings.Split(f.Value, ",") {
+		l := f.ValueStart
+		if exact {
+			l.Col += len([]rune(f.Value[:off]))
+			l.Offset += off
+		}
+		off += len(part) + 1
+		if part == "" {
+			continue
+		}
+		out = append(out, workload.Word{Text: part, Pos: c.pos(file, l)})
+	}
+	return out
+}
+
+// NoNewPrivileges reads a --security-opt value: "no-new-privileges",
+// "no-new-privileges:true|false" or "no-new-privileges=true|false" (the
+// forms Docker and Podman accept). ok is false for any other option or an
+// unreadable boolean.
+func NoNewPrivileges(opt string) (on, ok bool) {
+	name, val, has := strings.Cut(opt, ":")
+	if !has {
+		name, val, has = strings.Cut(opt, "=")
+	}
+	if name != "no-new-privileges" {
+		return false, false
+	}
+	if !has {
+		return true, true
+	}
+	b, err := strconv.ParseBool(val)
+	if err != nil {
+		return false, false
+	}
+	return b, true
+}
