@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/source"
+	"github.com/capdrop/capdrop/workload"
 )
 
 // fuzzYAML runs a rewriter on arbitrary input and demands either a clean
@@ -128,5 +131,84 @@ func FuzzKubernetes(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, src []byte, mask uint64, pick uint8) {
 		fuzzYAML(t, Kubernetes, src, mask, pick)
+	})
+}
+
+// fuzzRun is fuzzYAML for run lines: a clean refusal, or a result whose
+// command (read back by the audit sources) drops ALL and adds exactly the
+// set, and which a second run leaves alone.
+func fuzzRun(t *testing.T, name string, src []byte, mask uint64, pick uint8) {
+	if len(src) > 1<<14 {
+		return
+	}
+	watchdog := time.AfterFunc(10*time.Second, func() {
+		debug.SetTraceback("all")
+		panic(fmt.Sprintf("fix took more than 10s on:\n%q", src))
+	})
+	defer watchdog.Stop()
+	set := capset.Set(mask) & capset.Known
+	opts := Options{Add: set, AllowWiden: true}
+	res, err := Apply(name, src, opts)
+	var amb *AmbiguousError
+	if errors.As(err, &amb) {
+		opts.Line, _ = strconv.Atoi(amb.Choices[int(pick)%len(amb.Choices)])
+		res, err = Apply(name, src, opts)
+	}
+	if err != nil {
+		var sc *selfCheckError
+		if errors.As(err, &sc) {
+			t.Fatalf("self-check failed: %v\ninput:\n%s", err, src)
+		}
+		for _, e := range []error{ErrAmbiguous, ErrNoTarget, ErrRefused, ErrWiden, ErrInput} {
+			if errors.Is(err, e) {
+				return
+			}
+		}
+		t.Fatalf("unclassified error: %v", err)
+	}
+	if !res.Changed {
+		return
+	}
+	ws, _ := source.Parse(name, res.Output, source.Options{})
+	for _, w := range ws {
+		if w.Pos.Line != res.Pos.Line || w.Pos.Col != res.Pos.Col {
+			continue
+		}
+		if got := setOf(t, workload.Texts(w.CapAdd), false); got != set {
+			t.Fatalf("adds %v, want %v\n%s", got, set, res.Output)
+		}
+	}
+	again, err := Apply(name, res.Output, opts)
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, res.Output)
+	}
+	if again.Changed {
+		t.Fatalf("second run changed it again\n%s", res.Output)
+	}
+}
+
+func FuzzScript(f *testing.F) {
+	for _, s := range []string{
+		"docker run -d --name web \\\n  --cap-add=NET_ADMIN \\\n  --cap-add NET_BIND_SERVICE \\\n  -p 80:80 \\\n  nginx\n",
+		"sudo podman run --rm -it --cap-add=chown,kill busybox sh -c 'echo --cap-add=SYS_ADMIN'\n",
+		"docker run --cap-drop=all --cap-add=Cap_Chown \"shop/api\" # c\ndocker run --privileged x\n",
+		"if true; then\n\tdocker create --cap-add \"KILL\" -v a:b img; fi\n",
+	} {
+		f.Add([]byte(s), uint64(0x421), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, src []byte, mask uint64, pick uint8) {
+		fuzzRun(t, "run.sh", src, mask, pick)
+	})
+}
+
+func FuzzDockerfile(f *testing.F) {
+	for _, s := range []string{
+		"FROM scratch\nLABEL a=b \\\n  RUN=\"docker run -d --name NAME \\\n    --cap-add=SYS_ADMIN \\\n    -p 80:80 IMAGE\"\n",
+		"FROM x\nLABEL RUN docker run --cap-add=KILL IMAGE\nLABEL INSTALL='podman run --cap-drop all IMAGE'\n",
+	} {
+		f.Add([]byte(s), uint64(0x20), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, src []byte, mask uint64, pick uint8) {
+		fuzzRun(t, "Dockerfile", src, mask, pick)
 	})
 }

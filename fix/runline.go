@@ -3,6 +3,7 @@ package fix
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/capdrop/capdrop/capset"
@@ -14,10 +15,17 @@ import (
 type runLine struct {
 	tool       string // "docker", "podman", "nerdctl"
 	start, end int
-	line       int
+	line, col  int
 	flags      []runFlag
-	image      int    // offset of the image word; -1 when there is none
+	image      int    // where options end: the image word, or a "--" before it; -1 without an image
 	label      string // for messages: the --name value or the image
+	// unquoted is set for a Dockerfile LABEL KEY=value without quotes,
+	// where a space would end the value.
+	unquoted bool
+	// odd is set when something other than blanks and continuations (a
+	// comment, an escape in a LABEL value) sits between the words of the
+	// options.
+	odd bool
 }
 
 // runFlag is one option of a run line.
@@ -28,8 +36,9 @@ type runFlag struct {
 	literal  bool   // the value holds no expansion ($VAR, $(cmd))
 	hasValue bool
 	inline   bool // --cap-add=X rather than --cap-add X
-	// start and end span the whole option, a separate value word included.
-	start, end int
+	// start and end span the whole option, a separate value word included;
+	// prevEnd is where the word before it ends.
+	start, end, prevEnd int
 }
 
 // capWords returns the capability names a flag carries. Podman and nerdctl
@@ -71,6 +80,12 @@ func (rl *runLine) current(add, drop []string) capset.Set {
 func fixRunLine(t *text, rl *runLine, what string, opts Options) ([]edit, []string, error) {
 	d := dialect{}
 	var notes []string
+	if rl.unquoted {
+		return nil, nil, fmt.Errorf("%w: %s is an unquoted LABEL value, where a space would end it: quote the value first", ErrRefused, what)
+	}
+	if rl.odd {
+		return nil, nil, fmt.Errorf("%w: %s has a comment, a quote or an escape of the file around its options; capdrop does not edit around it", ErrRefused, what)
+	}
 	var adds, drops []runFlag
 	for _, f := range rl.flags {
 		switch f.name {
@@ -119,7 +134,7 @@ func fixRunLine(t *text, rl *runLine, what string, opts Options) ([]edit, []stri
 			kept = append(kept, f)
 			continue
 		}
-		edits = append(edits, deleteWord(t, f.start, f.end))
+		edits = append(edits, deleteWord(t, f))
 	}
 	seen := map[capset.Cap]bool{}
 	for _, f := range adds {
@@ -136,7 +151,7 @@ func fixRunLine(t *text, rl *runLine, what string, opts Options) ([]edit, []stri
 			cs = append(cs, c)
 		}
 		if !ok {
-			edits = append(edits, deleteWord(t, f.start, f.end))
+			edits = append(edits, deleteWord(t, f))
 			continue
 		}
 		for _, c := range cs {
@@ -147,8 +162,11 @@ func fixRunLine(t *text, rl *runLine, what string, opts Options) ([]edit, []stri
 	// The new options, spelled like the existing ones.
 	sep := "="
 	for _, f := range rl.flags {
-		if (f.name == "cap-add" || f.name == "cap-drop") && f.hasValue && !f.inline {
-			sep = " "
+		if (f.name == "cap-add" || f.name == "cap-drop") && f.hasValue {
+			if !f.inline {
+				sep = " "
+			}
+			break
 		}
 	}
 	var pieces []string
@@ -160,10 +178,18 @@ func fixRunLine(t *text, rl *runLine, what string, opts Options) ([]edit, []stri
 			pieces = append(pieces, "--cap-add"+sep+c.Short())
 		}
 	}
+	edits = mergeDeletions(edits)
 	if len(pieces) > 0 {
 		e, err := insertWords(t, rl, kept, pieces, what)
 		if err != nil {
 			return nil, nil, err
+		}
+		// An insertion point inside a removed option (its line was taken
+		// with it) moves to where the removal ends.
+		for _, d := range edits {
+			if d.at < e.at && e.at < d.end {
+				e.at, e.end = d.end, d.end
+			}
 		}
 		edits = append(edits, e)
 	}
@@ -215,7 +241,9 @@ func insertWords(t *text, rl *runLine, kept []runFlag, pieces []string, what str
 		}
 		anchorStart, anchorEnd = rl.image, rl.image
 	}
-	if ownLine(t, anchorStart, anchorEnd, after) {
+	// New lines need an indentation of their own: a continuation joins
+	// lines, and without blanks on either side words would run together.
+	if ownLine(t, anchorStart, anchorEnd, after) && t.lineStart(anchorStart) < anchorStart {
 		ls := t.lineStart(anchorStart)
 		indent := string(t.b[ls:anchorStart])
 		var b strings.Builder
@@ -248,8 +276,7 @@ func ownLine(t *text, start, end int, after bool) bool {
 		return false
 	}
 	if after {
-		rest := bytes.TrimRight(t.b[end:t.lineEnd(end)], " \t")
-		return string(rest) == "\\"
+		return string(bytes.TrimSpace(t.b[end:t.lineEnd(end)])) == "\\"
 	}
 	return true
 }
@@ -261,14 +288,20 @@ func blankBytes(b []byte) bool {
 // deleteWord removes the option at [start,end) and the blanks that
 // separated it: its whole line when it stood alone on a continued line,
 // else the blanks after it, or before it when a continuation follows.
-func deleteWord(t *text, start, end int) edit {
+func deleteWord(t *text, f runFlag) edit {
+	start, end := f.start, f.end
 	ls := t.lineStart(start)
 	le := t.lineEnd(end)
-	rest := bytes.TrimRight(t.b[end:le], " \t")
+	rest := bytes.TrimSpace(t.b[end:le])
 	if blankBytes(t.b[ls:start]) && string(rest) == "\\" && ls > 0 {
+		// The whole line goes, when the lines around it stay apart: the
+		// line before ends in " \" or the line after starts with a blank.
 		prev := bytes.TrimRight(t.b[t.lineStart(ls-1):ls], "\r\n")
-		if bytes.HasSuffix(prev, []byte("\\")) {
-			return edit{at: ls, end: t.nextLine(end)}
+		next := t.nextLine(end)
+		apart := bytes.HasSuffix(prev, []byte(" \\")) || bytes.HasSuffix(prev, []byte("\t\\")) ||
+			next < len(t.b) && (t.b[next] == ' ' || t.b[next] == '\t')
+		if bytes.HasSuffix(prev, []byte("\\")) && apart {
+			return edit{at: ls, end: next}
 		}
 	}
 	e := end
@@ -279,8 +312,23 @@ func deleteWord(t *text, start, end int) edit {
 		return edit{at: start, end: e}
 	}
 	s := start
-	for s > ls && (t.b[s-1] == ' ' || t.b[s-1] == '\t') {
+	for s > ls && s > f.prevEnd && (t.b[s-1] == ' ' || t.b[s-1] == '\t') {
 		s--
 	}
 	return edit{at: s, end: end}
+}
+
+// mergeDeletions joins removals that overlap (two options sharing the
+// blanks between them) into one.
+func mergeDeletions(es []edit) []edit {
+	slices.SortFunc(es, func(a, b edit) int { return a.at - b.at })
+	var out []edit
+	for _, e := range es {
+		if n := len(out); n > 0 && e.at < out[n-1].end {
+			out[n-1].end = max(out[n-1].end, e.end)
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/capdrop/capdrop/workload"
@@ -34,7 +35,7 @@ func applyRunLines(path string, src []byte, opts Options, format Format, depth i
 		return nil, err
 	}
 	what := describeRunLine(rl, format)
-	pos := workload.Position{File: path, Line: rl.line}
+	pos := workload.Position{File: path, Line: rl.line, Col: rl.col}
 	t := newText(src)
 	edits, notes, err := fixRunLine(t, rl, what, opts)
 	if err != nil {
@@ -90,12 +91,20 @@ func chooseLine(lines []*runLine, n int, format Format) (*runLine, error) {
 	case n == 0 && len(lines) == 1:
 		return lines[0], nil
 	case n == 0:
-		return nil, &AmbiguousError{What: "line", Choices: choices}
+		return nil, &AmbiguousError{What: "line", Choices: slices.Compact(choices)}
 	}
+	var found []*runLine
 	for _, rl := range lines {
 		if rl.line == n {
-			return rl, nil
+			found = append(found, rl)
 		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+	default:
+		return nil, fmt.Errorf("%w: %d run commands start on line %d; capdrop fix edits one per line: put them on lines of their own", ErrAmbiguous, len(found), n)
 	}
 	return nil, fmt.Errorf("%w: no run line starts on line %d; they start on lines %s", ErrNoTarget, n, joinChoices(choices))
 }
@@ -151,10 +160,4 @@ func checkRunLine(path string, src, out []byte, rl *runLine, format Format, opts
 		return fmt.Errorf("the result adds %q and drops %q", adds, drops)
 	}
 	return nil
-}
-
-// findRunLines finds the run lines of a file. (Set when the shell parser
-// lands; see runfind.go.)
-var findRunLines = func(path string, src []byte, format Format) ([]*runLine, error) {
-	return nil, fmt.Errorf("%w: run lines are not supported yet", ErrInput)
 }
