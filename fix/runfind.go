@@ -29,7 +29,9 @@ func findRunLines(path string, src []byte, format Format) ([]*runLine, error) {
 	} else {
 		sf := shell.Script
 		switch source.DetectName(path) {
-		case source.Unit, source.Quadlet:
+		case source.Quadlet:
+			return nil, fmt.Errorf("%w: Podman Quadlet units (AddCapability=, DropCapability=) are not something capdrop fix writes yet", ErrInput)
+		case source.Unit:
 			sf = shell.Unit
 		case source.Makefile:
 			sf = shell.Makefile

@@ -205,3 +205,14 @@ func TestDockerfileUnquotedLabel(t *testing.T) {
 		t.Errorf("legacy LABEL form:\n%s", Unified("want", "got", []byte(want), res.Output))
 	}
 }
+
+func TestWrongSelector(t *testing.T) {
+	_, err := Apply("compose.yaml", readFixture(t, "compose.yaml"), Options{Line: 3})
+	if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "choose with --service") {
+		t.Errorf("--line on compose: %v", err)
+	}
+	_, err = Apply("web.container", []byte("[Container]\nImage=x\nAddCapability=CHOWN\n"), Options{})
+	if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "Quadlet") {
+		t.Errorf("Quadlet: %v", err)
+	}
+}

@@ -64,6 +64,9 @@ func applyYAMLDepth(path string, src []byte, format Format, opts Options, depth 
 	}
 	var targets []yamlTarget
 	what, want := "service", opts.Service
+	if opts.Line != 0 {
+		return nil, fmt.Errorf("%w: %s is a %s file: --line is for run lines; choose with --%s", ErrInput, path, format, map[Format]string{Compose: "service", Kubernetes: "container"}[format])
+	}
 	if format == Compose {
 		if opts.Container != "" {
 			return nil, fmt.Errorf("%w: %s is a compose file: choose a service with --service, not --container", ErrInput, path)
