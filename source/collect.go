@@ -8,7 +8,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"sync"
 	"syscall"
 
 	"github.com/capdrop/capdrop/workload"
@@ -40,10 +42,12 @@ var SkipDirs = map[string]bool{
 //
 // Workloads come in path order (directory entries sorted by name).
 func Collect(paths []string, opts Options) Result {
-	c := &collector{opts: opts, max: opts.MaxFileSize, dotenv: map[string]map[string]string{}}
+	c := &collector{opts: opts, max: opts.MaxFileSize, dotenv: map[string]map[string]string{},
+		sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	if c.max <= 0 {
 		c.max = DefaultMaxFileSize
 	}
+	c.res = c.slot()
 	for _, p := range paths {
 		if p == Stdin {
 			c.stdin()
@@ -64,18 +68,44 @@ func Collect(paths []string, opts Options) Result {
 			c.fail(p, fmt.Errorf("not a regular file (%s)", kind(fi.Mode())))
 		}
 	}
-	return c.res
+	c.wg.Wait()
+	var out Result
+	for _, r := range c.slots {
+		out.Workloads = append(out.Workloads, r.Workloads...)
+		out.Errors = append(out.Errors, r.Errors...)
+		out.Files += r.Files
+		out.Skipped += r.Skipped
+	}
+	return out
 }
 
+// collector walks sequentially and reads and parses files in parallel. Each
+// file gets its own Result slot, in walk order, so the merged result is in
+// path order whatever the scheduling; c.res is the slot the walk itself
+// records into (errors about directories, skipped files), renewed after
+// every file handed to a worker.
 type collector struct {
-	opts   Options
-	max    int64
-	res    Result
+	opts  Options
+	max   int64
+	res   *Result
+	slots []*Result
+	sem   chan struct{} // bounds the files being read and parsed at once
+	wg    sync.WaitGroup
+
+	mu     sync.Mutex // guards dotenv
 	dotenv map[string]map[string]string
 }
 
-func (c *collector) fail(file string, err error) {
-	c.res.Errors = append(c.res.Errors, &workload.Error{Pos: workload.Position{File: file}, Err: err})
+func (c *collector) slot() *Result {
+	r := &Result{}
+	c.slots = append(c.slots, r)
+	return r
+}
+
+func (c *collector) fail(file string, err error) { fail(c.res, file, err) }
+
+func fail(r *Result, file string, err error) {
+	r.Errors = append(r.Errors, &workload.Error{Pos: workload.Position{File: file}, Err: err})
 }
 
 // describe turns a file system error into a short message.
@@ -118,27 +148,30 @@ func (c *collector) stdin() {
 		c.fail(StdinName, fmt.Errorf("input too large: more than %d bytes (the limit)", c.max))
 		return
 	}
-	c.parse(StdinName, data, true)
+	c.parse(c.res, StdinName, data, true)
 }
 
-func (c *collector) parse(name string, data []byte, explicit bool) {
+// parse records what one file holds into r.
+func (c *collector) parse(r *Result, name string, data []byte, explicit bool) {
 	ws, errs, known := parse(name, data, c.opts, c.readDotEnv, Unknown)
 	if !known && name == StdinName && len(data) > 0 {
 		// Anything else piped in is read as shell: a run line on its own.
 		ws, errs, known = parse(name, data, c.opts, c.readDotEnv, Script)
 	}
 	if !known {
-		c.res.Skipped++
+		r.Skipped++
 		if explicit {
-			c.fail(name, ErrUnknownFormat)
+			fail(r, name, ErrUnknownFormat)
 		}
 		return
 	}
-	c.res.Workloads = append(c.res.Workloads, ws...)
-	c.res.Errors = append(c.res.Errors, errs...)
+	r.Workloads = append(r.Workloads, ws...)
+	r.Errors = append(r.Errors, errs...)
 }
 
 func (c *collector) readDotEnv(dir string) map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if env, ok := c.dotenv[dir]; ok {
 		return env
 	}
@@ -147,39 +180,50 @@ func (c *collector) readDotEnv(dir string) map[string]string {
 	return env
 }
 
-// file reads one regular file. Walked files (explicit false) are chosen by
-// name or #! line first.
+// file reads one regular file on a worker, into a slot of its own. Walked
+// files (explicit false) are chosen by name or #! line first.
 func (c *collector) file(p string, fi fs.FileInfo, explicit bool) {
-	c.res.Files++
+	r := c.slot()
+	c.res = c.slot()
+	c.sem <- struct{}{}
+	c.wg.Add(1)
+	go func() {
+		defer func() { <-c.sem; c.wg.Done() }()
+		c.read(r, p, fi, explicit)
+	}()
+}
+
+func (c *collector) read(r *Result, p string, fi fs.FileInfo, explicit bool) {
+	r.Files++
 	byName := DetectName(p) != Unknown
 	if !explicit && !byName && !c.shebang(p) {
-		c.res.Skipped++
+		r.Skipped++
 		return
 	}
 	if fi.Size() > c.max {
-		c.fail(p, fmt.Errorf("file too large: %d bytes (limit %d)", fi.Size(), c.max))
+		fail(r, p, fmt.Errorf("file too large: %d bytes (limit %d)", fi.Size(), c.max))
 		return
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		c.fail(p, describe(err))
+		fail(r, p, describe(err))
 		return
 	}
 	data, err := io.ReadAll(io.LimitReader(f, c.max+1))
 	f.Close()
 	if err != nil {
-		c.fail(p, describe(err))
+		fail(r, p, describe(err))
 		return
 	}
 	if int64(len(data)) > c.max {
-		c.fail(p, fmt.Errorf("file too large: more than %d bytes (limit)", c.max))
+		fail(r, p, fmt.Errorf("file too large: more than %d bytes (limit)", c.max))
 		return
 	}
 	if !explicit && !byName && isBinary(data) {
-		c.res.Skipped++
+		r.Skipped++
 		return
 	}
-	c.parse(p, data, explicit)
+	c.parse(r, p, data, explicit)
 }
 
 // shebang reads the start of a file for a shell #! line.

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package launch
+
+// Prepare needs Linux.
+func Prepare(req Request) (*Plan, error) { return nil, ErrUnsupported }
+
+// Start needs Linux.
+func (p *Plan) Start(o Options) (*Process, error) { return nil, ErrUnsupported }
