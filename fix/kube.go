@@ -206,6 +206,13 @@ func (ed *editor) fixKube(t *yamlTarget, d dialect, opts Options) ([]string, err
 	}
 
 	// A securityContext mapping of its own.
+	if capsOK && (!capsE.own || capsE.value.Kind == yaml.AliasNode) {
+		// Replacing a capabilities mapping that is shared or merged in
+		// keeps nothing of it but what fix writes: add and drop.
+		if err := onlyAddDrop(resolve(capsE.value)); err != nil {
+			return nil, err
+		}
+	}
 	var insert []kv
 	insert = append(insert, scWant...)
 	switch {
@@ -271,6 +278,20 @@ func stringKeys(m *yaml.Node) error {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if k := m.Content[i]; !isMergeKey(k) && (k.Kind != yaml.ScalarNode || k.Tag != "!!str") {
 			return fmt.Errorf("%w: line %d: a key that is not a string", ErrInput, k.Line)
+		}
+	}
+	return nil
+}
+
+// onlyAddDrop checks that a capabilities mapping holds nothing but add and
+// drop, the only fields Kubernetes defines there.
+func onlyAddDrop(m *yaml.Node) error {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; k.Value != "add" && k.Value != "drop" {
+			return fmt.Errorf("%w: line %d: capabilities holds %q, which is neither add nor drop", ErrInput, k.Line, k.Value)
 		}
 	}
 	return nil

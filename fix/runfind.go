@@ -81,13 +81,17 @@ func findRunLines(path string, src []byte, format Format) ([]*runLine, error) {
 			if f.ValueArg >= 0 && f.ValueArg < len(c.Args) {
 				lit = c.Args[f.ValueArg].Literal
 			}
-			prev := 0
+			prev, next := 0, len(src)
 			if f.Arg > 0 && f.Arg <= len(c.Args) {
 				prev = c.Args[f.Arg-1].End.Offset
 			}
+			last := max(f.Arg, f.ValueArg)
+			if last >= 0 && last+1 < len(c.Args) {
+				next = c.Args[last+1].Start.Offset
+			}
 			rl.flags = append(rl.flags, runFlag{
 				name: f.Canonical(), spelling: f.Spelling, value: f.Value, literal: lit,
-				hasValue: f.HasValue, inline: f.Inline, start: f.Start.Offset, end: f.End.Offset, prevEnd: prev,
+				hasValue: f.HasValue, inline: f.Inline, start: f.Start.Offset, end: f.End.Offset, prevEnd: prev, nextStart: next,
 			})
 			if f.Canonical() == "name" && f.HasValue {
 				rl.label = f.Value

@@ -37,8 +37,9 @@ type runFlag struct {
 	hasValue bool
 	inline   bool // --cap-add=X rather than --cap-add X
 	// start and end span the whole option, a separate value word included;
-	// prevEnd is where the word before it ends.
-	start, end, prevEnd int
+	// prevEnd is where the word before it ends, nextStart where the word
+	// after it starts (a removal must stay between them).
+	start, end, prevEnd, nextStart int
 }
 
 // capWords returns the capability names a flag carries. Podman and nerdctl
@@ -298,14 +299,13 @@ func deleteWord(t *text, f runFlag) edit {
 		// line before ends in " \" or the line after starts with a blank.
 		prev := bytes.TrimRight(t.b[t.lineStart(ls-1):ls], "\r\n")
 		next := t.nextLine(end)
-		apart := bytes.HasSuffix(prev, []byte(" \\")) || bytes.HasSuffix(prev, []byte("\t\\")) ||
-			next < len(t.b) && (t.b[next] == ' ' || t.b[next] == '\t')
-		if bytes.HasSuffix(prev, []byte("\\")) && apart {
+		apart := blankBeforeContinuation(prev) || next < len(t.b) && (t.b[next] == ' ' || t.b[next] == '\t')
+		if bytes.HasSuffix(prev, []byte("\\")) && apart && next <= f.nextStart {
 			return edit{at: ls, end: next}
 		}
 	}
 	e := end
-	for e < le && (t.b[e] == ' ' || t.b[e] == '\t') {
+	for e < le && e < f.nextStart && (t.b[e] == ' ' || t.b[e] == '\t') {
 		e++
 	}
 	if e < le && t.b[e] != '\\' {
@@ -331,4 +331,20 @@ func mergeDeletions(es []edit) []edit {
 		out = append(out, e)
 	}
 	return out
+}
+
+// blankBeforeContinuation reports whether a line ending in a continuation
+// backslash has an unescaped blank right before it, which keeps the words
+// on either side of the continuation apart.
+func blankBeforeContinuation(line []byte) bool {
+	line = bytes.TrimSuffix(line, []byte("\\"))
+	n := len(line)
+	if n == 0 || line[n-1] != ' ' && line[n-1] != '\t' {
+		return false
+	}
+	escapes := 0
+	for i := n - 2; i >= 0 && line[i] == '\\'; i-- {
+		escapes++
+	}
+	return escapes%2 == 0
 }
