@@ -107,7 +107,8 @@ func (d dialect) addRight(v *yaml.Node, want capset.Set) bool {
 	return got == want
 }
 
-// wants returns the words the rewriter writes for a set.
+// drop and add return the words the rewriter wants in a drop and an add
+// list.
 func (d dialect) drop() words {
 	return words{want: []string{"ALL"}, classify: d.classify}
 }
