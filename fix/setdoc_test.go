@@ -2,6 +2,7 @@ package fix
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -33,6 +34,28 @@ func TestReadSet(t *testing.T) {
 		}
 		if err != nil || set != c.want || kind != c.kind {
 			t.Errorf("%s: got %v %q %v, want %v %q", c.doc, set, kind, err, c.want, c.kind)
+		}
+	}
+}
+
+// TestReadSetFromRealDocuments reads the documents capdrop profile and
+// capdrop verify really print (their renderers' golden files).
+func TestReadSetFromRealDocuments(t *testing.T) {
+	for _, c := range []struct {
+		file, kind string
+		want       capset.Set
+	}{
+		{"../report/testdata/profile.json.golden", ProfileDocument, capset.Of(capset.CHOWN, capset.NET_BIND_SERVICE)},
+		{"../report/testdata/verify.json.golden", VerifyDocument, capset.Of(capset.CHOWN, capset.MKNOD)},
+	} {
+		f, err := os.Open(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, kind, err := ReadSet(f)
+		f.Close()
+		if err != nil || kind != c.kind || set != c.want {
+			t.Errorf("%s: %v %q %v, want %v %q", c.file, set, kind, err, c.want, c.kind)
 		}
 	}
 }
