@@ -206,6 +206,10 @@ type Options struct {
 	MaxKeys int
 	// MaxTasks is the number of tasks followed at once (default 65536).
 	MaxTasks int
+	// CacheSlots is the number of entries of the per-CPU cache in front of
+	// the counts map: a power of two from 1 to 256 (0 means 256). Tests
+	// shrink it to force evictions.
+	CacheSlots int
 	// TargetMntNS, when set, makes only execs in that mount namespace roots
 	// and records only checks of tasks rooted there.
 	TargetMntNS uint32

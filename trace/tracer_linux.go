@@ -64,6 +64,14 @@ func Open(opts Options) (*Tracer, error) {
 	if opts.MaxTasks > 0 {
 		spec.Maps["tracked"].MaxEntries = uint32(opts.MaxTasks)
 	}
+	if n := opts.CacheSlots; n != 0 {
+		if n < 1 || n > 256 || n&(n-1) != 0 {
+			return nil, fmt.Errorf("cache slots %d: want a power of two from 1 to 256", n)
+		}
+		if err := spec.Variables["cache_mask"].Set(uint32(n - 1)); err != nil {
+			return nil, fmt.Errorf("set cache_mask: %w", err)
+		}
+	}
 	vm := vmProbeRanges()
 	for name, v := range map[string]uint64{
 		"vm_probe_lo": vm[0], "vm_probe_hi": vm[1], "vm_probe2_lo": vm[2], "vm_probe2_hi": vm[3],
@@ -464,23 +472,49 @@ func rootOf(r capableRoot) Root {
 		Comm: cString(r.Comm[:]), CgroupName: cString(r.CgroupName[:])}
 }
 
-// Records reads the counts map: every key with its count summed over CPUs.
+// Records reads the counts map: every key with its count summed over CPUs,
+// plus the checks still held in the per-CPU cache in front of it.
 func (t *Tracer) Records() ([]Record, error) {
 	var (
 		k   capableKey
 		per []uint64
 		out []Record
 	)
+	index := map[capableKey]int{}
 	it := t.coll.Maps["counts"].Iterate()
 	for it.Next(&k, &per) {
 		var n uint64
 		for _, v := range per {
 			n += v
 		}
+		index[k] = len(out)
 		out = append(out, Record{Key: keyOf(k), Count: n})
 	}
 	if err := it.Err(); err != nil {
 		return out, fmt.Errorf("read the counts map: %w", err)
+	}
+	var (
+		slot  uint32
+		slots []capableSlot
+	)
+	ci := t.coll.Maps["cache"].Iterate()
+	for ci.Next(&slot, &slots) {
+		for _, s := range slots {
+			if s.N == 0 {
+				continue
+			}
+			if i, ok := index[s.K]; ok {
+				out[i].Count += s.N
+				continue
+			}
+			// Not in counts (it was flushed away meanwhile, or never made
+			// it): still a real count of real checks.
+			index[s.K] = len(out)
+			out = append(out, Record{Key: keyOf(s.K), Count: s.N})
+		}
+	}
+	if err := ci.Err(); err != nil {
+		return out, fmt.Errorf("read the count cache: %w", err)
 	}
 	return out, nil
 }

@@ -187,6 +187,50 @@ func TestMechanisms(t *testing.T) {
 	}
 }
 
+// TestCacheFlushKeepsExactCounts shrinks the per-CPU count cache to one
+// slot, so every change of key evicts and flushes it, and checks the counts
+// are still exact: the cache must never lose or double a check.
+func TestCacheFlushKeepsExactCounts(t *testing.T) {
+	requireRoot(t)
+	for _, slots := range []int{1, 0} {
+		t.Run(fmt.Sprintf("slots=%d", slots), func(t *testing.T) {
+			var tr *Tracer
+			for _, m := range Mechanisms {
+				o := Options{FollowNewMntNS: true, CacheSlots: slots, Mechanisms: []Mechanism{m}}
+				if x, err := Open(o); err == nil {
+					tr = x
+					break
+				}
+			}
+			if tr == nil {
+				t.Skip("no mechanism loads on this kernel")
+			}
+			defer tr.Close()
+			_, root := runWorkload(t, tr, "chown5", "raw", "chown5", "raw", "chown5")
+			recs := recordsOf(t, tr, root.MntNS)
+			own := func(c capset.Cap, nr int32) func(Record) bool {
+				return func(r Record) bool { return r.Cap == c && !r.Denied && r.Flags&OtherCred == 0 && r.Syscall == nr }
+			}
+			if n := sum(recs, own(capset.CHOWN, 260)); n != 30 {
+				t.Errorf("CAP_CHOWN checks in fchownat = %d, want 30", n)
+			}
+			if n := sum(recs, own(capset.NET_RAW, 41)); n != 2 {
+				t.Errorf("CAP_NET_RAW checks in socket = %d, want 2", n)
+			}
+			seen := map[Key]bool{}
+			for _, r := range recs {
+				if seen[r.Key] {
+					t.Errorf("key %+v reported twice", r.Key)
+				}
+				seen[r.Key] = true
+			}
+		})
+	}
+	if _, err := Open(Options{CacheSlots: 3}); err == nil || !strings.Contains(err.Error(), "power of two") {
+		t.Errorf("3 cache slots: %v", err)
+	}
+}
+
 // testCountAndAttribute profiles a workload with known checks and compares
 // the counts with the truth.
 func testCountAndAttribute(t *testing.T, m Mechanism) {
