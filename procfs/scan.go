@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/capdrop/capdrop/capset"
 )
@@ -130,7 +131,14 @@ type Snapshot struct {
 func (s *Snapshot) Warning() error {
 	var errs []error
 	if s.Denied > 0 {
-		errs = append(errs, fmt.Errorf("permission denied for %d processes (first: %w); run as root to see them all", s.Denied, s.FirstDenied))
+		hint := "run as root to see them all"
+		if os.Geteuid() == 0 {
+			// Root is refused when the process holds capabilities outside
+			// root's own permitted set (ptrace access rules), e.g. the
+			// init of a sandbox that keeps more than it hands out.
+			hint = "they hold capabilities outside this process's own permitted set, so even root may not read them"
+		}
+		errs = append(errs, fmt.Errorf("permission denied for %d processes (first: %w); %s", s.Denied, s.FirstDenied, hint))
 	}
 	const maxShown = 5
 	for i, err := range s.Errors {

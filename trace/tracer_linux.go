@@ -115,6 +115,32 @@ func Open(opts Options) (*Tracer, error) {
 	return t, nil
 }
 
+// raiseMemlock lifts RLIMIT_MEMLOCK while the tracer creates its maps and
+// loads its programs, and returns the function that puts the old limit
+// back. Kernels before 5.11 charge BPF memory to that limit (later ones to
+// the memory cgroup); a root shell's default of 64 KiB or 8 MiB is not
+// enough there. The old limit must come back before any workload starts:
+// rlimits are inherited, and a workload run with an unlimited memlock would
+// never make the CAP_IPC_LOCK check it makes for real, so its profile would
+// miss a need. Failing to raise (root without CAP_SYS_RESOURCE) is not an
+// error: on 5.11 and later nothing needs it, and before that the map
+// creation error says what is wrong.
+func raiseMemlock() (restore func()) {
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &old); err != nil {
+		return func() {}
+	}
+	want := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if unix.Setrlimit(unix.RLIMIT_MEMLOCK, &want) != nil {
+		// Without CAP_SYS_RESOURCE the soft limit can still go up to the hard one.
+		want = unix.Rlimit{Cur: old.Max, Max: old.Max}
+		if want.Cur == old.Cur || unix.Setrlimit(unix.RLIMIT_MEMLOCK, &want) != nil {
+			return func() {}
+		}
+	}
+	return func() { _ = unix.Setrlimit(unix.RLIMIT_MEMLOCK, &old) }
+}
+
 func settings(o Options) capableSettings {
 	s := capableSettings{TargetMntns: o.TargetMntNS}
 	if o.FollowNewMntNS {
@@ -185,6 +211,8 @@ func (t *Tracer) load(spec *ebpf.CollectionSpec, m Mechanism) (err error) {
 // loadPrograms loads the named programs of spec (and the maps they use)
 // through the verifier, without attaching them.
 func loadPrograms(spec *ebpf.CollectionSpec, names []string) (*ebpf.Collection, error) {
+	restore := raiseMemlock()
+	defer restore()
 	cs := spec.Copy()
 	keep := map[string]bool{}
 	for _, p := range names {
@@ -286,7 +314,7 @@ func loadError(err error) error {
 		if perr := checkPrivileges(); perr != nil {
 			return perr
 		}
-		return fmt.Errorf("%w (refused although the process has CAP_BPF and CAP_PERFMON: a security module or lockdown forbids this program type)", err)
+		return fmt.Errorf("%w (refused although the process has CAP_BPF and CAP_PERFMON: before Linux 5.11 the locked-memory limit (ulimit -l) may be too low, otherwise a security module or lockdown forbids this program type)", err)
 	}
 	return err
 }

@@ -48,6 +48,7 @@ enum flag {
 	F_SAME_ID = 1 << 6,     /* set*id to ids the task already has */
 	F_VM_PROBE = 1 << 7,    /* called from the overcommit accounting */
 	F_NO_SGID = 1 << 8,     /* CAP_FSETID asked by a chmod whose mode has no setgid bit */
+	F_NO_STACK = 1 << 9,    /* the kernel stack could not be read to look for the overcommit probe */
 };
 
 /* Counters. Keep in sync with trace.Counters. */
@@ -295,24 +296,32 @@ static __always_inline bool chmod_without_sgid(int nr, struct pt_regs *regs)
 	return !(mode & 02000);
 }
 
-static __always_inline bool in_vm_probe(void *ctx)
+#define VM_PROBE_FRAMES 12
+
+/* vm_probe looks for the overcommit accounting among the callers on the
+ * kernel stack: 1 found, 0 not there, -1 the stack could not be read (the
+ * helper's per-CPU callchain buffers are in use, e.g. by a perf session
+ * sampling on this CPU). Between the tracepoint and its caller sit the BPF
+ * program, bpf_trace_run and the tracepoint's own frames, so look deep
+ * enough. */
+static __always_inline int vm_probe(void *ctx)
 {
-	__u64 ips[4] = {};
+	__u64 ips[VM_PROBE_FRAMES] = {};
 	long n;
 
 	if (!vm_probe_lo && !vm_probe2_lo)
-		return false;
+		return 0;
 	n = bpf_get_stack(ctx, ips, sizeof(ips), 0);
 	if (n <= 0)
-		return false;
+		return -1;
 #pragma unroll
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < VM_PROBE_FRAMES; i++) {
 		if (ips[i] >= vm_probe_lo && ips[i] < vm_probe_hi)
-			return true;
+			return 1;
 		if (ips[i] >= vm_probe2_lo && ips[i] < vm_probe2_hi)
-			return true;
+			return 1;
 	}
-	return false;
+	return 0;
 }
 
 static __always_inline __u32 slot_of(const struct key *k)
@@ -411,8 +420,13 @@ static __always_inline int record(void *ctx, const struct cred *cred, int cap, i
 		k.flags |= F_SAME_ID;
 	if (cap == CAP_FSETID && cs == 0x33 && chmod_without_sgid(k.syscall, regs))
 		k.flags |= F_NO_SGID;
-	if (cap == CAP_SYS_ADMIN && !opts_known && in_vm_probe(ctx))
-		k.flags |= F_VM_PROBE;
+	if (cap == CAP_SYS_ADMIN && !opts_known) {
+		int vm = vm_probe(ctx);
+		if (vm > 0)
+			k.flags |= F_VM_PROBE;
+		else if (vm < 0)
+			k.flags |= F_NO_STACK;
+	}
 	bpf_get_current_comm(k.comm, sizeof(k.comm));
 
 	__u32 idx = slot_of(&k);
