@@ -3,6 +3,8 @@ package fix
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -214,5 +216,26 @@ func TestWrongSelector(t *testing.T) {
 	_, err = Apply("web.container", []byte("[Container]\nImage=x\nAddCapability=CHOWN\n"), Options{})
 	if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "Quadlet") {
 		t.Errorf("Quadlet: %v", err)
+	}
+}
+
+// TestExampleService fixes the bundled example (examples/service) the way
+// the README's walkthrough does, with its known needs.
+func TestExampleService(t *testing.T) {
+	needs := capset.Of(capset.CHOWN, capset.SETGID, capset.SETUID)
+	for _, name := range []string{"compose.yaml", "Dockerfile"} {
+		src, err := os.ReadFile(filepath.Join("..", "examples", "service", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Apply(name, src, Options{Add: needs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "example-"+strings.ToLower(strings.TrimSuffix(name, ".yaml"))+".diff", Unified(name, name, src, res.Output))
+		again, err := Apply(name, res.Output, Options{Add: needs})
+		if err != nil || again.Changed {
+			t.Errorf("%s: second run: changed %v, %v", name, again != nil && again.Changed, err)
+		}
 	}
 }
