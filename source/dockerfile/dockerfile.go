@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/capdrop/capdrop/source/runargs"
 	"github.com/capdrop/capdrop/source/textpos"
 	"github.com/capdrop/capdrop/workload"
 )
@@ -70,6 +71,8 @@ type parser struct {
 	escape byte
 	stages []*stage
 	errs   []*workload.Error
+	// lastCmd is the command runLabel parsed last, for RunCommands.
+	lastCmd *runargs.Command
 }
 
 func (p *parser) errorf(off int, format string, args ...any) {

@@ -144,6 +144,7 @@ func (p *parser) runLabel(l label, key string, opts Options) (workload.Workload,
 		line, col := p.idx.LineCol(off)
 		return runargs.Loc{Offset: off, Line: line, Col: col}
 	})
+	p.lastCmd = c
 	w := c.Workload(p.file, workload.DockerfileLabel)
 	w.Name = "LABEL " + key
 	w.Attrs["label"] = l.key.String() + "=" + v.String()

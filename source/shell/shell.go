@@ -67,6 +67,7 @@ type parser struct {
 	data      []byte
 	idx       *textpos.Index
 	workloads []workload.Workload
+	cmds      []*runargs.Command // what Commands returns
 	errs      []*workload.Error
 }
 
@@ -83,6 +84,7 @@ func (p *parser) add(cmds []*runargs.Command) {
 			continue // no image: a placeholder or a fragment, not a container
 		}
 		p.workloads = append(p.workloads, c.Workload(p.file, workload.RunLine))
+		p.cmds = append(p.cmds, c)
 	}
 }
 

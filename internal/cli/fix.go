@@ -1,0 +1,222 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/fix"
+	"github.com/capdrop/capdrop/internal/term"
+)
+
+func init() { register("apply", newFixCmd) }
+
+// maxFixFile bounds the size of a file capdrop fix reads.
+const maxFixFile = 16 << 20
+
+type fixOptions struct {
+	service, container string
+	line               int
+	capAdd, from       string
+	format             string
+	diff, write        bool
+	allowWiden         bool
+}
+
+func newFixCmd(s *term.Streams) *cobra.Command {
+	var o fixOptions
+	formats := make([]string, len(fix.Formats))
+	for i, f := range fix.Formats {
+		formats[i] = string(f)
+	}
+	cmd := &cobra.Command{
+		Use:   "fix FILE",
+		Short: "Write a capability set into a compose file, Kubernetes manifest, Dockerfile or script, changing nothing else",
+		Long: `fix makes one container drop every capability and add exactly the given set:
+a compose service (cap_drop: [ALL], cap_add), a Kubernetes container
+(securityContext.capabilities drop ["ALL"] and add, and allowPrivilegeEscalation:
+false when it is not set), a Dockerfile LABEL RUN, or a docker/podman run line in
+a shell script, Makefile, Markdown file or systemd unit.
+
+Everything else in the file stays byte for byte: comments, key order, indentation,
+quoting, anchors, line endings, other documents. The rewrite is checked before it
+is shown: the result must parse, give the target exactly the set and nothing else
+must change. Running fix again changes nothing.
+
+The set comes from --cap-add, or from --from: a document written by
+'capdrop profile -o json' (its "needed" set) or 'capdrop verify -o json' (its
+"set", which must have passed).
+
+By default fix prints a unified diff (apply it with 'patch -p0'); --write replaces
+the file atomically. fix never grants a capability the target does not hold
+today unless --allow-widen is given, and refuses targets it cannot change safely:
+privileged containers, lists shared through YAML anchors, several possible
+targets (choose with --service, --container or --line).`,
+		Example: `  capdrop fix compose.yaml --service web --cap-add net_bind_service,chown
+  capdrop fix k8s/deploy.yaml --container app --from profile.json --write
+  capdrop fix run.sh --line 12 --cap-add '' --write
+  capdrop fix Dockerfile --from verify.json | patch -p0`,
+		Args: argsUsage(cobra.ExactArgs(1)),
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.service, "service", "", "the compose service to fix")
+	f.StringVar(&o.container, "container", "", "the Kubernetes container to fix: NAME, OBJECT/NAME or KIND/OBJECT/NAME")
+	f.IntVar(&o.line, "line", 0, "the run line or LABEL RUN to fix, by the line it starts on")
+	f.StringVar(&o.capAdd, "cap-add", "", `the capabilities to keep: names (any case, CAP_ optional) or hex masks, comma-separated; '' or none for nothing`)
+	f.StringVar(&o.from, "from", "", "read the set from a capdrop profile or verify JSON document (- for stdin)")
+	f.BoolVar(&o.diff, "diff", false, "print a unified diff of the change (the default)")
+	f.BoolVar(&o.write, "write", false, "write the file in place, atomically (FILE - writes the result to stdout)")
+	f.BoolVar(&o.allowWiden, "allow-widen", false, "allow granting capabilities the target does not hold today")
+	f.StringVar(&o.format, "format", "", "the file's format when detection guesses wrong: "+strings.Join(formats, ", "))
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("cap-add", completeCaps)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return runFix(s, cmd, args[0], o, formats)
+	}
+	return cmd
+}
+
+func runFix(s *term.Streams, cmd *cobra.Command, path string, o fixOptions, formats []string) error {
+	switch {
+	case cmd.Flags().Changed("cap-add") == (o.from != ""):
+		return usageErrorf("give the set with exactly one of --cap-add and --from")
+	case o.diff && o.write:
+		return usageErrorf("--diff and --write do not go together")
+	case btoi(o.service != "")+btoi(o.container != "")+btoi(o.line != 0) > 1:
+		return usageErrorf("choose the target with one of --service, --container and --line")
+	case path == "-" && o.from == "-":
+		return usageErrorf("FILE and --from cannot both be standard input")
+	case o.line < 0:
+		return usageErrorf("--line must be a line number, not %d", o.line)
+	}
+	if o.format != "" {
+		if err := checkChoice("format", o.format, formats...); err != nil {
+			return err
+		}
+	}
+	set, err := fixSet(s, o)
+	if err != nil {
+		return err
+	}
+	src, err := readFixFile(s, path)
+	if err != nil {
+		return err
+	}
+	res, err := fix.Apply(path, src, fix.Options{
+		Add: set, Service: o.service, Container: o.container, Line: o.line,
+		Format: fix.Format(o.format), AllowWiden: o.allowWiden,
+	})
+	if err != nil {
+		return inputError(err)
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(s.ErrOut, "capdrop: note: %s\n", n)
+	}
+	what := "adds nothing"
+	if !set.IsEmpty() {
+		what = "adds exactly " + strings.Join(set.ShortNames(), ", ")
+	}
+	switch {
+	case o.write && path == "-":
+		_, err := s.Out.Write(res.Output)
+		return err
+	case !res.Changed:
+		fmt.Fprintf(s.ErrOut, "%s: %s already drops ALL and %s; nothing to do\n", path, res.Target, what)
+		return nil
+	case o.write:
+		if err := fix.WriteFile(path, src, res.Output); err != nil {
+			return inputError(err)
+		}
+		fmt.Fprintf(s.Out, "%s: %s now drops ALL and %s\n", path, res.Target, what)
+		return nil
+	}
+	return writeDiff(s, fix.Unified(path, path, src, res.Output))
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// fixSet reads the set from --cap-add or --from.
+func fixSet(s *term.Streams, o fixOptions) (capset.Set, error) {
+	if o.from == "" {
+		text := strings.TrimSpace(o.capAdd)
+		if strings.EqualFold(text, "none") {
+			return 0, nil
+		}
+		for _, w := range capset.Fields(text) {
+			if capset.IsAll(w) {
+				return 0, usageErrorf("--cap-add ALL is not a reduced set: list the capabilities to keep")
+			}
+		}
+		set, err := capset.ParseSet(text)
+		if err != nil {
+			return 0, usageErrorf("--cap-add: %v", err)
+		}
+		return set, nil
+	}
+	var r io.Reader = s.In
+	if o.from != "-" {
+		f, err := os.Open(o.from)
+		if err != nil {
+			return 0, inputError(err)
+		}
+		defer f.Close()
+		r = f
+	}
+	set, _, err := fix.ReadSet(r)
+	if err != nil {
+		return 0, inputError(fmt.Errorf("%s: %w", o.from, err))
+	}
+	return set, nil
+}
+
+func readFixFile(s *term.Streams, path string) ([]byte, error) {
+	var r io.Reader = s.In
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, inputError(err)
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxFixFile+1))
+	if err != nil {
+		return nil, inputError(fmt.Errorf("%s: %w", path, err))
+	}
+	if len(b) > maxFixFile {
+		return nil, inputError(fmt.Errorf("%s: larger than %d MiB", path, maxFixFile>>20))
+	}
+	return b, nil
+}
+
+// writeDiff prints a diff, coloured on a terminal.
+func writeDiff(s *term.Streams, diff string) error {
+	p := s.Palette()
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(diff, "\n") {
+		switch {
+		case line == "":
+		case strings.HasPrefix(line, "+++"), strings.HasPrefix(line, "---"):
+			b.WriteString(p.Bold(strings.TrimSuffix(line, "\n")) + "\n")
+		case strings.HasPrefix(line, "@@"):
+			b.WriteString(p.Cyan(strings.TrimSuffix(line, "\n")) + "\n")
+		case strings.HasPrefix(line, "+"):
+			b.WriteString(p.Green(strings.TrimSuffix(line, "\n")) + "\n")
+		case strings.HasPrefix(line, "-"):
+			b.WriteString(p.Red(strings.TrimSuffix(line, "\n")) + "\n")
+		default:
+			b.WriteString(line)
+		}
+	}
+	_, err := io.WriteString(s.Out, b.String())
+	return err
+}
