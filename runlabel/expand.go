@@ -94,6 +94,12 @@ func (e *LabelError) Unwrap() error {
 // It returns the words and the variables the label used, in order of first
 // use.
 func Expand(label string, vars Vars) ([]string, []Var, error) {
+	return expandLabel(label, vars, true)
+}
+
+// expandLabel is Expand, with the bare-word IMAGE/NAME rule only when bare
+// is set.
+func expandLabel(label string, vars Vars, bareWords bool) ([]string, []Var, error) {
 	if i := strings.IndexByte(label, 0); i >= 0 {
 		return nil, nil, &LabelError{Col: utf8.RuneCountInString(label[:i]) + 1, Msg: "the label contains a NUL byte"}
 	}
@@ -106,7 +112,7 @@ func Expand(label string, vars Vars) ([]string, []Var, error) {
 	var out []string
 	for i, w := range call.Args {
 		env.collect(w)
-		if v, ok := bare(cfg, w, vars, env); ok {
+		if v, ok := bare(cfg, w, vars, env); ok && bareWords {
 			out = append(out, v)
 			continue
 		}

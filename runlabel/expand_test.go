@@ -148,9 +148,9 @@ func TestQuote(t *testing.T) {
 
 // TestJoinRoundTrip: what Command.Text shows is exactly the argv that runs.
 func TestJoinRoundTrip(t *testing.T) {
-	argv := []string{"/usr/bin/docker", "run", "-e", "A=b c", "--label", "x='y'", "img", "sh", "-c", "echo $HOME; exit 3", "", "\t"}
+	argv := []string{"/usr/bin/docker", "run", "-e", "A=b c", "--label", "x='y'", "img", "sh", "-c", "echo $HOME; exit 3", "", "\t", "IMAGE", "NAME=x"}
 	text := Join(argv)
-	got, _, err := Expand(text, Vars{})
+	got, _, err := expandLabel(text, Vars{}, false)
 	if err != nil || !reflect.DeepEqual(got, argv) {
 		t.Errorf("%s → %q, %v", text, got, err)
 	}

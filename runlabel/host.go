@@ -33,17 +33,17 @@ func hostAccess(c *runargs.Command) []HostAccess {
 		switch f.Canonical() {
 		case "volume":
 			if src, _, _ := strings.Cut(v, ":"); strings.HasPrefix(src, "/") || strings.HasPrefix(src, ".") || strings.HasPrefix(src, "~") {
-				what = fmt.Sprintf("mounts the host's %s into the container", src)
+				what = fmt.Sprintf("mounts the host's %s into the container", Quote(src))
 			}
 		case "mount":
 			if strings.Contains(v, "type=bind") {
 				what = "mounts a host path into the container"
 			}
 		case "volumes-from":
-			what = fmt.Sprintf("mounts every volume of container %s", v)
+			what = fmt.Sprintf("mounts every volume of container %s", Quote(v))
 		case "device":
 			src, _, _ := strings.Cut(v, ":")
-			what = fmt.Sprintf("gives the container the host device %s", src)
+			what = fmt.Sprintf("gives the container the host device %s", Quote(src))
 		case "device-cgroup-rule":
 			what = "lets the container use host devices matching a rule"
 		case "pid", "network", "ipc", "uts", "userns", "cgroupns":
@@ -62,9 +62,9 @@ func hostAccess(c *runargs.Command) []HostAccess {
 				what = "exposes /proc and /sys paths that are masked by default"
 			}
 		case "env-file", "label-file":
-			what = fmt.Sprintf("the docker CLI reads the host file %s with your privileges", v)
+			what = fmt.Sprintf("the docker CLI reads the host file %s with your privileges", Quote(v))
 		case "cidfile":
-			what = fmt.Sprintf("the docker CLI creates the host file %s with your privileges", v)
+			what = fmt.Sprintf("the docker CLI creates the host file %s with your privileges", Quote(v))
 		}
 		if what == "" {
 			continue

@@ -31,11 +31,15 @@ func Quote(word string) string {
 }
 
 // Join quotes each word and joins them with spaces: a command line a
-// shell would split back into exactly argv.
+// shell would split back into exactly argv. The first word is also quoted
+// when a shell would take it for a reserved word or an assignment.
 func Join(argv []string) string {
 	q := make([]string, len(argv))
 	for i, a := range argv {
 		q[i] = Quote(a)
+		if i == 0 && q[i] == a && (syntax.IsKeyword(a) || strings.Contains(a, "=")) {
+			q[i] = "'" + a + "'"
+		}
 	}
 	return strings.Join(q, " ")
 }
