@@ -392,8 +392,8 @@ func safeDefault(img Image, o Options, name string, c *Command) []string {
 		}
 	}
 	if len(wider) > 0 {
-		c.Notes = append(c.Notes, fmt.Sprintf("the image's %s label asks for %s, which Docker does not give by default either: the safe default leaves %s out (add them yourself if you trust the image)",
-			CapsLabel, strings.Join(wider, ", "), pronoun(len(wider))))
+		c.Notes = append(c.Notes, fmt.Sprintf("the image's %s label asks for %s, which Docker does not give by default either: the safe default leaves %s out (add %s yourself if you trust the image)",
+			CapsLabel, strings.Join(wider, ", "), pronoun(len(wider)), pronoun(len(wider))))
 	}
 	argv = append(argv, "--security-opt=no-new-privileges", "--name", name, img.Ref)
 	c.Notes = append(c.Notes, fmt.Sprintf("the image has no %s label; atomic run would have run %q, which keeps Docker's default capabilities; capdrop runs its safe default instead", DefaultLabel, AtomicDefault))
