@@ -1,0 +1,279 @@
+// Package trace watches the kernel's capability checks with eBPF.
+//
+// Every capability check ends in the commoncap cap_capable(). The tracer hooks
+// it with the first mechanism the running kernel accepts — the
+// capability:cap_capable tracepoint (Linux ≥ 6.14) as a BTF-typed or raw
+// tracepoint, fexit on cap_capable, or a kprobe and kretprobe on it — and
+// aggregates the checks in the kernel: a per-CPU hash counts checks per Key
+// (the root task's mount namespace and cgroup, capability, verdict, syscall,
+// command, flags), and only the first check of each key is streamed to user
+// space. Map overflow and lost events are counted and reported in Counters.
+//
+// Only tasks of interest are recorded. A task becomes tracked when it execs
+// as a root — in the target mount namespace, or (before a target is known)
+// in a mount namespace other than its parent's — or when a tracked task forks
+// it. So a container runtime's init, which runs in the container's
+// namespaces with full capabilities before it execs the entrypoint, is never
+// counted.
+//
+// The tracer needs CAP_BPF and CAP_PERFMON (Linux ≥ 5.8), or CAP_SYS_ADMIN.
+// Nothing is pinned: when the process ends, even by SIGKILL, the kernel
+// detaches every program.
+package trace
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/capdrop/capdrop/capset"
+)
+
+// Mechanism is how the tracer hooks cap_capable.
+type Mechanism string
+
+// The mechanisms, in the order the tracer tries them.
+const (
+	// TracepointBTF is the capability:cap_capable tracepoint (Linux ≥ 6.14)
+	// as a tp_btf program. It does not see cap_capable's opts.
+	TracepointBTF Mechanism = "tp_btf"
+	// RawTracepoint is the same tracepoint as a raw_tp program.
+	RawTracepoint Mechanism = "raw_tp"
+	// Fexit is an fexit program on cap_capable (Linux ≥ 5.5 with BTF and
+	// trampolines). It sees opts, so advisory (noaudit) checks are known.
+	Fexit Mechanism = "fexit"
+	// Kprobe is a kprobe and a kretprobe on cap_capable. It sees opts.
+	Kprobe Mechanism = "kprobe"
+)
+
+// Mechanisms lists every mechanism in the order they are tried.
+var Mechanisms = []Mechanism{TracepointBTF, RawTracepoint, Fexit, Kprobe}
+
+// OptsVisible reports whether the mechanism sees cap_capable's opts
+// argument (CAP_OPT_NOAUDIT, CAP_OPT_INSETID).
+func (m Mechanism) OptsVisible() bool { return m == Fexit || m == Kprobe }
+
+// ParseMechanism accepts a mechanism name.
+func ParseMechanism(s string) (Mechanism, error) {
+	for _, m := range Mechanisms {
+		if string(m) == s {
+			return m, nil
+		}
+	}
+	names := make([]string, len(Mechanisms))
+	for i, m := range Mechanisms {
+		names[i] = string(m)
+	}
+	return "", fmt.Errorf("unknown tracing mechanism %q (one of %s)", s, strings.Join(names, ", "))
+}
+
+// Flag describes a check beyond its capability and verdict.
+type Flag uint16
+
+// The flags of a Key; the values are the BPF program's.
+const (
+	// OptsKnown: the mechanism saw opts, so NoAudit and InSetID are
+	// meaningful.
+	OptsKnown Flag = 1 << 0
+	// NoAudit: the caller passed CAP_OPT_NOAUDIT, an advisory probe.
+	NoAudit Flag = 1 << 1
+	// InSetID: the caller passed CAP_OPT_INSETID (a set*id syscall).
+	InSetID Flag = 1 << 2
+	// OtherCred: the checked credentials are not the task's own (overlayfs
+	// acting as its mounter, file_ns_capable on an opener's cred).
+	OtherCred Flag = 1 << 3
+	// Compat: the syscall is a 32-bit (ia32) one; Syscall is its i386 number.
+	Compat Flag = 1 << 4
+	// NoSyscall: the check did not happen in a syscall of the task, or the
+	// register frame could not be found; Syscall is -1.
+	NoSyscall Flag = 1 << 5
+	// SameID: a set*id syscall whose arguments are the ids the task already
+	// has, so the check could not matter.
+	SameID Flag = 1 << 6
+	// VMProbe: the check came from the overcommit accounting
+	// (security_vm_enough_memory_mm), found on the kernel stack, an advisory
+	// probe. Set only when opts are invisible.
+	VMProbe Flag = 1 << 7
+	// NoSetgidBit: CAP_FSETID asked by a chmod whose new mode has no setgid
+	// bit; the kernel asks whenever the caller is not in the file's group,
+	// but the answer only decides whether a setgid bit is kept.
+	NoSetgidBit Flag = 1 << 8
+)
+
+var flagNames = []struct {
+	f    Flag
+	name string
+}{
+	{OptsKnown, "opts"}, {NoAudit, "noaudit"}, {InSetID, "insetid"}, {OtherCred, "other-cred"},
+	{Compat, "compat"}, {NoSyscall, "no-syscall"}, {SameID, "same-id"}, {VMProbe, "vm-probe"},
+	{NoSetgidBit, "no-setgid-bit"},
+}
+
+// String lists the flags by name, joined by "|".
+func (f Flag) String() string {
+	var parts []string
+	for _, n := range flagNames {
+		if f&n.f != 0 {
+			parts = append(parts, n.name)
+		}
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, "|")
+}
+
+// Key identifies a group of identical checks.
+type Key struct {
+	// Cgroup is the cgroup (v2) id of the root task at its exec; it
+	// separates containers only where they live in cgroup v2.
+	Cgroup uint64
+	// MntNS is the mount-namespace inode of the root task at its exec.
+	MntNS uint32
+	// Syscall is the x86_64 syscall number the task was in, or -1.
+	Syscall int32
+	// Cap is the capability checked.
+	Cap capset.Cap
+	// Denied is the verdict: false when cap_capable granted the check.
+	Denied bool
+	// Flags says more about the check.
+	Flags Flag
+	// Comm is the task's command name (at most 15 bytes).
+	Comm string
+}
+
+// Record is a key and how many checks it counted.
+type Record struct {
+	Key
+	Count uint64
+}
+
+// Root is a task that became tracked by its exec, rather than by being
+// forked from a tracked task.
+type Root struct {
+	PID  uint32
+	PPID uint32
+	// MntNS is the mount namespace it exec'd in.
+	MntNS uint32
+	// Cgroup is its cgroup v2 id.
+	Cgroup uint64
+	// Comm is its command name after the exec.
+	Comm string
+	// CgroupName is the leaf name of its memory cgroup (v1 or v2), which
+	// holds the container ID for Docker, containerd and Podman.
+	CgroupName string
+}
+
+// Event is what the tracer streams: a key seen for the first time, or a
+// new root.
+type Event struct {
+	// Key is set for a key's first check; PID is the task that made it.
+	Key *Key
+	// Root is set for a new root.
+	Root *Root
+	PID  uint32
+}
+
+// Counters are the tracer's losses. None is ever dropped silently: a
+// profile reports them all.
+type Counters struct {
+	// Overflow counts checks not counted because the counts map was full.
+	Overflow uint64 `json:"overflow"`
+	// Lost counts events the ring buffer dropped (first-seen keys for the
+	// live view, and roots; the final counts come from the map and do not
+	// depend on them).
+	Lost uint64 `json:"lost"`
+	// TasksOverflow counts tasks not followed because the tracked map was
+	// full: their checks are missing.
+	TasksOverflow uint64 `json:"tasks_overflow"`
+	// PendingOverflow counts kprobe entries lost because the map pairing
+	// kprobe and kretprobe was full: those checks are missing.
+	PendingOverflow uint64 `json:"pending_overflow"`
+	// RootsOverflow counts roots not recorded in the roots map.
+	RootsOverflow uint64 `json:"roots_overflow"`
+}
+
+// Missing is the number of checks or tasks the trace may lack.
+func (c Counters) Missing() uint64 {
+	return c.Overflow + c.TasksOverflow + c.PendingOverflow
+}
+
+// Options configure a Tracer.
+type Options struct {
+	// Mechanisms to try, in order; empty means all (Mechanisms).
+	Mechanisms []Mechanism
+	// MaxKeys is the size of the counts map (default 16384).
+	MaxKeys int
+	// MaxTasks is the number of tasks followed at once (default 65536).
+	MaxTasks int
+	// TargetMntNS, when set, makes only execs in that mount namespace roots
+	// and records only checks of tasks rooted there.
+	TargetMntNS uint32
+	// FollowNewMntNS makes any exec in a mount namespace other than the
+	// parent's a root, until SetTarget names the target (for workloads whose
+	// namespace is not known before they start: containers, commands
+	// started in their own mount namespace).
+	FollowNewMntNS bool
+}
+
+// Attempt is one mechanism the tracer tried, and why it failed.
+type Attempt struct {
+	Mechanism Mechanism
+	Err       error
+}
+
+// ErrUnsupported is wrapped by errors that mean the kernel offers no way to
+// trace capability checks.
+var ErrUnsupported = errors.New("cannot trace capability checks on this kernel")
+
+// UnsupportedError lists every mechanism tried and why each failed.
+type UnsupportedError struct {
+	Attempts []Attempt
+}
+
+func (e *UnsupportedError) Error() string {
+	var b strings.Builder
+	b.WriteString(ErrUnsupported.Error())
+	b.WriteString(": ")
+	for i, a := range e.Attempts {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: %v", a.Mechanism, a.Err)
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, ErrUnsupported) true.
+func (e *UnsupportedError) Unwrap() error { return ErrUnsupported }
+
+// ErrPrivilege is wrapped by errors that mean the process lacks the
+// capabilities the tracer needs.
+var ErrPrivilege = errors.New("not privileged enough to trace with eBPF")
+
+// PrivilegeError names the capabilities that are missing.
+type PrivilegeError struct {
+	// Missing are the capabilities to add: CAP_BPF and CAP_PERFMON (or
+	// CAP_SYS_ADMIN on kernels before 5.8).
+	Missing capset.Set
+	// Detail says where it was found.
+	Detail string
+}
+
+func (e *PrivilegeError) Error() string {
+	return fmt.Sprintf("%v: missing %s in the effective set (%s); run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8)",
+		ErrPrivilege, strings.Join(e.Missing.Names(), " and "), e.Detail)
+}
+
+// Unwrap makes errors.Is(err, ErrPrivilege) true.
+func (e *PrivilegeError) Unwrap() error { return ErrPrivilege }
+
+// NeededPrivileges checks an effective set against what the tracer needs:
+// CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN (which also covers kernels older
+// than 5.8, where the two did not exist). It returns the missing ones.
+func NeededPrivileges(eff capset.Set) capset.Set {
+	if eff.Has(capset.SYS_ADMIN) {
+		return capset.Empty
+	}
+	return capset.Of(capset.BPF, capset.PERFMON).Minus(eff)
+}

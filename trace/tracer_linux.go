@@ -1,0 +1,553 @@
+//go:build linux && amd64
+
+package trace
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
+
+	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/procfs"
+)
+
+// ProgramPrefix starts the name of every BPF program the tracer loads, so
+// tests (and users, with `bpftool prog`) can tell capdrop's programs apart.
+// The kernel keeps the first 15 bytes of a program's name.
+const ProgramPrefix = "cap_"
+
+// trackNames are the tracker programs, attached whatever the mechanism.
+var trackNames = []string{"track_exec", "track_fork", "track_exit"}
+
+// Tracer is a loaded and attached capability-check tracer.
+type Tracer struct {
+	mech     Mechanism
+	attempts []Attempt
+	coll     *ebpf.Collection
+	links    []link.Link
+	rd       *ringbuf.Reader
+	vmProbe  bool
+
+	closeOnce sync.Once
+	userLost  atomic.Uint64
+	events    chan Event
+	done      chan struct{}
+}
+
+// Open checks privileges, loads the tracer with the first mechanism the
+// kernel accepts, attaches it, and starts streaming events. Close it.
+func Open(opts Options) (*Tracer, error) {
+	if err := checkPrivileges(); err != nil {
+		return nil, err
+	}
+	spec, err := loadCapable()
+	if err != nil {
+		return nil, fmt.Errorf("load the embedded BPF object: %w", err)
+	}
+	if opts.MaxKeys > 0 {
+		spec.Maps["counts"].MaxEntries = uint32(opts.MaxKeys)
+	}
+	if opts.MaxTasks > 0 {
+		spec.Maps["tracked"].MaxEntries = uint32(opts.MaxTasks)
+	}
+	vm := vmProbeRanges()
+	for name, v := range map[string]uint64{
+		"vm_probe_lo": vm[0], "vm_probe_hi": vm[1], "vm_probe2_lo": vm[2], "vm_probe2_hi": vm[3],
+	} {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return nil, fmt.Errorf("set %s: %w", name, err)
+		}
+	}
+	mechs := opts.Mechanisms
+	if len(mechs) == 0 {
+		mechs = Mechanisms
+	}
+	t := &Tracer{vmProbe: vm[0] != 0 || vm[2] != 0}
+	for _, m := range mechs {
+		err := t.load(spec, m)
+		if err == nil {
+			t.mech = m
+			break
+		}
+		t.attempts = append(t.attempts, Attempt{Mechanism: m, Err: err})
+		if errors.Is(err, ErrPrivilege) {
+			return nil, err
+		}
+	}
+	if t.coll == nil {
+		return nil, &UnsupportedError{Attempts: t.attempts}
+	}
+	if err := t.configure(settings(opts)); err != nil {
+		t.Close()
+		return nil, err
+	}
+	rd, err := ringbuf.NewReader(t.coll.Maps["events"])
+	if err != nil {
+		t.Close()
+		return nil, fmt.Errorf("read the event ring buffer: %w", err)
+	}
+	t.rd = rd
+	t.events = make(chan Event, 1024)
+	t.done = make(chan struct{})
+	go t.read()
+	return t, nil
+}
+
+func settings(o Options) capableSettings {
+	s := capableSettings{TargetMntns: o.TargetMntNS}
+	if o.FollowNewMntNS {
+		s.FollowNewMntns = 1
+	}
+	return s
+}
+
+// load loads the programs of one mechanism plus the trackers, and attaches
+// them; on failure it leaves nothing loaded.
+func (t *Tracer) load(spec *ebpf.CollectionSpec, m Mechanism) (err error) {
+	progs, err := mechanismPrograms(m)
+	if err != nil {
+		return err
+	}
+	if err := probe(m); err != nil {
+		return err
+	}
+	coll, err := loadPrograms(spec, append(progs, trackNames...))
+	if err != nil {
+		return err
+	}
+	var links []link.Link
+	defer func() {
+		if err != nil {
+			for _, l := range links {
+				l.Close()
+			}
+			coll.Close()
+		}
+	}()
+	for _, name := range trackNames {
+		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{
+			Name: "sched_process_" + strings.TrimPrefix(name, "track_"), Program: coll.Programs[name]})
+		if err != nil {
+			return fmt.Errorf("attach %s: %w", name, loadError(err))
+		}
+		links = append(links, l)
+	}
+	attach := func(l link.Link, err error) error {
+		if err != nil {
+			return loadError(err)
+		}
+		links = append(links, l)
+		return nil
+	}
+	switch m {
+	case TracepointBTF:
+		err = attach(link.AttachTracing(link.TracingOptions{Program: coll.Programs["cap_tp_btf"]}))
+	case RawTracepoint:
+		err = attach(link.AttachRawTracepoint(link.RawTracepointOptions{Name: "cap_capable", Program: coll.Programs["cap_raw_tp"]}))
+	case Fexit:
+		err = attach(link.AttachTracing(link.TracingOptions{Program: coll.Programs["cap_fexit"]}))
+	case Kprobe:
+		// The kretprobe first: a kprobe without its kretprobe would only
+		// fill the pending map.
+		if err = attach(link.Kretprobe("cap_capable", coll.Programs["cap_kretprobe"], nil)); err == nil {
+			err = attach(link.Kprobe("cap_capable", coll.Programs["cap_kprobe"], nil))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("attach: %w", err)
+	}
+	t.coll, t.links = coll, links
+	return nil
+}
+
+// loadPrograms loads the named programs of spec (and the maps they use)
+// through the verifier, without attaching them.
+func loadPrograms(spec *ebpf.CollectionSpec, names []string) (*ebpf.Collection, error) {
+	cs := spec.Copy()
+	keep := map[string]bool{}
+	for _, p := range names {
+		keep[p] = true
+	}
+	for name := range cs.Programs {
+		if !keep[name] {
+			delete(cs.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(cs, ebpf.CollectionOptions{})
+	if err != nil {
+		return nil, loadError(err)
+	}
+	return coll, nil
+}
+
+func mechanismPrograms(m Mechanism) ([]string, error) {
+	switch m {
+	case TracepointBTF:
+		return []string{"cap_tp_btf"}, nil
+	case RawTracepoint:
+		return []string{"cap_raw_tp"}, nil
+	case Fexit:
+		return []string{"cap_fexit"}, nil
+	case Kprobe:
+		return []string{"cap_kprobe", "cap_kretprobe"}, nil
+	}
+	return nil, fmt.Errorf("unknown mechanism %q", m)
+}
+
+// probe checks, before loading anything, that the kernel has what the
+// mechanism hooks, so the error names the missing piece.
+func probe(m Mechanism) error {
+	switch m {
+	case TracepointBTF, RawTracepoint:
+		if !tracepointExists("capability", "cap_capable") {
+			if m == TracepointBTF {
+				if spec, err := btf.LoadKernelSpec(); err == nil {
+					var td *btf.Typedef
+					if spec.TypeByName("btf_trace_cap_capable", &td) == nil {
+						return nil
+					}
+				}
+			}
+			return fmt.Errorf("no capability:cap_capable tracepoint (added in Linux 6.14): %w", ErrUnsupported)
+		}
+	case Fexit:
+		spec, err := btf.LoadKernelSpec()
+		if err != nil {
+			return fmt.Errorf("no kernel BTF (CONFIG_DEBUG_INFO_BTF): %w", err)
+		}
+		if err := checkCapCapableBTF(spec); err != nil {
+			return err
+		}
+	case Kprobe:
+		if _, err := os.Stat("/sys/bus/event_source/devices/kprobe/type"); err != nil {
+			return fmt.Errorf("no kprobe PMU (CONFIG_KPROBES, CONFIG_KPROBE_EVENTS): %w", ErrUnsupported)
+		}
+	}
+	return nil
+}
+
+// checkCapCapableBTF checks cap_capable's signature in the kernel's BTF:
+// (const struct cred *, struct user_namespace *, int cap, unsigned int
+// opts) since Linux 5.1.
+func checkCapCapableBTF(spec *btf.Spec) error {
+	var fn *btf.Func
+	if err := spec.TypeByName("cap_capable", &fn); err != nil {
+		return fmt.Errorf("cap_capable is not in the kernel's BTF: %w", ErrUnsupported)
+	}
+	proto, ok := fn.Type.(*btf.FuncProto)
+	if !ok || len(proto.Params) != 4 {
+		return fmt.Errorf("cap_capable in the kernel's BTF does not take (cred, ns, cap, opts): %w", ErrUnsupported)
+	}
+	if proto.Params[2].Name != "cap" || (proto.Params[3].Name != "opts" && proto.Params[3].Name != "audit") {
+		return fmt.Errorf("cap_capable's parameters are %s, %s, %s, %s; want cred, ns, cap, opts: %w",
+			proto.Params[0].Name, proto.Params[1].Name, proto.Params[2].Name, proto.Params[3].Name, ErrUnsupported)
+	}
+	if proto.Params[3].Name == "audit" {
+		return fmt.Errorf("cap_capable's fourth parameter is the pre-5.1 audit flag: %w", ErrUnsupported)
+	}
+	return nil
+}
+
+func tracepointExists(group, name string) bool {
+	for _, root := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+		if _, err := os.Stat(filepath.Join(root, "events", group, name)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// loadError turns EPERM from the kernel into a PrivilegeError when the
+// process lacks the capabilities, and leaves other errors as they are.
+func loadError(err error) error {
+	if errors.Is(err, os.ErrPermission) {
+		if perr := checkPrivileges(); perr != nil {
+			return perr
+		}
+		return fmt.Errorf("%w (refused although the process has CAP_BPF and CAP_PERFMON: a security module or lockdown forbids this program type)", err)
+	}
+	return err
+}
+
+func checkPrivileges() error {
+	st, err := procfs.ReadStatus("", os.Getpid())
+	if err != nil {
+		return fmt.Errorf("read own capabilities: %w", err)
+	}
+	if missing := NeededPrivileges(st.Sets.Effective); !missing.IsEmpty() {
+		return &PrivilegeError{Missing: missing, Detail: "effective set " + st.Sets.Effective.Hex()}
+	}
+	return nil
+}
+
+// vmProbeRanges finds [start, end) of the kernel functions whose capability
+// checks are the overcommit probe, from /proc/kallsyms: on kernels where the
+// tracepoint hides opts, the BPF program recognises that probe on the stack.
+// Zeros when kallsyms hides addresses (needs CAP_SYSLOG).
+func vmProbeRanges() [4]uint64 {
+	var out [4]uint64
+	f, err := os.Open("/proc/kallsyms")
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	want := map[string]int{"security_vm_enough_memory_mm": 0, "cap_vm_enough_memory": 2}
+	pending := -1
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 3 {
+			continue
+		}
+		addr, err := strconv.ParseUint(fields[0], 16, 64)
+		if err != nil || addr == 0 {
+			continue
+		}
+		if pending >= 0 && addr > out[pending] {
+			out[pending+1] = addr
+			pending = -1
+		}
+		if i, ok := want[fields[2]]; ok && len(fields) == 3 && out[i] == 0 {
+			out[i] = addr
+			pending = i
+		}
+	}
+	for i := 0; i < 4; i += 2 {
+		if out[i+1] == 0 {
+			out[i] = 0
+		}
+	}
+	return out
+}
+
+func (t *Tracer) configure(s capableSettings) error {
+	if err := t.coll.Maps["config"].Put(uint32(0), s); err != nil {
+		return fmt.Errorf("configure the tracer: %w", err)
+	}
+	return nil
+}
+
+// Mechanism returns how cap_capable is hooked.
+func (t *Tracer) Mechanism() Mechanism { return t.mech }
+
+// Attempts returns the mechanisms tried before the one in use, and why each
+// failed.
+func (t *Tracer) Attempts() []Attempt { return t.attempts }
+
+// VMProbeDetection reports whether the overcommit probe is recognised on the
+// kernel stack (kallsyms readable). With opts visible it is not needed.
+func (t *Tracer) VMProbeDetection() bool { return t.vmProbe }
+
+// SetTarget restricts new roots and recorded checks to the mount namespace
+// mntns, ending FollowNewMntNS.
+func (t *Tracer) SetTarget(mntns uint32) error {
+	return t.configure(capableSettings{TargetMntns: mntns})
+}
+
+// Track follows the process pid, all its threads, and from then on their
+// descendants, as if it were a root exec'd in mntns (for profiling a running
+// container). Pass mntns 0 to use the process's own.
+func (t *Tracer) Track(pid int, mntns uint32) error {
+	if mntns == 0 {
+		ns, err := MntNS(pid)
+		if err != nil {
+			return err
+		}
+		mntns = ns
+	}
+	tids, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return fmt.Errorf("threads of process %d: %w", pid, err)
+	}
+	ti := capableTaskInfo{Mntns: mntns, Root: uint32(pid)}
+	for _, e := range tids {
+		tid, err := strconv.ParseUint(e.Name(), 10, 32)
+		if err != nil {
+			continue
+		}
+		if err := t.coll.Maps["tracked"].Put(uint32(tid), ti); err != nil {
+			return fmt.Errorf("track task %d: %w", tid, err)
+		}
+	}
+	return nil
+}
+
+// MntNS returns the inode of the mount namespace of process pid.
+func MntNS(pid int) (uint32, error) {
+	var st unix.Stat_t
+	path := fmt.Sprintf("/proc/%d/ns/mnt", pid)
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, fmt.Errorf("mount namespace of process %d: %w", pid, err)
+	}
+	return uint32(st.Ino), nil
+}
+
+// Events streams first-seen keys and new roots. The channel closes when
+// the tracer does. When the consumer is slow, events are dropped here (the
+// counts in Records are unaffected) and added to Counters.Lost.
+func (t *Tracer) Events() <-chan Event { return t.events }
+
+func (t *Tracer) read() {
+	defer close(t.events)
+	for {
+		rec, err := t.rd.Read()
+		if err != nil {
+			return
+		}
+		ev, err := decodeEvent(rec.RawSample)
+		if err != nil {
+			continue
+		}
+		select {
+		case t.events <- ev:
+		default:
+			t.userLost.Add(1)
+		}
+	}
+}
+
+func decodeEvent(b []byte) (Event, error) {
+	if len(b) < 8 {
+		return Event{}, fmt.Errorf("short event (%d bytes)", len(b))
+	}
+	switch binary.NativeEndian.Uint32(b) {
+	case 1:
+		var e capableKeyEvent
+		if err := binary.Read(bytes.NewReader(b), binary.NativeEndian, &e); err != nil {
+			return Event{}, err
+		}
+		k := keyOf(e.Key)
+		return Event{Key: &k, PID: e.Pid}, nil
+	case 2:
+		var e capableRootEvent
+		if err := binary.Read(bytes.NewReader(b), binary.NativeEndian, &e); err != nil {
+			return Event{}, err
+		}
+		r := rootOf(e.Root)
+		return Event{Root: &r, PID: e.Pid}, nil
+	}
+	return Event{}, fmt.Errorf("unknown event type %d", binary.NativeEndian.Uint32(b))
+}
+
+func cString(b []int8) string {
+	out := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		out = append(out, byte(c))
+	}
+	return string(out)
+}
+
+func keyOf(k capableKey) Key {
+	return Key{Cgroup: k.Cgroup, MntNS: k.Mntns, Syscall: k.Syscall, Cap: capset.Cap(k.Cap),
+		Denied: k.Denied != 0, Flags: Flag(k.Flags), Comm: cString(k.Comm[:])}
+}
+
+func rootOf(r capableRoot) Root {
+	return Root{PID: r.Pid, PPID: r.Ppid, MntNS: r.Mntns, Cgroup: r.Cgroup,
+		Comm: cString(r.Comm[:]), CgroupName: cString(r.CgroupName[:])}
+}
+
+// Records reads the counts map: every key with its count summed over CPUs.
+func (t *Tracer) Records() ([]Record, error) {
+	var (
+		k   capableKey
+		per []uint64
+		out []Record
+	)
+	it := t.coll.Maps["counts"].Iterate()
+	for it.Next(&k, &per) {
+		var n uint64
+		for _, v := range per {
+			n += v
+		}
+		out = append(out, Record{Key: keyOf(k), Count: n})
+	}
+	if err := it.Err(); err != nil {
+		return out, fmt.Errorf("read the counts map: %w", err)
+	}
+	return out, nil
+}
+
+// Roots reads the roots map: every task that became tracked by its exec.
+func (t *Tracer) Roots() ([]Root, error) {
+	var (
+		pid uint32
+		r   capableRoot
+		out []Root
+	)
+	it := t.coll.Maps["roots"].Iterate()
+	for it.Next(&pid, &r) {
+		out = append(out, rootOf(r))
+	}
+	if err := it.Err(); err != nil {
+		return out, fmt.Errorf("read the roots map: %w", err)
+	}
+	return out, nil
+}
+
+// Counters reads the loss counters.
+func (t *Tracer) Counters() (Counters, error) {
+	var c Counters
+	fields := []*uint64{&c.Overflow, &c.Lost, &c.TasksOverflow, &c.PendingOverflow, &c.RootsOverflow}
+	for i, f := range fields {
+		var per []uint64
+		if err := t.coll.Maps["counters"].Lookup(uint32(i), &per); err != nil {
+			return c, fmt.Errorf("read counter %d: %w", i, err)
+		}
+		for _, v := range per {
+			*f += v
+		}
+	}
+	c.Lost += t.userLost.Load()
+	return c, nil
+}
+
+// ProgramIDs returns the kernel IDs of the loaded programs (for tests and
+// diagnostics).
+func (t *Tracer) ProgramIDs() []ebpf.ProgramID {
+	var ids []ebpf.ProgramID
+	for _, p := range t.coll.Programs {
+		if info, err := p.Info(); err == nil {
+			if id, ok := info.ID(); ok {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
+// Close detaches and unloads everything. It is safe to call more than once.
+func (t *Tracer) Close() error {
+	t.closeOnce.Do(func() {
+		for _, l := range t.links {
+			l.Close()
+		}
+		if t.rd != nil {
+			t.rd.Close()
+		}
+		if t.done != nil {
+			close(t.done)
+		}
+		if t.coll != nil {
+			t.coll.Close()
+		}
+	})
+	return nil
+}

@@ -1,0 +1,452 @@
+//go:build linux && amd64
+
+package trace
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/internal/needs"
+)
+
+// These tests are the tracer's kernel-specific tests: attach, count,
+// attribute, detach, overflow. They need nothing but root and the test
+// binary itself (the workload is the test binary re-executed), so the
+// kernel matrix can run them in a minimal guest: build them with
+// `CGO_ENABLED=0 go test -c ./trace`.
+//
+// CAPDROP_EXPECT_MECHANISMS (comma-separated) names mechanisms that must
+// load on this kernel: the matrix sets it per kernel, so a mechanism that
+// should work fails the test instead of skipping.
+
+const workloadEnv = "CAPDROP_TRACE_WORKLOAD"
+
+func TestMain(m *testing.M) {
+	if ops := os.Getenv(workloadEnv); ops != "" {
+		if err := workload(strings.Fields(ops)); err != nil {
+			fmt.Fprintln(os.Stderr, "workload:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// workload runs needs operations plus a few checks the tracer must
+// classify: "chown5" chowns five times, "sameuid" calls setuid(0) as root.
+func workload(ops []string) error {
+	for _, op := range ops {
+		switch op {
+		case "chown5":
+			for i := 0; i < 5; i++ {
+				if err := needs.Run(os.Getenv("CAPDROP_TRACE_DIR"), "chown"); err != nil {
+					return err
+				}
+			}
+		case "sameuid":
+			if err := syscall.Setuid(0); err != nil {
+				return err
+			}
+		default:
+			if err := needs.Run(os.Getenv("CAPDROP_TRACE_DIR"), op); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_BPF, CAP_PERFMON) to load BPF programs")
+	}
+}
+
+func expected(m Mechanism) bool {
+	for _, s := range strings.Split(os.Getenv("CAPDROP_EXPECT_MECHANISMS"), ",") {
+		if s == string(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// open opens a tracer with mechanism m only, skipping (with the kernel's
+// reason) when the kernel refuses it and nothing says it must work.
+func open(t *testing.T, m Mechanism, o Options) *Tracer {
+	t.Helper()
+	requireRoot(t)
+	o.Mechanisms = []Mechanism{m}
+	tr, err := Open(o)
+	if err != nil {
+		if expected(m) || (m == TracepointBTF && tracepointExists("capability", "cap_capable")) {
+			t.Fatalf("mechanism %s must work on this kernel: %v", m, err)
+		}
+		t.Skipf("kernel %s refuses %s: %v", kernelRelease(), m, err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	if tr.Mechanism() != m {
+		t.Fatalf("mechanism = %s, want %s", tr.Mechanism(), m)
+	}
+	return tr
+}
+
+func kernelRelease() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return strings.TrimSpace(string(b))
+}
+
+// runWorkload runs the test binary as the workload in its own mount
+// namespace, returns its pid once it exited, and tells the tracer its mount
+// namespace from the root the tracer saw.
+func runWorkload(t *testing.T, tr *Tracer, ops ...string) (int, Root) {
+	t.Helper()
+	dir := fixtures(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), workloadEnv+"="+strings.Join(ops, " "), "CAPDROP_TRACE_DIR="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("workload %v: %v\n%s", ops, err, out)
+	}
+	pid := cmd.Process.Pid
+	roots, err := tr.Roots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range roots {
+		if int(r.PID) == pid {
+			if r.PPID != uint32(os.Getpid()) {
+				t.Errorf("root %d: ppid %d, want the test's pid %d", pid, r.PPID, os.Getpid())
+			}
+			return pid, r
+		}
+	}
+	t.Fatalf("the workload (pid %d) is not among the roots %+v", pid, roots)
+	return 0, Root{}
+}
+
+var fixturesDir string
+
+func fixtures(t *testing.T) string {
+	t.Helper()
+	if fixturesDir != "" {
+		return fixturesDir
+	}
+	dir, err := os.MkdirTemp("", "capdrop-trace-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, _ := os.Executable()
+	if err := needs.Prepare(dir, self); err != nil {
+		t.Fatal(err)
+	}
+	fixturesDir = dir
+	return dir
+}
+
+func recordsOf(t *testing.T, tr *Tracer, mntns uint32) []Record {
+	t.Helper()
+	recs, err := tr.Records()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Record
+	for _, r := range recs {
+		if r.MntNS == mntns {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func sum(recs []Record, keep func(Record) bool) uint64 {
+	var n uint64
+	for _, r := range recs {
+		if keep(r) {
+			n += r.Count
+		}
+	}
+	return n
+}
+
+func TestMechanisms(t *testing.T) {
+	for _, m := range Mechanisms {
+		t.Run(string(m), func(t *testing.T) { testCountAndAttribute(t, m) })
+	}
+}
+
+// testCountAndAttribute profiles a workload with known checks and compares
+// the counts with the truth.
+func testCountAndAttribute(t *testing.T, m Mechanism) {
+	tr := open(t, m, Options{FollowNewMntNS: true})
+	self, err := MntNS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test process itself chowns too: it is not tracked.
+	if err := needs.Run(fixtures(t), "chown"); err != nil {
+		t.Fatal(err)
+	}
+	pid, root := runWorkload(t, tr, "chown5", "sameuid", "raw")
+	if root.MntNS == self {
+		t.Fatalf("the workload's mount namespace is the test's own (%d)", self)
+	}
+	recs := recordsOf(t, tr, root.MntNS)
+	if len(recs) == 0 {
+		t.Fatalf("no checks recorded for the workload (pid %d, mntns %d)", pid, root.MntNS)
+	}
+	for _, r := range recs {
+		t.Logf("%s denied=%v syscall=%d comm=%s flags=%s count=%d", r.Cap, r.Denied, r.Syscall, r.Comm, r.Flags, r.Count)
+	}
+	own := func(c capset.Cap, syscall int32) func(Record) bool {
+		return func(r Record) bool {
+			return r.Cap == c && !r.Denied && r.Flags&OtherCred == 0 && r.Syscall == syscall
+		}
+	}
+	// Exactly ten CAP_CHOWN checks in fchownat (260): five chowns, each
+	// changing the owner and the group. The test process's own chown above
+	// is not counted.
+	if n := sum(recs, own(capset.CHOWN, 260)); n != 10 {
+		t.Errorf("CAP_CHOWN checks in fchownat = %d, want 10", n)
+	}
+	if n := sum(recs, func(r Record) bool { return r.Cap == capset.CHOWN && r.Syscall != 260 }); n != 0 {
+		t.Errorf("%d CAP_CHOWN checks outside fchownat", n)
+	}
+	// setuid(0) as root: a CAP_SETUID check in setuid (105) flagged SameID.
+	if n := sum(recs, func(r Record) bool { return own(capset.SETUID, 105)(r) && r.Flags&SameID != 0 }); n == 0 {
+		t.Error("no same-id CAP_SETUID check from setuid(0)")
+	}
+	if n := sum(recs, own(capset.NET_RAW, 41)); n != 1 {
+		t.Errorf("CAP_NET_RAW checks in socket = %d, want 1", n)
+	}
+	// The runtime's set-up before exec (unshare, mount of / as private in
+	// the child) is not counted: counting starts at exec.
+	for _, nr := range []int32{272 /* unshare */, 165 /* mount */} {
+		if n := sum(recs, func(r Record) bool { return r.Syscall == nr }); n != 0 {
+			t.Errorf("%d checks in syscall %d, made before the workload's exec", n, nr)
+		}
+	}
+	// Advisory probes: the overcommit CAP_SYS_ADMIN probe on mmap is
+	// recognised, from opts where visible, else from the kernel stack.
+	admin := func(r Record) bool { return r.Cap == capset.SYS_ADMIN && r.Syscall == 9 }
+	if n := sum(recs, admin); n == 0 {
+		t.Error("no CAP_SYS_ADMIN check in mmap (the overcommit probe)")
+	}
+	for _, r := range recs {
+		if !admin(r) {
+			continue
+		}
+		switch {
+		case m.OptsVisible() && r.Flags&(OptsKnown|NoAudit) != OptsKnown|NoAudit:
+			t.Errorf("mmap's CAP_SYS_ADMIN probe not flagged noaudit from opts: %s", r.Flags)
+		case !m.OptsVisible() && tr.VMProbeDetection() && r.Flags&VMProbe == 0:
+			t.Errorf("mmap's CAP_SYS_ADMIN probe not recognised on the stack: %s", r.Flags)
+		}
+	}
+	if m.OptsVisible() && sum(recs, func(r Record) bool { return r.Flags&OptsKnown == 0 }) != 0 {
+		t.Errorf("%s sees opts, but some keys lack the opts flag", m)
+	}
+	c, err := tr.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Missing() != 0 {
+		t.Errorf("counters report losses: %+v", c)
+	}
+}
+
+func TestTargetFilter(t *testing.T) {
+	tr := open(t, firstWorking(t), Options{FollowNewMntNS: true})
+	_, first := runWorkload(t, tr, "chown")
+	if err := tr.SetTarget(first.MntNS + 1); err != nil { // a namespace nobody is in
+		t.Fatal(err)
+	}
+	// With a target set, an exec in another new mount namespace is no root.
+	dir := fixtures(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), workloadEnv+"=chown", "CAPDROP_TRACE_DIR="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	roots, _ := tr.Roots()
+	for _, r := range roots {
+		if int(r.PID) == cmd.Process.Pid {
+			t.Errorf("pid %d became a root although the target is another namespace", r.PID)
+		}
+	}
+}
+
+func TestOverflowIsCounted(t *testing.T) {
+	tr := open(t, firstWorking(t), Options{FollowNewMntNS: true, MaxKeys: 2})
+	runWorkload(t, tr, "chown", "raw", "chroot", "mknod", "nice")
+	c, err := tr.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Overflow == 0 {
+		t.Fatalf("five kinds of checks into a map of two keys, yet no overflow counted: %+v", c)
+	}
+	recs, _ := tr.Records()
+	if len(recs) > 2 {
+		t.Errorf("%d keys in a map of 2", len(recs))
+	}
+}
+
+func TestEventsStreamFirstSeenKeysOnce(t *testing.T) {
+	tr := open(t, firstWorking(t), Options{FollowNewMntNS: true})
+	_, root := runWorkload(t, tr, "chown5")
+	seen := map[Key]int{}
+	timeout := time.After(2 * time.Second)
+	recs := recordsOf(t, tr, root.MntNS)
+loop:
+	for len(seen) < len(recs) {
+		select {
+		case ev := <-tr.Events():
+			if ev.Key != nil && ev.Key.MntNS == root.MntNS {
+				seen[*ev.Key]++
+			}
+		case <-timeout:
+			break loop
+		}
+	}
+	for _, r := range recs {
+		if seen[r.Key] != 1 {
+			t.Errorf("key %+v (count %d) streamed %d times, want once", r.Key, r.Count, seen[r.Key])
+		}
+	}
+}
+
+// TestCloseDetaches checks that closing leaves no program of the tracer in
+// the kernel.
+func TestCloseDetaches(t *testing.T) {
+	tr := open(t, firstWorking(t), Options{FollowNewMntNS: true})
+	ids := tr.ProgramIDs()
+	if len(ids) < 4 {
+		t.Fatalf("%d programs loaded, want the 3 trackers and at least one hook", len(ids))
+	}
+	tr.Close()
+	// The kernel frees programs after an RCU grace period: wait for it.
+	for _, id := range ids {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			p, err := ebpf.NewProgramFromID(id)
+			if err != nil {
+				if !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("program %d: %v", id, err)
+				}
+				break
+			}
+			p.Close()
+			if time.Now().After(deadline) {
+				t.Errorf("program %d still loaded 10s after Close", id)
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func firstWorking(t *testing.T) Mechanism {
+	t.Helper()
+	requireRoot(t)
+	tr, err := Open(Options{})
+	if err != nil {
+		t.Fatalf("no mechanism works: %v", err)
+	}
+	m := tr.Mechanism()
+	tr.Close()
+	return m
+}
+
+func TestUnsupportedNamesEveryAttempt(t *testing.T) {
+	requireRoot(t)
+	// A mechanism list where nothing can work: a tracepoint on a kernel
+	// without it, or (here) kprobes on a kernel without them.
+	var m Mechanism
+	switch {
+	case !tracepointExists("capability", "cap_capable"):
+		m = RawTracepoint
+	case probe(Kprobe) != nil:
+		m = Kprobe
+	default:
+		t.Skip("every mechanism's prerequisites exist on this kernel")
+	}
+	_, err := Open(Options{Mechanisms: []Mechanism{m}})
+	if !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("err = %v, want ErrUnsupported", err)
+	}
+	if !strings.Contains(err.Error(), string(m)+":") {
+		t.Errorf("error does not name the mechanism: %v", err)
+	}
+}
+
+func TestProbeExplainsMissing(t *testing.T) {
+	if _, err := os.Stat("/sys/bus/event_source/devices/kprobe"); err == nil {
+		t.Skip("this kernel has kprobes")
+	}
+	err := probe(Kprobe)
+	if err == nil || !strings.Contains(err.Error(), "CONFIG_KPROBES") {
+		t.Errorf("probe(kprobe) = %v, want it to name CONFIG_KPROBES", err)
+	}
+}
+
+func TestVMProbeRanges(t *testing.T) {
+	requireRoot(t)
+	r := vmProbeRanges()
+	if r[0] == 0 && r[2] == 0 {
+		t.Skip("kallsyms hides addresses here")
+	}
+	for i := 0; i < 4; i += 2 {
+		if r[i] != 0 && (r[i+1] <= r[i] || r[i+1]-r[i] > 1<<16) {
+			t.Errorf("range %d: [%#x, %#x) is not a function", i/2, r[i], r[i+1])
+		}
+	}
+}
+
+func TestMntNS(t *testing.T) {
+	ns, err := MntNS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, _ := os.Readlink(filepath.Join("/proc", fmt.Sprint(os.Getpid()), "ns", "mnt"))
+	if link != fmt.Sprintf("mnt:[%d]", ns) {
+		t.Errorf("MntNS = %d, /proc says %s", ns, link)
+	}
+}
+
+// TestVerifierAcceptsEveryMechanism loads each mechanism's programs through
+// the verifier without attaching them: on a kernel that cannot attach a
+// mechanism (no kprobes here), its program is still checked for real.
+func TestVerifierAcceptsEveryMechanism(t *testing.T) {
+	requireRoot(t)
+	spec, err := loadCapable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range Mechanisms {
+		t.Run(string(m), func(t *testing.T) {
+			progs, _ := mechanismPrograms(m)
+			coll, err := loadPrograms(spec, progs)
+			if err != nil {
+				if expected(m) || m == TracepointBTF && tracepointExists("capability", "cap_capable") {
+					t.Fatalf("the verifier must accept %s here: %v", m, err)
+				}
+				t.Skipf("kernel %s does not load %s programs: %v", kernelRelease(), m, err)
+			}
+			coll.Close()
+		})
+	}
+}
