@@ -82,7 +82,8 @@ func (t Text) RunlabelText(w io.Writer, r Runlabel) error {
 	if c.Default {
 		row("label", "none: the image has no "+runlabel.DefaultLabel+" label")
 	} else {
-		row("label", c.Label+"="+runlabel.Quote(c.LabelText))
+		// Not wrapped: a line break inside quotes would misquote it.
+		b.WriteString(p.Bold(fmt.Sprintf("%-9s", "label")) + "  " + c.Label + "=" + runlabel.Quote(c.LabelText) + "\n")
 	}
 	if len(c.Vars) > 0 {
 		var vs []string

@@ -192,7 +192,7 @@ func Build(img Image, o Options) (*Command, error) {
 		w.ImageCaps = imageCaps(img)
 		w.Attrs["image_id"] = img.ID
 		if c.Default {
-			w.Name = "safe default"
+			w.Name = "capdrop's safe default"
 		} else {
 			w.Name = "LABEL " + key
 			w.Attrs["label"] = key + "=" + text
@@ -378,7 +378,13 @@ func safeDefault(img Image, o Options, name string, c *Command) []string {
 	argv = append(argv, "--cap-drop=ALL")
 	docker := knowledge.MustDefault(knowledge.Docker)
 	var wider []string
-	for _, w := range imageCaps(img) {
+	caps := imageCaps(img)
+	if len(caps) > 0 && !rootUser(img.User) {
+		c.Notes = append(c.Notes, fmt.Sprintf("the image runs as USER %s: Docker gives a non-root process none of the capabilities it adds (and no_new_privs stops file capabilities), so the safe default adds none of those its %s label names",
+			Quote(img.User), CapsLabel))
+		caps = nil
+	}
+	for _, w := range caps {
 		cp, err := capset.Parse(w.Text)
 		switch {
 		case err != nil:
@@ -405,4 +411,11 @@ func pronoun(n int) string {
 		return "it"
 	}
 	return "them"
+}
+
+// rootUser reports whether an image USER runs as uid 0: unset, root or 0,
+// with or without a group.
+func rootUser(user string) bool {
+	u, _, _ := strings.Cut(user, ":")
+	return u == "" || u == "root" || u == "0"
 }

@@ -136,6 +136,7 @@ func TestDefaultName(t *testing.T) {
 
 func TestSafeDefault(t *testing.T) {
 	img := testImage(map[string]string{CapsLabel: "chown, NET_BIND_SERVICE,sys_admin,bogus"})
+	img.User = "root:root"
 	c := build(t, img, Options{Args: []string{"sh"}, Name: "mine", TTY: true})
 	want := "/usr/bin/docker run --rm -i -t --cap-drop=ALL --cap-add=CHOWN --cap-add=NET_BIND_SERVICE --security-opt=no-new-privileges --name mine reg.example/team/app:1.2 sh"
 	if !c.Default || c.Text != want || c.Label != "" || c.Workload == nil || c.Workload.Kind != workload.RunLine {
@@ -147,6 +148,14 @@ func TestSafeDefault(t *testing.T) {
 		if !strings.Contains(notes, n) {
 			t.Errorf("notes lack %q:\n%s", n, notes)
 		}
+	}
+	// A non-root image gets no capability: Docker would put it only in
+	// the bounding set, and no_new_privs keeps file capabilities out.
+	img.User = "1000:1000"
+	c = build(t, img, Options{Name: "mine"})
+	if want := "/usr/bin/docker run --rm -i --cap-drop=ALL --security-opt=no-new-privileges --name mine reg.example/team/app:1.2"; c.Text != want ||
+		!strings.Contains(c.Notes[0], "the image runs as USER 1000:1000: Docker gives a non-root process none of the capabilities it adds") {
+		t.Errorf("non-root default: %s %q", c.Text, c.Notes)
 	}
 	// Only RUN falls back to the default.
 	_, err := Build(img, Options{Label: "INSTALL", Env: []string{}, Dir: "/"})
