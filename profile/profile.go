@@ -143,7 +143,8 @@ type Info struct {
 }
 
 // memorySyscalls may run the overcommit accounting, whose CAP_SYS_ADMIN
-// check is advisory; used only when neither opts nor the stack tell.
+// check is advisory; used only when neither opts nor the stack tell (no
+// kallsyms, or the stack of that check could not be read).
 var memorySyscalls = map[int32]bool{9: true, 10: true, 12: true, 25: true, 59: true, 322: true,
 	56: true, 57: true, 58: true, 435: true, 29: true, 30: true, 319: true, 77: true, 285: true, -1: true}
 
@@ -168,7 +169,8 @@ func classify(r trace.Record, info Info, dacOverride map[string]bool) (reason, f
 		return "noaudit", "opts"
 	case r.Flags&trace.VMProbe != 0:
 		return "overcommit-probe", "kernel-stack"
-	case r.Flags&trace.OptsKnown == 0 && r.Cap == capset.SYS_ADMIN && memorySyscalls[r.Syscall] && !info.VMProbeDetection:
+	case r.Flags&trace.OptsKnown == 0 && r.Cap == capset.SYS_ADMIN && memorySyscalls[r.Syscall] &&
+		(!info.VMProbeDetection || r.Flags&trace.NoStack != 0):
 		return "overcommit-probe", "syscall-heuristic"
 	case r.Flags&trace.OptsKnown == 0 && r.Cap == capset.SYS_PTRACE && procSyscalls[r.Syscall]:
 		return "ptrace-probe", "syscall-heuristic"

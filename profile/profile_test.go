@@ -117,3 +117,24 @@ func TestSyscallName(t *testing.T) {
 		}
 	}
 }
+
+// A SYS_ADMIN check in mmap whose stack the tracer could not read is judged
+// by syscall even where stack detection works; one in a syscall that never
+// runs the overcommit accounting stays a need.
+func TestUnreadableStackFallsBackToSyscall(t *testing.T) {
+	info := Info{Mechanism: trace.TracepointBTF, VMProbeDetection: true}
+	p := Build(Target{}, []trace.Record{
+		rec(capset.SYS_ADMIN, false, 9, "app", trace.NoStack, 1),
+		rec(capset.SYS_ADMIN, false, 165, "app", trace.NoStack, 1),
+	}, info)
+	if len(p.Needed) != 1 || p.Needed[0] != "CAP_SYS_ADMIN" {
+		t.Fatalf("needed %v, want only the mount's CAP_SYS_ADMIN", p.Needed)
+	}
+	noise := Build(Target{}, []trace.Record{rec(capset.SYS_ADMIN, false, 9, "app", trace.NoStack, 1)}, info)
+	if len(noise.Needed) != 0 || len(noise.Noise) == 0 {
+		t.Errorf("mmap with an unreadable stack: needed %v noise %v", noise.Needed, noise.Noise)
+	}
+	if noise := Build(Target{}, []trace.Record{rec(capset.SYS_ADMIN, false, 9, "app", 0, 1)}, info); len(noise.Needed) != 1 {
+		t.Errorf("mmap whose stack was read and showed no probe must stay a need: %v", noise.Needed)
+	}
+}

@@ -63,6 +63,12 @@ type capableSettings struct {
 	FollowNewMntns uint32
 }
 
+type capableSlot struct {
+	_ structs.HostLayout
+	K capableKey
+	N uint64
+}
+
 type capableTaskInfo struct {
 	_      structs.HostLayout
 	Cgroup uint64
@@ -74,6 +80,7 @@ type capableTaskInfo struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	capableMapCache           = "cache"
 	capableMapConfig          = "config"
 	capableMapCounters        = "counters"
 	capableMapCounts          = "counts"
@@ -89,10 +96,12 @@ const (
 	capableProgTrackExec      = "track_exec"
 	capableProgTrackExit      = "track_exit"
 	capableProgTrackFork      = "track_fork"
+	capableVarCacheMask       = "cache_mask"
 	capableVarThreadSize      = "thread_size"
 	capableVarUnusedConfig    = "unused_config"
 	capableVarUnusedKeyEvent  = "unused_key_event"
 	capableVarUnusedRootEvent = "unused_root_event"
+	capableVarUnusedSlot      = "unused_slot"
 	capableVarVmProbe2Hi      = "vm_probe2_hi"
 	capableVarVmProbe2Lo      = "vm_probe2_lo"
 	capableVarVmProbeHi       = "vm_probe_hi"
@@ -155,6 +164,7 @@ type capableProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type capableMapSpecs struct {
+	Cache    *ebpf.MapSpec `ebpf:"cache"`
 	Config   *ebpf.MapSpec `ebpf:"config"`
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Counts   *ebpf.MapSpec `ebpf:"counts"`
@@ -168,10 +178,12 @@ type capableMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type capableVariableSpecs struct {
+	CacheMask       *ebpf.VariableSpec `ebpf:"cache_mask"`
 	ThreadSize      *ebpf.VariableSpec `ebpf:"thread_size"`
 	UnusedConfig    *ebpf.VariableSpec `ebpf:"unused_config"`
 	UnusedKeyEvent  *ebpf.VariableSpec `ebpf:"unused_key_event"`
 	UnusedRootEvent *ebpf.VariableSpec `ebpf:"unused_root_event"`
+	UnusedSlot      *ebpf.VariableSpec `ebpf:"unused_slot"`
 	VmProbe2Hi      *ebpf.VariableSpec `ebpf:"vm_probe2_hi"`
 	VmProbe2Lo      *ebpf.VariableSpec `ebpf:"vm_probe2_lo"`
 	VmProbeHi       *ebpf.VariableSpec `ebpf:"vm_probe_hi"`
@@ -198,6 +210,7 @@ func (o *capableObjects) Close() error {
 //
 // It can be passed to loadCapableObjects or ebpf.CollectionSpec.LoadAndAssign.
 type capableMaps struct {
+	Cache    *ebpf.Map `ebpf:"cache"`
 	Config   *ebpf.Map `ebpf:"config"`
 	Counters *ebpf.Map `ebpf:"counters"`
 	Counts   *ebpf.Map `ebpf:"counts"`
@@ -209,6 +222,7 @@ type capableMaps struct {
 
 func (m *capableMaps) Close() error {
 	return _CapableClose(
+		m.Cache,
 		m.Config,
 		m.Counters,
 		m.Counts,
@@ -223,10 +237,12 @@ func (m *capableMaps) Close() error {
 //
 // It can be passed to loadCapableObjects or ebpf.CollectionSpec.LoadAndAssign.
 type capableVariables struct {
+	CacheMask       *ebpf.Variable `ebpf:"cache_mask"`
 	ThreadSize      *ebpf.Variable `ebpf:"thread_size"`
 	UnusedConfig    *ebpf.Variable `ebpf:"unused_config"`
 	UnusedKeyEvent  *ebpf.Variable `ebpf:"unused_key_event"`
 	UnusedRootEvent *ebpf.Variable `ebpf:"unused_root_event"`
+	UnusedSlot      *ebpf.Variable `ebpf:"unused_slot"`
 	VmProbe2Hi      *ebpf.Variable `ebpf:"vm_probe2_hi"`
 	VmProbe2Lo      *ebpf.Variable `ebpf:"vm_probe2_lo"`
 	VmProbeHi       *ebpf.Variable `ebpf:"vm_probe_hi"`

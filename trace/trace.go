@@ -98,6 +98,10 @@ const (
 	// bit; the kernel asks whenever the caller is not in the file's group,
 	// but the answer only decides whether a setgid bit is kept.
 	NoSetgidBit Flag = 1 << 8
+	// NoStack: a CAP_SYS_ADMIN check (opts invisible) whose kernel stack
+	// could not be read to look for the overcommit probe; user space falls
+	// back to judging it by syscall.
+	NoStack Flag = 1 << 9
 )
 
 var flagNames = []struct {
@@ -106,7 +110,7 @@ var flagNames = []struct {
 }{
 	{OptsKnown, "opts"}, {NoAudit, "noaudit"}, {InSetID, "insetid"}, {OtherCred, "other-cred"},
 	{Compat, "compat"}, {NoSyscall, "no-syscall"}, {SameID, "same-id"}, {VMProbe, "vm-probe"},
-	{NoSetgidBit, "no-setgid-bit"},
+	{NoSetgidBit, "no-setgid-bit"}, {NoStack, "no-stack"},
 }
 
 // String lists the flags by name, joined by "|".
@@ -206,6 +210,10 @@ type Options struct {
 	MaxKeys int
 	// MaxTasks is the number of tasks followed at once (default 65536).
 	MaxTasks int
+	// CacheSlots is the number of entries of the per-CPU cache in front of
+	// the counts map: a power of two from 1 to 256 (0 means 256). Tests
+	// shrink it to force evictions.
+	CacheSlots int
 	// TargetMntNS, when set, makes only execs in that mount namespace roots
 	// and records only checks of tasks rooted there.
 	TargetMntNS uint32

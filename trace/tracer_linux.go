@@ -64,6 +64,14 @@ func Open(opts Options) (*Tracer, error) {
 	if opts.MaxTasks > 0 {
 		spec.Maps["tracked"].MaxEntries = uint32(opts.MaxTasks)
 	}
+	if n := opts.CacheSlots; n != 0 {
+		if n < 1 || n > 256 || n&(n-1) != 0 {
+			return nil, fmt.Errorf("cache slots %d: want a power of two from 1 to 256", n)
+		}
+		if err := spec.Variables["cache_mask"].Set(uint32(n - 1)); err != nil {
+			return nil, fmt.Errorf("set cache_mask: %w", err)
+		}
+	}
 	vm := vmProbeRanges()
 	for name, v := range map[string]uint64{
 		"vm_probe_lo": vm[0], "vm_probe_hi": vm[1], "vm_probe2_lo": vm[2], "vm_probe2_hi": vm[3],
@@ -105,6 +113,32 @@ func Open(opts Options) (*Tracer, error) {
 	t.done = make(chan struct{})
 	go t.read()
 	return t, nil
+}
+
+// raiseMemlock lifts RLIMIT_MEMLOCK while the tracer creates its maps and
+// loads its programs, and returns the function that puts the old limit
+// back. Kernels before 5.11 charge BPF memory to that limit (later ones to
+// the memory cgroup); a root shell's default of 64 KiB or 8 MiB is not
+// enough there. The old limit must come back before any workload starts:
+// rlimits are inherited, and a workload run with an unlimited memlock would
+// never make the CAP_IPC_LOCK check it makes for real, so its profile would
+// miss a need. Failing to raise (root without CAP_SYS_RESOURCE) is not an
+// error: on 5.11 and later nothing needs it, and before that the map
+// creation error says what is wrong.
+func raiseMemlock() (restore func()) {
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &old); err != nil {
+		return func() {}
+	}
+	want := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if unix.Setrlimit(unix.RLIMIT_MEMLOCK, &want) != nil {
+		// Without CAP_SYS_RESOURCE the soft limit can still go up to the hard one.
+		want = unix.Rlimit{Cur: old.Max, Max: old.Max}
+		if want.Cur == old.Cur || unix.Setrlimit(unix.RLIMIT_MEMLOCK, &want) != nil {
+			return func() {}
+		}
+	}
+	return func() { _ = unix.Setrlimit(unix.RLIMIT_MEMLOCK, &old) }
 }
 
 func settings(o Options) capableSettings {
@@ -177,6 +211,8 @@ func (t *Tracer) load(spec *ebpf.CollectionSpec, m Mechanism) (err error) {
 // loadPrograms loads the named programs of spec (and the maps they use)
 // through the verifier, without attaching them.
 func loadPrograms(spec *ebpf.CollectionSpec, names []string) (*ebpf.Collection, error) {
+	restore := raiseMemlock()
+	defer restore()
 	cs := spec.Copy()
 	keep := map[string]bool{}
 	for _, p := range names {
@@ -278,7 +314,7 @@ func loadError(err error) error {
 		if perr := checkPrivileges(); perr != nil {
 			return perr
 		}
-		return fmt.Errorf("%w (refused although the process has CAP_BPF and CAP_PERFMON: a security module or lockdown forbids this program type)", err)
+		return fmt.Errorf("%w (refused although the process has CAP_BPF and CAP_PERFMON: before Linux 5.11 the locked-memory limit (ulimit -l) may be too low, otherwise a security module or lockdown forbids this program type)", err)
 	}
 	return err
 }
@@ -464,23 +500,49 @@ func rootOf(r capableRoot) Root {
 		Comm: cString(r.Comm[:]), CgroupName: cString(r.CgroupName[:])}
 }
 
-// Records reads the counts map: every key with its count summed over CPUs.
+// Records reads the counts map: every key with its count summed over CPUs,
+// plus the checks still held in the per-CPU cache in front of it.
 func (t *Tracer) Records() ([]Record, error) {
 	var (
 		k   capableKey
 		per []uint64
 		out []Record
 	)
+	index := map[capableKey]int{}
 	it := t.coll.Maps["counts"].Iterate()
 	for it.Next(&k, &per) {
 		var n uint64
 		for _, v := range per {
 			n += v
 		}
+		index[k] = len(out)
 		out = append(out, Record{Key: keyOf(k), Count: n})
 	}
 	if err := it.Err(); err != nil {
 		return out, fmt.Errorf("read the counts map: %w", err)
+	}
+	var (
+		slot  uint32
+		slots []capableSlot
+	)
+	ci := t.coll.Maps["cache"].Iterate()
+	for ci.Next(&slot, &slots) {
+		for _, s := range slots {
+			if s.N == 0 {
+				continue
+			}
+			if i, ok := index[s.K]; ok {
+				out[i].Count += s.N
+				continue
+			}
+			// Not in counts (it was flushed away meanwhile, or never made
+			// it): still a real count of real checks.
+			index[s.K] = len(out)
+			out = append(out, Record{Key: keyOf(s.K), Count: s.N})
+		}
+	}
+	if err := ci.Err(); err != nil {
+		return out, fmt.Errorf("read the count cache: %w", err)
 	}
 	return out, nil
 }

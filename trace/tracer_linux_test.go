@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/internal/needs"
@@ -187,6 +188,92 @@ func TestMechanisms(t *testing.T) {
 	}
 }
 
+// TestOpenRestoresMemlock checks that the locked-memory limit raised for
+// loading (needed before Linux 5.11) is back when Open returns: workloads
+// inherit it, and one run with an unlimited memlock would not make its
+// CAP_IPC_LOCK checks.
+func TestOpenRestoresMemlock(t *testing.T) {
+	requireRoot(t)
+	var before, after unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &before); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Open(Options{FollowNewMntNS: true})
+	if err != nil {
+		t.Skipf("no mechanism loads: %v", err)
+	}
+	defer tr.Close()
+	if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &after); err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("RLIMIT_MEMLOCK after Open = %+v, before %+v", after, before)
+	}
+	// And the raise itself works where it can: lowering the soft limit
+	// first, raising must lift it back to at least the hard limit.
+	low := unix.Rlimit{Cur: 4096, Max: before.Max}
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &low); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_MEMLOCK, &before)
+	restore := raiseMemlock()
+	var raised unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_MEMLOCK, &raised)
+	restore()
+	if raised.Cur < before.Max {
+		t.Errorf("raised soft limit %d, want at least the hard limit %d", raised.Cur, before.Max)
+	}
+	var back unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_MEMLOCK, &back)
+	if back != low {
+		t.Errorf("restored %+v, want %+v", back, low)
+	}
+}
+
+// TestCacheFlushKeepsExactCounts shrinks the per-CPU count cache to one
+// slot, so every change of key evicts and flushes it, and checks the counts
+// are still exact: the cache must never lose or double a check.
+func TestCacheFlushKeepsExactCounts(t *testing.T) {
+	requireRoot(t)
+	for _, slots := range []int{1, 0} {
+		t.Run(fmt.Sprintf("slots=%d", slots), func(t *testing.T) {
+			var tr *Tracer
+			for _, m := range Mechanisms {
+				o := Options{FollowNewMntNS: true, CacheSlots: slots, Mechanisms: []Mechanism{m}}
+				if x, err := Open(o); err == nil {
+					tr = x
+					break
+				}
+			}
+			if tr == nil {
+				t.Skip("no mechanism loads on this kernel")
+			}
+			defer tr.Close()
+			_, root := runWorkload(t, tr, "chown5", "raw", "chown5", "raw", "chown5")
+			recs := recordsOf(t, tr, root.MntNS)
+			own := func(c capset.Cap, nr int32) func(Record) bool {
+				return func(r Record) bool { return r.Cap == c && !r.Denied && r.Flags&OtherCred == 0 && r.Syscall == nr }
+			}
+			if n := sum(recs, own(capset.CHOWN, 260)); n != 30 {
+				t.Errorf("CAP_CHOWN checks in fchownat = %d, want 30", n)
+			}
+			if n := sum(recs, own(capset.NET_RAW, 41)); n != 2 {
+				t.Errorf("CAP_NET_RAW checks in socket = %d, want 2", n)
+			}
+			seen := map[Key]bool{}
+			for _, r := range recs {
+				if seen[r.Key] {
+					t.Errorf("key %+v reported twice", r.Key)
+				}
+				seen[r.Key] = true
+			}
+		})
+	}
+	if _, err := Open(Options{CacheSlots: 3}); err == nil || !strings.Contains(err.Error(), "power of two") {
+		t.Errorf("3 cache slots: %v", err)
+	}
+}
+
 // testCountAndAttribute profiles a workload with known checks and compares
 // the counts with the truth.
 func testCountAndAttribute(t *testing.T, m Mechanism) {
@@ -241,8 +328,16 @@ func testCountAndAttribute(t *testing.T, m Mechanism) {
 	// Advisory probes: the overcommit CAP_SYS_ADMIN probe on mmap is
 	// recognised, from opts where visible, else from the kernel stack.
 	admin := func(r Record) bool { return r.Cap == capset.SYS_ADMIN && r.Syscall == 9 }
-	if n := sum(recs, admin); n == 0 {
+	switch n := sum(recs, admin); {
+	case n == 0 && !m.OptsVisible():
 		t.Error("no CAP_SYS_ADMIN check in mmap (the overcommit probe)")
+	case n == 0:
+		// Kernels before 6.14 inline cap_capable into cap_vm_enough_memory,
+		// so a hook on cap_capable never sees the overcommit probe (seen on
+		// Debian's 5.10, 6.1 and 6.12). The noaudit classification from
+		// opts is proven there with another probe by the kernel matrix
+		// (internal/vmtest TestGuestProfile).
+		t.Logf("%s: no overcommit probe reaches cap_capable on %s (inlined)", m, kernelRelease())
 	}
 	for _, r := range recs {
 		if !admin(r) {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/capdrop/capdrop/source/compose"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,6 +67,12 @@ type composeEnv struct {
 	dotenv map[string]string
 }
 
+// interpolate expands ${VAR} forms as Compose does (compose.Interpolate).
+func (e composeEnv) interpolate(s string) (string, error) {
+	out, _, err := compose.Interpolate(s, e.lookup)
+	return out, err
+}
+
 func (e composeEnv) lookup(name string) (string, bool) {
 	if v, ok := e.getenv(name); ok {
 		return v, true
@@ -97,7 +104,7 @@ func FromCompose(path, service string, getenv func(string) (string, bool)) (*Tar
 	dir := filepath.Dir(abs)
 	env := composeEnv{getenv: getenv, dotenv: map[string]string{}}
 	if b, err := os.ReadFile(filepath.Join(dir, ".env")); err == nil {
-		env.dotenv, _ = parseEnvFile(b)
+		env.dotenv = compose.ParseDotEnv(b)
 	}
 	return parseCompose(data, path, dir, service, env)
 }
@@ -228,7 +235,7 @@ func (c *composer) errorf(key, format string, args ...any) {
 func (c *composer) projectName(top map[string]any) string {
 	name, _ := c.env.getenv("COMPOSE_PROJECT_NAME")
 	if n, ok := top["name"].(string); ok && name == "" {
-		if v, err := interpolate(n, c.env.lookup); err == nil {
+		if v, err := c.env.interpolate(n); err == nil {
 			name = v
 		}
 	}
@@ -258,7 +265,7 @@ func (c *composer) str(key string, v any) (string, bool) {
 		c.errorf(key, "want a string, not %s", describe(v))
 		return "", false
 	}
-	out, err := interpolate(s, c.env.lookup)
+	out, err := c.env.interpolate(s)
 	if err != nil {
 		c.errorf(key, "%v", err)
 		return "", false
@@ -914,7 +921,7 @@ func (c *composer) volumeSource(src string) string {
 func (c *composer) volumeName(name string) string {
 	if def, ok := c.volumes[name].(map[string]any); ok {
 		if n, ok := def["name"].(string); ok && n != "" {
-			if v, err := interpolate(n, c.env.lookup); err == nil {
+			if v, err := c.env.interpolate(n); err == nil {
 				return v
 			}
 		}

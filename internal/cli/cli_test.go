@@ -8,6 +8,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/capdrop/capdrop/internal/term"
+	"github.com/capdrop/capdrop/inventory/inventorytest"
 )
 
 func TestMain(m *testing.M) {
@@ -23,6 +24,7 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("NO_COLOR", "")
+			env.Setenv("FIXTURE_PROC", inventorytest.Proc()) // the fake /proc tree for ps
 			return nil
 		},
 	})

@@ -32,7 +32,12 @@ var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
 // VisibleLen is the number of runes of s a terminal shows (ANSI escapes
 // excluded).
-func VisibleLen(s string) int { return utf8.RuneCountInString(ansi.ReplaceAllString(s, "")) }
+func VisibleLen(s string) int {
+	if strings.IndexByte(s, 0x1b) < 0 { // the common case: no colour, no regexp
+		return utf8.RuneCountInString(s)
+	}
+	return utf8.RuneCountInString(ansi.ReplaceAllString(s, ""))
+}
 
 // Render writes the table to w.
 func (t *Table) Render(w io.Writer) error {

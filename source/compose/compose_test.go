@@ -99,3 +99,45 @@ func TestDotEnv(t *testing.T) {
 		t.Errorf("got %q", env)
 	}
 }
+
+// The cases of verify's former copy of the interpolation, kept as a second,
+// independently written table; a lone $ is an error, as in compose-go.
+func TestInterpolateMore(t *testing.T) {
+	m := map[string]string{"A": "a", "E": "", "N": "9"}
+	vars := func(n string) (string, bool) { v, ok := m[n]; return v, ok }
+	cases := map[string]string{
+		"plain":             "plain",
+		"$A-${A}":           "a-a",
+		"$$A":               "$A",
+		"${U}":              "",
+		"${U:-d}":           "d",
+		"${E:-d}":           "d",
+		"${E-d}":            "",
+		"${U-d}":            "d",
+		"${A:+x}":           "x",
+		"${E:+x}":           "",
+		"${E+x}":            "x",
+		"${U:-${A}b}":       "ab",
+		"${U:-${U2:-deep}}": "deep",
+		"${N}0":             "90",
+	}
+	for in, want := range cases {
+		got, _, err := Interpolate(in, vars)
+		if err != nil || got != want {
+			t.Errorf("%q: %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"${U:?need U}": "required variable U is missing a value: need U",
+		"${E:?}":       "required variable E is missing a value",
+		"${A":          "unclosed ${",
+		"${}":          "invalid interpolation format",
+		"${A*b}":       "invalid interpolation format",
+		"x$":           "a lone $",
+		"$1":           "write $$ for a literal $",
+	} {
+		if _, _, err := Interpolate(in, vars); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err %v, want %q", in, err, want)
+		}
+	}
+}

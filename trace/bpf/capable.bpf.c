@@ -27,6 +27,8 @@
 
 char _license[] SEC("license") = "Dual MIT/GPL";
 
+#define CACHE_SLOTS 256 /* entries of the per-CPU count cache */
+
 #define CAP_OPT_NOAUDIT (1 << 1)
 #define CAP_OPT_INSETID (1 << 2)
 
@@ -46,6 +48,7 @@ enum flag {
 	F_SAME_ID = 1 << 6,     /* set*id to ids the task already has */
 	F_VM_PROBE = 1 << 7,    /* called from the overcommit accounting */
 	F_NO_SGID = 1 << 8,     /* CAP_FSETID asked by a chmod whose mode has no setgid bit */
+	F_NO_STACK = 1 << 9,    /* the kernel stack could not be read to look for the overcommit probe */
 };
 
 /* Counters. Keep in sync with trace.Counters. */
@@ -119,6 +122,7 @@ volatile const __u64 vm_probe_lo = 0;  /* [lo, hi): security_vm_enough_memory_mm
 volatile const __u64 vm_probe_hi = 0;
 volatile const __u64 vm_probe2_lo = 0; /* [lo, hi): cap_vm_enough_memory */
 volatile const __u64 vm_probe2_hi = 0;
+volatile const __u32 cache_mask = CACHE_SLOTS - 1; /* slots used: a power of two <= CACHE_SLOTS, minus one */
 volatile const __u64 thread_size = 16384; /* x86_64 THREAD_SIZE, for kernels without bpf_task_pt_regs */
 
 struct {
@@ -134,6 +138,24 @@ struct {
 	__type(key, struct key);
 	__type(value, __u64);
 } counts SEC(".maps");
+
+/* A per-CPU direct-mapped cache in front of counts. A repeated key, the
+ * common case in a loop, costs an array index and a compare instead of a
+ * hash lookup. A slot only ever holds a key already in counts (its first
+ * check went through counts); its n is the checks counted since, flushed
+ * into counts when the slot is taken by another key, and added by user
+ * space (Records) for slots still holding counts when it reads. */
+struct slot {
+	struct key k;
+	__u64 n;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct slot);
+} cache SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -172,6 +194,7 @@ struct {
 const struct key_event *unused_key_event __attribute__((unused));
 const struct root_event *unused_root_event __attribute__((unused));
 const struct settings *unused_config __attribute__((unused));
+const struct slot *unused_slot __attribute__((unused));
 
 /* Reads a field of the fixed-layout pt_regs (no relocation). */
 #define REG(regs, field) ({ __u64 __v = 0; bpf_probe_read_kernel(&__v, sizeof(__v), &(regs)->field); __v; })
@@ -273,24 +296,61 @@ static __always_inline bool chmod_without_sgid(int nr, struct pt_regs *regs)
 	return !(mode & 02000);
 }
 
-static __always_inline bool in_vm_probe(void *ctx)
+#define VM_PROBE_FRAMES 12
+
+/* vm_probe looks for the overcommit accounting among the callers on the
+ * kernel stack: 1 found, 0 not there, -1 the stack could not be read (the
+ * helper's per-CPU callchain buffers are in use, e.g. by a perf session
+ * sampling on this CPU). Between the tracepoint and its caller sit the BPF
+ * program, bpf_trace_run and the tracepoint's own frames, so look deep
+ * enough. */
+static __always_inline int vm_probe(void *ctx)
 {
-	__u64 ips[4] = {};
+	__u64 ips[VM_PROBE_FRAMES] = {};
 	long n;
 
 	if (!vm_probe_lo && !vm_probe2_lo)
-		return false;
+		return 0;
 	n = bpf_get_stack(ctx, ips, sizeof(ips), 0);
 	if (n <= 0)
-		return false;
+		return -1;
 #pragma unroll
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < VM_PROBE_FRAMES; i++) {
 		if (ips[i] >= vm_probe_lo && ips[i] < vm_probe_hi)
-			return true;
+			return 1;
 		if (ips[i] >= vm_probe2_lo && ips[i] < vm_probe2_hi)
-			return true;
+			return 1;
 	}
-	return false;
+	return 0;
+}
+
+static __always_inline __u32 slot_of(const struct key *k)
+{
+	const __u64 *w = (const __u64 *)k;
+	__u64 h = w[0] ^ (w[1] * 0x9E3779B97F4A7C15ULL) ^ (w[2] * 0xC2B2AE3D27D4EB4FULL) ^ w[3] ^ (w[4] << 1);
+	h ^= h >> 29;
+	h *= 0xBF58476D1CE4E5B9ULL;
+	h ^= h >> 32;
+	return (__u32)h & cache_mask & (CACHE_SLOTS - 1);
+}
+
+static __always_inline bool same_key(const struct key *a, const struct key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
+}
+
+/* flush moves a slot's counts into the counts map. */
+static __always_inline void flush(struct slot *s)
+{
+	if (!s->n)
+		return;
+	__u64 *v = bpf_map_lookup_elem(&counts, &s->k);
+	if (v)
+		*v += s->n;
+	else
+		count(C_COUNTS_FULL);
+	s->n = 0;
 }
 
 /* record counts one capability check of the current task. */
@@ -360,25 +420,42 @@ static __always_inline int record(void *ctx, const struct cred *cred, int cap, i
 		k.flags |= F_SAME_ID;
 	if (cap == CAP_FSETID && cs == 0x33 && chmod_without_sgid(k.syscall, regs))
 		k.flags |= F_NO_SGID;
-	if (cap == CAP_SYS_ADMIN && !opts_known && in_vm_probe(ctx))
-		k.flags |= F_VM_PROBE;
+	if (cap == CAP_SYS_ADMIN && !opts_known) {
+		int vm = vm_probe(ctx);
+		if (vm > 0)
+			k.flags |= F_VM_PROBE;
+		else if (vm < 0)
+			k.flags |= F_NO_STACK;
+	}
 	bpf_get_current_comm(k.comm, sizeof(k.comm));
+
+	__u32 idx = slot_of(&k);
+	struct slot *s = bpf_map_lookup_elem(&cache, &idx);
+	if (s && same_key(&s->k, &k)) {
+		s->n++;
+		return 0;
+	}
 
 	__u64 *v = bpf_map_lookup_elem(&counts, &k);
 	if (v) {
 		(*v)++;
-		return 0;
+		goto cached;
 	}
 	__u64 one = 1;
 	long err = bpf_map_update_elem(&counts, &k, &one, BPF_NOEXIST);
 	if (err) {
 		/* Another CPU may have inserted the key meanwhile. */
 		v = bpf_map_lookup_elem(&counts, &k);
-		if (v)
+		if (v) {
 			(*v)++;
-		else
-			count(C_COUNTS_FULL);
+			goto cached;
+		}
+		count(C_COUNTS_FULL);
 		return 0;
+	}
+	if (s) {
+		flush(s);
+		s->k = k;
 	}
 	struct key_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
@@ -389,6 +466,14 @@ static __always_inline int record(void *ctx, const struct cred *cred, int cap, i
 	ev->pid = tid;
 	__builtin_memcpy(&ev->key, &k, sizeof(k));
 	bpf_ringbuf_submit(ev, 0);
+	return 0;
+
+cached:
+	/* The key is in counts: let the slot hold it from now on. */
+	if (s) {
+		flush(s);
+		s->k = k;
+	}
 	return 0;
 }
 

@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/capdrop/capdrop/engine"
+	"github.com/capdrop/capdrop/internal/term"
+	"github.com/capdrop/capdrop/inventory"
+	"github.com/capdrop/capdrop/procfs"
+	"github.com/capdrop/capdrop/report"
+)
+
+func init() { register("check", newPSCmd) }
+
+type psOptions struct {
+	all, containers, wide bool
+	pids                  []int
+	container             string
+	output                string
+	proc                  string
+	threads               string
+}
+
+func newPSCmd(s *term.Streams) *cobra.Command {
+	o := &psOptions{}
+	cmd := &cobra.Command{
+		Use:   "ps",
+		Short: "Show every process's capabilities, attributed to its container",
+		Long: `Show the capabilities every process holds, like pscap, with the container
+each one runs in (Docker, containerd/Kubernetes, CRI-O, Podman; read from
+/proc/PID/cgroup) and, for Docker containers, the container's name, image
+and configuration from the engine (DOCKER_HOST is honoured; without an
+engine, containers are shown by runtime and ID).
+
+The default view lists processes whose effective set is not empty; "full"
+means every capability the kernel has. -a lists every process; --pid and
+--container select processes (and imply -a). Threads whose sets differ from
+their process's are listed under it. Kernel threads are never listed.
+
+--containers shows one row per container: its configuration, the bounding
+and effective sets of its main process (relative to the runtime's default),
+what it holds beyond that default, its riskiest capabilities, and where the
+live sets differ from what the configuration asked for.
+
+-o json prints all five sets of each process, as names and as masks; the
+shape is documented in docs/ps.md and kept stable.`,
+		Example: `  capdrop ps
+  capdrop ps -a --wide
+  capdrop ps --containers
+  capdrop ps --container web -o json
+  capdrop ps -o json | jq '.[] | select(.container.name == "web") | .sets.effective'`,
+		Args: argsUsage(cobra.NoArgs),
+	}
+	out := outputFlag(cmd, "text", "json")
+	f := cmd.Flags()
+	f.BoolVarP(&o.all, "all", "a", false, "list processes with an empty effective set too")
+	f.BoolVar(&o.containers, "containers", false, "one row per container instead of one per process")
+	f.IntSliceVarP(&o.pids, "pid", "p", nil, "only these processes (comma-separated or repeated)")
+	f.StringVar(&o.container, "container", "", "only the processes of this container (name, ID or unique ID prefix)")
+	f.BoolVarP(&o.wide, "wide", "w", false, "show every set, the command line and security settings of each process")
+	f.StringVar(&o.threads, "threads", "quick", "find threads whose sets differ from their process's: quick (one capget per thread: effective, permitted, inheritable), full (every thread's status: all five sets, slower), off")
+	_ = cmd.RegisterFlagCompletionFunc("threads", cobra.FixedCompletions([]string{"quick", "full", "off"}, cobra.ShellCompDirectiveNoFileComp))
+	f.StringVar(&o.proc, "proc", procfs.DefaultRoot, "where the proc filesystem is mounted")
+	_ = f.MarkHidden("proc")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		o.output = *out
+		if err := checkChoice("output", o.output, "text", "json"); err != nil {
+			return err
+		}
+		if err := checkChoice("threads", o.threads, "quick", "full", "off"); err != nil {
+			return err
+		}
+		if o.wide && o.containers {
+			return usageErrorf("--wide applies to the process view, not --containers")
+		}
+		for _, p := range o.pids {
+			if p <= 0 {
+				return usageErrorf("--pid %d: not a process ID", p)
+			}
+		}
+		if o.pids != nil {
+			o.pids = slices.Compact(slices.Sorted(slices.Values(o.pids)))
+		}
+		return runPS(cmd, s, o)
+	}
+	return cmd
+}
+
+func runPS(cmd *cobra.Command, s *term.Streams, o *psOptions) error {
+	threads, err := procfs.ParseThreadMode(o.threads)
+	if err != nil {
+		return usageErrorf("--threads: %v", err)
+	}
+	opts := inventory.Options{
+		Proc:      o.proc,
+		All:       o.all,
+		PIDs:      o.pids,
+		Container: o.container,
+		Cmdline:   o.wide,
+		Threads:   threads,
+		Summaries: o.containers,
+	}
+	if o.proc == procfs.DefaultRoot {
+		opts.Exclude = []int{os.Getpid()} // like pscap, leave ourselves out
+	}
+	warn := func(err error) { fmt.Fprintf(s.ErrOut, "capdrop: warning: %v\n", err) }
+	if c, err := engine.FromEnv(); err != nil {
+		warn(fmt.Errorf("docker engine: %w; containers are shown by ID only", err))
+	} else {
+		defer c.Close()
+		opts.Engine = c
+	}
+	inv, err := inventory.Take(cmd.Context(), opts)
+	if err != nil {
+		if errors.Is(err, inventory.ErrNoContainer) || errors.Is(err, inventory.ErrAmbiguous) {
+			return inputError(err)
+		}
+		return unsupportedError(err)
+	}
+	for _, w := range inv.Warnings {
+		warn(w)
+	}
+	t := textRenderer(s)
+	// Thousands of rows: one write per row would be thousands of syscalls.
+	w := bufio.NewWriterSize(s.Out, 64<<10)
+	switch {
+	case o.containers && o.output == "json":
+		err = report.PSContainersJSON(w, inv)
+	case o.containers:
+		err = t.PSContainers(w, inv)
+	case o.output == "json":
+		err = report.PSJSON(w, inv)
+	case o.wide:
+		err = t.PSWide(w, inv)
+	default:
+		err = t.PS(w, inv)
+	}
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return err
+	}
+	if len(inv.MissingPIDs) > 0 {
+		ids := make([]string, len(inv.MissingPIDs))
+		for i, p := range inv.MissingPIDs {
+			ids[i] = strconv.Itoa(p)
+		}
+		return inputError(fmt.Errorf("no user process with PID %s", strings.Join(ids, ", ")))
+	}
+	return nil
+}
