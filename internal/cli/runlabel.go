@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	xterm "golang.org/x/term"
+
+	"github.com/capdrop/capdrop/engine"
+	"github.com/capdrop/capdrop/internal/term"
+	"github.com/capdrop/capdrop/launch"
+	"github.com/capdrop/capdrop/report"
+	"github.com/capdrop/capdrop/runlabel"
+)
+
+func init() { register("apply", newRunlabelCmd) }
+
+type runlabelOptions struct {
+	runlabel.Options
+	display bool
+	strict  bool
+	output  string
+}
+
+func newRunlabelCmd(s *term.Streams) *cobra.Command {
+	var o runlabelOptions
+	var opts [3]string
+	cmd := &cobra.Command{
+		Use:   "runlabel [flags] IMAGE [ARGS...]",
+		Short: "Audit and run the command an image carries in its LABEL RUN (atomic run, done safely)",
+		Long: `Read the RUN label (or --label) of an image from the Docker engine, fill in
+its variables as atomic run and podman container runlabel do, show the exact
+command, audit it with the same engine as capdrop audit, and run it.
+
+Variables: IMAGE, NAME (--name, default: the image name without registry,
+path or tag), OPT1-OPT3 (--opt1..--opt3, else the environment), PWD, and any
+environment variable; undefined ones are empty. The whole words IMAGE and
+NAME and a trailing =IMAGE or =NAME are replaced too. ARGS are appended as
+they are.
+
+The label is written by the image's author, so capdrop never gives it to a
+shell: it must be one docker (or podman) run or create command. Pipes, lists,
+redirections and command substitution are refused; other commands and docker
+global options need --force. A leading docker or podman is replaced by the
+docker CLI, which runs with no capabilities and no_new_privs against the
+engine the label was read from.
+
+An image without a RUN label gets capdrop's safe default: docker run --rm -i
+--cap-drop=ALL (plus the capabilities its io.containers.capabilities label
+asks for, within Docker's defaults) --security-opt=no-new-privileges.
+
+The report goes to standard output with --display (nothing runs), else to
+standard error before the command runs. Exit status: the command's once it
+runs; 1 when capdrop refuses to run it; 2 for a bad image, label or flag;
+3 when no Docker engine answers.`,
+		Example: `  capdrop runlabel --display myimage             # show the command and its audit
+  capdrop runlabel myimage                       # audit, then run it
+  capdrop runlabel --strict myimage              # run only if it drops capabilities
+  capdrop runlabel --label INSTALL --opt1 /srv myimage
+  capdrop runlabel --name web myimage --port 8080`,
+		Args:              argsUsage(cobra.MinimumNArgs(1)),
+		ValidArgsFunction: cobra.NoFileCompletions,
+	}
+	cmd.Flags().SetInterspersed(false) // flags after IMAGE are ARGS
+	f := cmd.Flags()
+	f.BoolVar(&o.display, "display", false, "print the command and its audit, and run nothing")
+	f.StringVar(&o.Label, "label", runlabel.DefaultLabel, "the label holding the command (INSTALL, UNINSTALL, …)")
+	f.StringVarP(&o.Name, "name", "n", "", "container name (NAME); default: the image name without registry, path or tag")
+	for i := range opts {
+		f.StringVar(&opts[i], fmt.Sprintf("opt%d", i+1), "", fmt.Sprintf("value of OPT%d (default: $OPT%d from the environment)", i+1, i+1))
+	}
+	f.BoolVar(&o.strict, "strict", false, "refuse to run a command that does not drop capabilities to an explicit list")
+	f.BoolVar(&o.Force, "force", false, "run a label that is not a docker run/create command, or that sets docker global options")
+	out := outputFlag(cmd, "text", "json")
+
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		o.output = *out
+		if err := checkChoice("output", o.output, "text", "json"); err != nil {
+			return err
+		}
+		for i := range opts {
+			o.Opt[i], o.OptSet[i] = opts[i], cmd.Flags().Changed(fmt.Sprintf("opt%d", i+1))
+		}
+		o.Args = args[1:]
+		return runRunlabel(cmd, s, o, args[0])
+	}
+	return cmd
+}
+
+func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref string) error {
+	client, err := engine.FromEnv()
+	if err != nil {
+		return unsupportedError(err)
+	}
+	defer client.Close()
+	ctx := cmd.Context()
+	inspected, err := client.ImageInspect(ctx, ref)
+	switch {
+	case errors.Is(err, engine.ErrUnreachable):
+		return unsupportedError(err)
+	case errors.Is(err, engine.ErrNotFound):
+		return inputError(fmt.Errorf("image %s is not on the engine at %s (capdrop runlabel does not pull: docker pull %s)", ref, client.Host(), runlabel.Quote(ref)))
+	case err != nil:
+		return inputError(err)
+	}
+	if f, ok := s.In.(*os.File); ok {
+		o.TTY = xterm.IsTerminal(int(f.Fd()))
+	}
+	c, err := runlabel.Build(runlabel.FromEngine(ref, inspected), o.Options)
+	if errors.Is(err, runlabel.ErrRefused) {
+		return &ExitError{Code: ExitFindings, Err: err}
+	}
+	if err != nil {
+		return inputError(err)
+	}
+	r := report.Runlabel{Command: c}
+	if o.strict {
+		r.Refused = append(r.Refused, "--strict: capdrop cannot judge the capabilities yet (the audit engine is not wired in)")
+	}
+
+	w := s.ErrOut
+	if o.display {
+		w = s.Out
+	}
+	if err := renderRunlabel(s, w, r, o.output); err != nil {
+		return err
+	}
+	if len(r.Refused) > 0 {
+		return errFindings
+	}
+	if o.display {
+		return nil
+	}
+	p, _, err := c.Start(runlabel.StartOptions{Stdin: s.In, Stdout: s.Out, Stderr: s.ErrOut, Host: client.Host(), ForwardSignals: true})
+	if err != nil {
+		var se *launch.StartError
+		if errors.As(err, &se) {
+			return &ExitError{Code: se.Code, Err: err}
+		}
+		return &ExitError{Code: ExitRunFailed, Err: err}
+	}
+	exit, err := p.Wait()
+	if err != nil {
+		return &ExitError{Code: ExitRunFailed, Err: fmt.Errorf("wait for %s: %w", c.Argv[0], err)}
+	}
+	if exit.Status() != 0 {
+		return &ExitError{Code: exit.Status(), Silent: true}
+	}
+	return nil
+}
+
+func renderRunlabel(s *term.Streams, w io.Writer, r report.Runlabel, format string) error {
+	if format == "json" {
+		return report.RunlabelJSON(w, r)
+	}
+	t := report.Text{Palette: term.NewPalette(s.Color && w == s.Out), Width: s.Width}
+	var b strings.Builder
+	if err := t.RunlabelText(&b, r); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
