@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/capdrop/capdrop/audit"
 	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/runlabel"
 )
@@ -13,6 +14,9 @@ import (
 // instead of running it.
 type Runlabel struct {
 	Command *runlabel.Command
+	// Audit is the audit of the container the command starts; nil when it
+	// starts none.
+	Audit *audit.Report
 	// Refused lists why the command will not run (--strict, --fail-on);
 	// empty when it may.
 	Refused []string
@@ -35,8 +39,12 @@ type RunlabelDoc struct {
 	Variables  []runlabel.Var        `json:"variables"`
 	HostAccess []runlabel.HostAccess `json:"host_access"`
 	Notes      []string              `json:"notes"`
-	Run        bool                  `json:"run"`
-	Refused    []string              `json:"refused"`
+	// Audit is capdrop audit's document for the one workload (its file is
+	// "command": positions are columns of Command); null when the command
+	// starts no container.
+	Audit   *AuditDoc `json:"audit"`
+	Run     bool      `json:"run"`
+	Refused []string  `json:"refused"`
 }
 
 // NewRunlabelDoc builds the JSON document.
@@ -46,9 +54,14 @@ func NewRunlabelDoc(r Runlabel) RunlabelDoc {
 	if img.RepoTags == nil {
 		img.RepoTags = []string{}
 	}
-	return RunlabelDoc{Version: RunlabelVersion, Image: img, Label: c.Label, LabelText: c.LabelText, Default: c.Default,
+	doc := RunlabelDoc{Version: RunlabelVersion, Image: img, Label: c.Label, LabelText: c.LabelText, Default: c.Default,
 		Argv: c.Argv, Command: c.Text, Variables: nonNilOf(c.Vars), HostAccess: nonNilOf(c.Host), Notes: nonNilOf(c.Notes),
 		Run: len(r.Refused) == 0, Refused: nonNilOf(r.Refused)}
+	if r.Audit != nil {
+		a := NewAuditDoc(Audit{Report: r.Audit})
+		doc.Audit = &a
+	}
+	return doc
 }
 
 func nonNilOf[T any](s []T) []T {
@@ -104,9 +117,64 @@ func (t Text) RunlabelText(w io.Writer, r Runlabel) error {
 	for _, n := range c.Notes {
 		row("note", n)
 	}
+	if r.Audit != nil {
+		t.runlabelAudit(&b, r.Audit)
+	}
 	for _, why := range r.Refused {
 		row("refused", p.Red(why))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// runlabelAudit writes the audit of the one container: the runtime and
+// user, the sets and why, the findings with their fixes, and a count.
+func (t Text) runlabelAudit(b *strings.Builder, rep *audit.Report) {
+	p := t.Palette
+	width := t.wrapWidth()
+	for _, as := range rep.Workloads {
+		r := as.Result
+		who := "root"
+		if !r.Root {
+			who = "non-root"
+		}
+		b.WriteString(term.WrapHanging(fmt.Sprintf("%s, %s (%s)", runtimeLabel(r), who, r.User), width,
+			p.Bold(fmt.Sprintf("%-9s", "audit"))+"  ", strings.Repeat(" ", 11)) + "\n")
+		if r.Refusal != nil {
+			b.WriteString(term.WrapHanging(fmt.Sprintf("refused at %s: %s", r.Refusal.Stage, r.Refusal.Message),
+				width, "    "+p.Red("✗")+" ", "      ") + "\n")
+		} else {
+			t.auditSets(b, r)
+			t.auditWhy(b, r)
+		}
+		for _, note := range r.Notes {
+			b.WriteString(term.WrapHanging(note, width, "    note  ", "          ") + "\n")
+		}
+	}
+	for _, f := range rep.Findings {
+		head := fmt.Sprintf("%s %s %s  ", t.SeverityLabel(f.Severity), p.Bold(f.Rule), f.Pos)
+		b.WriteString(term.WrapHanging(head+f.Message, width, "    ", "      ") + "\n")
+		for k, l := range strings.Split(f.Fix, "\n") {
+			lead := "           "
+			if k == 0 {
+				lead = "      fix: "
+			}
+			b.WriteString(lead + p.Green(l) + "\n")
+		}
+	}
+	counts := map[audit.Severity]int{}
+	for _, f := range rep.Findings {
+		counts[f.Severity]++
+	}
+	var parts []string
+	for s := audit.Critical; s >= audit.Low; s-- {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	line := plural(len(rep.Findings), "finding", "findings")
+	if len(parts) > 0 {
+		line += " (" + strings.Join(parts, ", ") + ")"
+	}
+	b.WriteString(p.Bold(fmt.Sprintf("%-9s", "findings")) + "  " + line + "; policy " + rep.Policy + "\n")
 }

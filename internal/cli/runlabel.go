@@ -10,11 +10,14 @@ import (
 	"github.com/spf13/cobra"
 	xterm "golang.org/x/term"
 
+	"github.com/capdrop/capdrop/audit"
 	"github.com/capdrop/capdrop/engine"
 	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/launch"
+	"github.com/capdrop/capdrop/merge"
 	"github.com/capdrop/capdrop/report"
 	"github.com/capdrop/capdrop/runlabel"
+	"github.com/capdrop/capdrop/workload"
 )
 
 func init() { register("apply", newRunlabelCmd) }
@@ -23,6 +26,8 @@ type runlabelOptions struct {
 	runlabel.Options
 	display bool
 	strict  bool
+	failOn  string
+	policy  string
 	output  string
 }
 
@@ -53,6 +58,11 @@ An image without a RUN label gets capdrop's safe default: docker run --rm -i
 --cap-drop=ALL (plus the capabilities its io.containers.capabilities label
 asks for, within Docker's defaults) --security-opt=no-new-privileges.
 
+The audit models the engine's Docker release. --strict refuses a container
+that holds any capability the command does not --cap-add by name (Docker's
+defaults, --privileged, --cap-add=ALL); --fail-on refuses findings at or above
+a severity.
+
 The report goes to standard output with --display (nothing runs), else to
 standard error before the command runs. Exit status: the command's once it
 runs; 1 when capdrop refuses to run it; 2 for a bad image, label or flag;
@@ -60,6 +70,7 @@ runs; 1 when capdrop refuses to run it; 2 for a bad image, label or flag;
 		Example: `  capdrop runlabel --display myimage             # show the command and its audit
   capdrop runlabel myimage                       # audit, then run it
   capdrop runlabel --strict myimage              # run only if it drops capabilities
+  capdrop runlabel --fail-on high myimage        # not if it grants a root-equivalent one
   capdrop runlabel --label INSTALL --opt1 /srv myimage
   capdrop runlabel --name web myimage --port 8080`,
 		Args:              argsUsage(cobra.MinimumNArgs(1)),
@@ -74,12 +85,19 @@ runs; 1 when capdrop refuses to run it; 2 for a bad image, label or flag;
 		f.StringVar(&opts[i], fmt.Sprintf("opt%d", i+1), "", fmt.Sprintf("value of OPT%d (default: $OPT%d from the environment)", i+1, i+1))
 	}
 	f.BoolVar(&o.strict, "strict", false, "refuse to run a command that does not drop capabilities to an explicit list")
+	f.StringVar(&o.failOn, "fail-on", "never", "refuse to run when a finding is at or above this severity: low, medium, high, critical, never")
+	f.StringVar(&o.policy, "policy", audit.PolicyDefault, "audit rule preset: "+strings.Join(audit.Policies, ", "))
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(append(audit.Severities, "never"), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("policy", cobra.FixedCompletions(audit.Policies, cobra.ShellCompDirectiveNoFileComp))
 	f.BoolVar(&o.Force, "force", false, "run a label that is not a docker run/create command, or that sets docker global options")
 	out := outputFlag(cmd, "text", "json")
 
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		o.output = *out
 		if err := checkChoice("output", o.output, "text", "json"); err != nil {
+			return err
+		}
+		if err := checkChoice("policy", o.policy, audit.Policies...); err != nil {
 			return err
 		}
 		for i := range opts {
@@ -92,6 +110,14 @@ runs; 1 when capdrop refuses to run it; 2 for a bad image, label or flag;
 }
 
 func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref string) error {
+	failOn := audit.SeverityUnset
+	if o.failOn != "never" {
+		sev, err := audit.ParseSeverity(o.failOn)
+		if err != nil {
+			return usageErrorf("--fail-on must be one of low, medium, high, critical, never, not %q", o.failOn)
+		}
+		failOn = sev
+	}
 	client, err := engine.FromEnv()
 	if err != nil {
 		return unsupportedError(err)
@@ -117,10 +143,11 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 	if err != nil {
 		return inputError(err)
 	}
-	r := report.Runlabel{Command: c}
-	if o.strict {
-		r.Refused = append(r.Refused, "--strict: capdrop cannot judge the capabilities yet (the audit engine is not wired in)")
+	rep, err := c.Audit(audit.Options{Policy: o.policy, Merge: engineMerge(cmd, client)})
+	if err != nil {
+		return usageErrorf("%v", err)
 	}
+	r := report.Runlabel{Command: c, Audit: rep, Refused: runlabel.Verdict(c, rep, o.strict, failOn)}
 
 	w := s.ErrOut
 	if o.display {
@@ -151,6 +178,21 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 		return &ExitError{Code: exit.Status(), Silent: true}
 	}
 	return nil
+}
+
+// engineMerge models the Docker release the engine runs (Docker 20.10 knows
+// fewer capabilities than current releases); current releases when it
+// cannot tell.
+func engineMerge(cmd *cobra.Command, client *engine.Client) merge.Options {
+	v, err := client.ServerVersion(cmd.Context())
+	if err != nil {
+		return merge.Options{}
+	}
+	rel, err := merge.ParseVersion(v.Version)
+	if err != nil {
+		return merge.Options{}
+	}
+	return merge.Options{Versions: map[workload.Runtime]merge.Version{workload.Docker: rel}}
 }
 
 func renderRunlabel(s *term.Streams, w io.Writer, r report.Runlabel, format string) error {

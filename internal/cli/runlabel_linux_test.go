@@ -60,6 +60,44 @@ func exists(t *testing.T, name string) bool {
 	return out != ""
 }
 
+// audited runs capdrop runlabel --display -o json with args and returns the
+// document: what capdrop says before anything runs.
+func audited(t *testing.T, args ...string) report.RunlabelDoc {
+	t.Helper()
+	stdout, stderr, _ := runMain(t, append([]string{"runlabel", "--display", "-o", "json"}, args...)...)
+	var doc report.RunlabelDoc
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("%v\n%s%s", err, stdout, stderr)
+	}
+	if doc.Audit == nil || len(doc.Audit.Workloads) != 1 {
+		t.Fatalf("no audit of one workload: %s", stdout)
+	}
+	return doc
+}
+
+// rules lists the rule IDs of a document's findings, in order.
+func rules(doc report.RunlabelDoc) string {
+	var ids []string
+	for _, f := range doc.Audit.Findings {
+		ids = append(ids, f.Rule)
+	}
+	return strings.Join(ids, " ")
+}
+
+// computed is the bounding set the audit says the container gets.
+func computed(t *testing.T, doc report.RunlabelDoc) capset.Set {
+	t.Helper()
+	var s capset.Set
+	for _, n := range doc.Audit.Workloads[0].Sets.Bounding {
+		c, err := capset.Parse(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s = s.With(c)
+	}
+	return s
+}
+
 func TestRunlabelEngine(t *testing.T) {
 	dockertest.Require(t)
 	docker := dockerPath(t)
@@ -68,7 +106,13 @@ func TestRunlabelEngine(t *testing.T) {
 	t.Run("a label that drops capabilities runs with exactly its set", func(t *testing.T) {
 		img := labelImage(t, `RUN="docker run --rm --label capdrop-test=1 --cap-drop=ALL --cap-add=NET_BIND_SERVICE --cap-add=chown --name NAME IMAGE `+grepCaps+`"`)
 		name := containerName(t, "drops")
-		stdout, stderr, code := runMain(t, "runlabel", "--name", name, img)
+		// The audit: an explicit list, so no CD012 and --strict passes;
+		// no_new_privs is missing, and CHOWN is root-equivalent.
+		doc := audited(t, "--strict", "--name", name, img)
+		if got := rules(doc); got != "CD011 CD003" || !doc.Run || doc.Audit.Workloads[0].RuntimeVersion == "current" {
+			t.Errorf("findings %q, run %v, runtime %s", got, doc.Run, doc.Audit.Workloads[0].RuntimeVersion)
+		}
+		stdout, stderr, code := runMain(t, "runlabel", "--strict", "--name", name, img)
 		want := docker + " run --rm --label capdrop-test=1 --cap-drop=ALL --cap-add=NET_BIND_SERVICE --cap-add=chown --name " + name + " " + img + " grep Cap /proc/self/status"
 		if code != 0 || !strings.Contains(stderr, "\ncommand    "+want+"\n") {
 			t.Fatalf("exit %d\nstderr:\n%s\nwant command %s", code, stderr, want)
@@ -79,6 +123,12 @@ func TestRunlabelEngine(t *testing.T) {
 		if got.Bounding != two || got.Effective != two || got.Permitted != two || got.Inheritable != 0 || got.Ambient != 0 {
 			t.Errorf("container sets %v, want bounding/effective/permitted %v", got, two)
 		}
+		if c := computed(t, doc); c != got.Bounding {
+			t.Errorf("the audit said %v, the kernel says %v", c, got.Bounding)
+		}
+		if !strings.Contains(stderr, "MEDIUM CD011 command:1:") {
+			t.Errorf("the findings are not printed before the command runs:\n%s", stderr)
+		}
 		if exists(t, name) {
 			t.Errorf("container %s is still there after --rm", name)
 		}
@@ -87,6 +137,7 @@ func TestRunlabelEngine(t *testing.T) {
 	t.Run("a detached container has the label's capabilities in the kernel", func(t *testing.T) {
 		img := labelImage(t, `RUN="docker run -d --label capdrop-test=1 --cap-drop=all --cap-add=kill --cap-add=SETUID --name NAME IMAGE sleep 300"`)
 		name := containerName(t, "detached")
+		doc := audited(t, "--name", name, img)
 		stdout, stderr, code := runMain(t, "runlabel", "--name", name, img)
 		if code != 0 || len(strings.TrimSpace(stdout)) != 64 {
 			t.Fatalf("exit %d stdout %q stderr %s", code, stdout, stderr)
@@ -96,17 +147,51 @@ func TestRunlabelEngine(t *testing.T) {
 		if sets.Bounding != want || sets.Effective != want || sets.Permitted != want || sets.Ambient != 0 {
 			t.Errorf("kernel reports %v, want %v", sets, want)
 		}
+		if c := computed(t, doc); c != sets.Bounding {
+			t.Errorf("the audit said %v, the kernel says %v", c, sets.Bounding)
+		}
 	})
 
 	t.Run("a label that does not drop capabilities keeps Docker's defaults", func(t *testing.T) {
 		img := labelImage(t, `RUN="docker run --rm --label capdrop-test=1 --name NAME IMAGE `+grepCaps+`"`)
 		name := containerName(t, "nodrop")
-		stdout, stderr, code := runMain(t, "runlabel", "--name", name, img)
-		if code != 0 {
+		doc := audited(t, "--strict", "--name", name, img)
+		if got := rules(doc); got != "CD004 CD011 CD012" || doc.Run || len(doc.Refused) != 1 ||
+			!strings.HasPrefix(doc.Refused[0], "--strict: the container keeps capabilities the command does not name (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL and 9 more from docker's default set)") {
+			t.Errorf("findings %q, run %v, refused %q", got, doc.Run, doc.Refused)
+		}
+		// --strict refuses it: nothing is created.
+		stdout, stderr, code := runMain(t, "runlabel", "--strict", "--name", name, img)
+		if code != ExitFindings || stdout != "" || !strings.Contains(stderr, "refused    --strict: the container keeps capabilities") {
+			t.Errorf("--strict: exit %d stdout %q stderr %s", code, stdout, stderr)
+		}
+		if exists(t, name) {
+			t.Fatal("--strict refused, yet the container exists")
+		}
+		// Without it, the findings are printed and it runs with Docker's 14.
+		stdout, stderr, code = runMain(t, "runlabel", "--name", name, img)
+		if code != 0 || !strings.Contains(stderr, "MEDIUM CD012 command:1:") {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		if got := capsOf(t, stdout); got.Bounding.Hex() != "00000000a80425fb" || got.Effective.Hex() != "00000000a80425fb" {
-			t.Errorf("container sets %v, want Docker's 14", got)
+		got := capsOf(t, stdout)
+		if got.Bounding.Hex() != "00000000a80425fb" || got.Effective.Hex() != "00000000a80425fb" || computed(t, doc) != got.Bounding {
+			t.Errorf("container sets %v, want Docker's 14, as the audit said (%v)", got, computed(t, doc))
+		}
+	})
+
+	t.Run("--fail-on refuses a root-equivalent capability", func(t *testing.T) {
+		img := labelImage(t, `RUN="docker run --rm --label capdrop-test=1 --cap-drop=ALL --cap-add=SYS_PTRACE --security-opt=no-new-privileges --name NAME IMAGE `+grepCaps+`"`)
+		name := containerName(t, "failon")
+		doc := audited(t, "--strict", "--name", name, img)
+		if got := rules(doc); got != "CD003" || !doc.Run {
+			t.Errorf("findings %q run %v (an explicit list passes --strict)", got, doc.Run)
+		}
+		_, stderr, code := runMain(t, "runlabel", "--fail-on", "high", "--name", name, img)
+		if code != ExitFindings || !strings.Contains(stderr, "CD003 command:1:") || !strings.Contains(stderr, "refused    --fail-on high: 1 finding at or above high") {
+			t.Errorf("exit %d: %s", code, stderr)
+		}
+		if exists(t, name) {
+			t.Fatal("--fail-on refused, yet the container exists")
 		}
 	})
 
@@ -201,10 +286,14 @@ func TestRunlabelEngine(t *testing.T) {
 			!strings.Contains(flat, "asks for SYS_ADMIN, which Docker does not give by default either") {
 			t.Fatalf("exit %d\n%s\nwant command %s", code, disp, want)
 		}
-		stdout, stderr, code := runMain(t, append([]string{"runlabel", "--name", name, img}, probe...)...)
+		doc := audited(t, append([]string{"--strict", "--name", name, img}, probe...)...)
+		if got := rules(doc); got != "" || !doc.Run || !doc.Default || doc.Audit.Workloads[0].Kind != "run-line" {
+			t.Errorf("the safe default has findings %q or fails --strict: %+v", got, doc)
+		}
+		stdout, stderr, code := runMain(t, append([]string{"runlabel", "--strict", "--name", name, img}, probe...)...)
 		got := capsOf(t, stdout)
-		if code != 0 || got.Bounding != capset.Of(capset.NET_BIND_SERVICE) || !strings.Contains(stdout, "NoNewPrivs:\t1") {
-			t.Errorf("exit %d sets %v stdout %q stderr %s", code, got, stdout, stderr)
+		if code != 0 || got.Bounding != capset.Of(capset.NET_BIND_SERVICE) || !strings.Contains(stdout, "NoNewPrivs:\t1") || computed(t, doc) != got.Bounding {
+			t.Errorf("exit %d sets %v (audit said %v) stdout %q stderr %s", code, got, computed(t, doc), stdout, stderr)
 		}
 		if exists(t, name) {
 			t.Errorf("the safe default left container %s behind", name)
@@ -234,6 +323,11 @@ func TestRunlabelEngine(t *testing.T) {
 		}
 		if _, err := os.Stat(marker); err == nil {
 			t.Fatal("shell code ran")
+		}
+		// --strict refuses what it cannot audit, --force or not.
+		_, stderr, code = runMain(t, "runlabel", "--force", "--strict", img)
+		if _, err := os.Stat(marker); code != ExitFindings || err == nil || !strings.Contains(stderr, "refused    capdrop cannot audit a command that does not start a container, so") {
+			t.Errorf("--force --strict: exit %d, marker %v: %s", code, err, stderr)
 		}
 		_, stderr, code = runMain(t, "runlabel", "--force", img)
 		if _, err := os.Stat(marker); code != 0 || err != nil || !strings.Contains(stderr, "note       --force: touch is not docker or podman") {
