@@ -9,7 +9,7 @@ import (
 // FuzzDetect feeds any content under any name through detection and every
 // parser behind it.
 func FuzzDetect(f *testing.F) {
-	files, _ := filepath.Glob("testdata/examples/*")
+	files, _ := filepath.Glob("../examples/configs/*")
 	for _, n := range files {
 		if data, err := os.ReadFile(n); err == nil {
 			f.Add(filepath.Base(n), data)

@@ -45,7 +45,7 @@ func TestDetect(t *testing.T) {
 // TestExamples reads the bundled examples: every format yields workloads
 // and none reports an error.
 func TestExamples(t *testing.T) {
-	res := Collect([]string{"testdata/examples"}, Options{Env: map[string]string{}})
+	res := Collect([]string{"../examples/configs"}, Options{Env: map[string]string{}})
 	for _, e := range res.Errors {
 		t.Errorf("error: %v", e)
 	}
@@ -53,7 +53,7 @@ func TestExamples(t *testing.T) {
 	for _, w := range res.Workloads {
 		perFile[filepath.Base(w.Pos.File)]++
 	}
-	entries, _ := os.ReadDir("testdata/examples")
+	entries, _ := os.ReadDir("../examples/configs")
 	for _, e := range entries {
 		if perFile[e.Name()] == 0 {
 			t.Errorf("%s: no workloads", e.Name())
