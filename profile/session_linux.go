@@ -93,6 +93,11 @@ func (s *session) watch(initial uint32) {
 // ended without one.
 func (s *session) findRoot(ctx context.Context, match func(trace.Root) bool, gone func() bool) (trace.Root, error) {
 	for {
+		// Ask whether the workload ended before reading the roots: a root
+		// is recorded at its exec, before any exit, so a workload that
+		// ended by now has its root in this read. (The other order lost
+		// workloads that exec'd and exited between the two steps.)
+		ended := gone()
 		roots, err := s.tr.Roots()
 		if err != nil {
 			return trace.Root{}, err
@@ -102,7 +107,7 @@ func (s *session) findRoot(ctx context.Context, match func(trace.Root) bool, gon
 				return r, nil
 			}
 		}
-		if gone() {
+		if ended {
 			return trace.Root{}, errors.New("the workload ended before its first exec was seen")
 		}
 		select {
