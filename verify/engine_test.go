@@ -36,30 +36,13 @@ var opCaps = map[string]capset.Cap{
 	"netadmin": capset.NET_ADMIN, "nice": capset.SYS_NICE, "mount": capset.SYS_ADMIN,
 }
 
-// leftovers returns the IDs of containers capdrop verify created that still
-// exist.
-func leftovers(t *testing.T) []string {
+// leftovers returns the IDs of the containers of session s that still
+// exist. Only this session's: other packages' tests verify at the same
+// time, and their containers are theirs to remove.
+func leftovers(t *testing.T, s *verify.Session) []string {
 	t.Helper()
-	out := dockertest.Docker(t, "ps", "-aq", "--filter", "label="+verify.LabelSession)
+	out := dockertest.Docker(t, "ps", "-aq", "--filter", "label="+verify.LabelSession+"="+s.ID)
 	return strings.Fields(out)
-}
-
-// noLeftovers fails the test if, when it ends (pass or fail), more
-// verification containers exist than when it began; it removes them.
-func noLeftovers(t *testing.T) {
-	t.Helper()
-	before := map[string]bool{}
-	for _, id := range leftovers(t) {
-		before[id] = true
-	}
-	t.Cleanup(func() {
-		for _, id := range leftovers(t) {
-			if !before[id] {
-				t.Errorf("container %s left behind", id)
-				dockertest.Remove(id)
-			}
-		}
-	})
 }
 
 func newSession(t *testing.T) *verify.Session {
@@ -69,7 +52,16 @@ func newSession(t *testing.T) *verify.Session {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	return verify.NewSession(c, map[string]string{dockertest.Label: "1"})
+	s := verify.NewSession(c, map[string]string{dockertest.Label: "1"})
+	// When the test ends, pass or fail, none of the session's containers
+	// may be left.
+	t.Cleanup(func() {
+		for _, id := range leftovers(t, s) {
+			t.Errorf("container %s left behind", id)
+			dockertest.Remove(id)
+		}
+	})
+	return s
 }
 
 func testContext(t *testing.T) context.Context {
@@ -99,7 +91,6 @@ func setOf(ops ...string) capset.Set {
 // capability of it is missing.
 func TestVerifyGroundTruth(t *testing.T) {
 	dockertest.Require(t)
-	noLeftovers(t)
 	ctx := testContext(t)
 	s := newSession(t)
 	tg, err := s.FromRunArgs(ctx, truthArgs(truthImage(t), groundTruth...))
@@ -146,7 +137,6 @@ func TestVerifyGroundTruth(t *testing.T) {
 // than trying every subset.
 func TestMinimizeGroundTruth(t *testing.T) {
 	dockertest.Require(t)
-	noLeftovers(t)
 	ctx := testContext(t)
 	s := newSession(t)
 	tg, err := s.FromRunArgs(ctx, truthArgs(truthImage(t), groundTruth...))
@@ -197,7 +187,6 @@ func TestMinimizeGroundTruth(t *testing.T) {
 // kernel gives its process exactly the candidate set.
 func TestTrialKeepsConfiguration(t *testing.T) {
 	dockertest.Require(t)
-	noLeftovers(t)
 	ctx := testContext(t)
 	s := newSession(t)
 	dir := t.TempDir()
@@ -255,7 +244,6 @@ func TestTrialKeepsConfiguration(t *testing.T) {
 // failing, and looks at the evidence.
 func TestChecks(t *testing.T) {
 	dockertest.Require(t)
-	noLeftovers(t)
 	ctx := testContext(t)
 	s := newSession(t)
 	img := truthImage(t)
@@ -333,7 +321,6 @@ func TestChecks(t *testing.T) {
 // removed all the same.
 func TestTrialCancel(t *testing.T) {
 	dockertest.Require(t)
-	noLeftovers(t)
 	s := newSession(t)
 	tg, err := s.FromImage(testContext(t), truthImage(t), []string{"sleep", "60"})
 	if err != nil {
@@ -355,7 +342,6 @@ func TestTrialCancel(t *testing.T) {
 // verdict), not a failed run.
 func TestEngineRefusal(t *testing.T) {
 	dockertest.Require(t)
-	noLeftovers(t)
 	ctx := testContext(t)
 	s := newSession(t)
 	v, err := s.Engine.ServerVersion(ctx)
@@ -381,7 +367,6 @@ func TestEngineRefusal(t *testing.T) {
 // they get exactly the candidate set and Docker's masked /proc paths back.
 func TestPrivilegedArgs(t *testing.T) {
 	dockertest.Require(t)
-	noLeftovers(t)
 	ctx := testContext(t)
 	s := newSession(t)
 	tg, err := s.FromRunArgs(ctx, []string{"--privileged", truthImage(t), "sh", "-c", "grep CapBnd /proc/self/status; grep -c ' /proc/keys ' /proc/self/mountinfo; ls /dev | wc -l"})
@@ -411,7 +396,6 @@ func TestPrivilegedArgs(t *testing.T) {
 // kernel gives it exactly the candidate set.
 func TestComposeTrial(t *testing.T) {
 	dockertest.Require(t)
-	noLeftovers(t)
 	ctx := testContext(t)
 	s := newSession(t)
 	dir := t.TempDir()

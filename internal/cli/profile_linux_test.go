@@ -238,3 +238,57 @@ func TestProfileRunningContainer(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyMinimizesTheTruth closes the other half of the loop on the same
+// ground truth as the profile: capdrop verify --minimize, started from
+// Docker's 14 defaults plus the extras, finds exactly the set the helper
+// needs, proves it 1-minimal, in far fewer runs than every subset, and
+// leaves no container behind.
+func TestVerifyMinimizesTheTruth(t *testing.T) {
+	dockertest.Require(t)
+	_, image := capneeds(t, true)
+	ops := []string{"chown", "setuid", "bind", "net-admin"}
+	truth, err := needs.Set(ops...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := knowledge.MustDefault(knowledge.Docker).Union(truth)
+	args := []string{"verify", "--minimize", "--cap-add", start.String(), "-o", "json", "--",
+		"--label", dockertest.Label + "=1", "--network", "none"}
+	for _, s := range needs.Sysctls(ops...) {
+		args = append(args, "--sysctl", s)
+	}
+	args = append(append(args, image, "/capneeds"), ops...)
+	s, out, errOut := term.Test("")
+	if code := Main(context.Background(), args, s); code != 0 {
+		t.Fatalf("capdrop %s: exit %d\n%s\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	var res struct {
+		Set        []string `json:"set"`
+		Passed     bool     `json:"passed"`
+		OneMinimal bool     `json:"one_minimal"`
+		Runs       []struct {
+			Container string `json:"container"`
+		} `json:"runs"`
+		Stats struct {
+			Runs       int     `json:"runs"`
+			AllSubsets float64 `json:"all_subsets"`
+		} `json:"stats"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("decode: %v\n%s", err, out)
+	}
+	got, err := capset.ParseSet(strings.Join(res.Set, ","))
+	if err != nil || got != truth || !res.Passed || !res.OneMinimal {
+		t.Fatalf("minimized to %v (passed %v, 1-minimal %v), want exactly %s\n%s", res.Set, res.Passed, res.OneMinimal, truth, errOut)
+	}
+	if all := 1 << start.Len(); res.Stats.Runs == 0 || res.Stats.Runs > 40 || res.Stats.AllSubsets != float64(all) {
+		t.Errorf("%d runs for %d capabilities (all subsets %v, want %d): want at most 40", res.Stats.Runs, start.Len(), res.Stats.AllSubsets, all)
+	}
+	for _, r := range res.Runs {
+		if left, _ := dockertest.DockerErr("ps", "-aq", "--filter", "id="+r.Container); left != "" {
+			t.Errorf("container %s left behind", left)
+		}
+	}
+	t.Logf("minimized %d → %d capabilities in %d runs; every subset: %d", start.Len(), truth.Len(), res.Stats.Runs, 1<<start.Len())
+}

@@ -24,11 +24,13 @@ func verifyImage(t *testing.T) string {
 	return dockertest.Image(t, nil, `RUN ["/bin/busybox", "sh", "-c", "printf '#!/bin/sh\\ntouch /tmp/f && chown 1000 /tmp/f && echo chowned && mknod /tmp/n c 1 3 && echo mknoded\\n' > /needs && chmod 755 /needs"]`)
 }
 
-// verifyLeftovers fails t if capdrop verify containers remain when it ends.
-func verifyLeftovers(t *testing.T) {
+// verifyLeftovers fails t if capdrop verify containers of image remain when
+// it ends. Only of this image: the verify package's tests run at the same
+// time, and their containers are theirs to remove.
+func verifyLeftovers(t *testing.T, image string) {
 	t.Helper()
 	count := func() []string {
-		return strings.Fields(dockertest.Docker(t, "ps", "-aq", "--filter", "label="+verify.LabelSession))
+		return strings.Fields(dockertest.Docker(t, "ps", "-aq", "--filter", "label="+verify.LabelSession, "--filter", "ancestor="+image))
 	}
 	before := map[string]bool{}
 	for _, id := range count() {
@@ -79,8 +81,8 @@ func decodeResult(t *testing.T, out string) verify.Result {
 
 func TestVerifyCommand(t *testing.T) {
 	dockertest.Require(t)
-	verifyLeftovers(t)
 	img := verifyImage(t)
+	verifyLeftovers(t, img)
 	ctx := context.Background()
 	run := []string{"--", "--label", dockertest.Label + "=1", img, "/needs"}
 
@@ -167,8 +169,8 @@ func TestVerifyCommand(t *testing.T) {
 // it with exit 1 and leaves no container behind.
 func TestVerifyCommandInterrupted(t *testing.T) {
 	dockertest.Require(t)
-	verifyLeftovers(t)
 	img := verifyImage(t)
+	verifyLeftovers(t, img)
 	ctx, cancel := context.WithCancel(context.Background())
 	var out bytes.Buffer
 	s := &term.Streams{In: strings.NewReader(""), Out: &out, ErrOut: &out}
