@@ -157,7 +157,12 @@ func fixtures(t *testing.T) string {
 	return dir
 }
 
-func recordsOf(t *testing.T, tr *Tracer, mntns uint32) []Record {
+// recordsOf returns the records of root's workload: its mount namespace and
+// its cgroup. The inode number of a mount namespace that died is reused, so
+// the namespace alone would also take in a container that ran earlier while
+// the tracer followed every new namespace (other packages' tests run
+// containers at the same time); cgroup ids are never reused.
+func recordsOf(t *testing.T, tr *Tracer, root Root) []Record {
 	t.Helper()
 	recs, err := tr.Records()
 	if err != nil {
@@ -165,7 +170,7 @@ func recordsOf(t *testing.T, tr *Tracer, mntns uint32) []Record {
 	}
 	var out []Record
 	for _, r := range recs {
-		if r.MntNS == mntns {
+		if r.MntNS == root.MntNS && r.Cgroup == root.Cgroup {
 			out = append(out, r)
 		}
 	}
@@ -250,7 +255,7 @@ func TestCacheFlushKeepsExactCounts(t *testing.T) {
 			}
 			defer tr.Close()
 			_, root := runWorkload(t, tr, "chown5", "raw", "chown5", "raw", "chown5")
-			recs := recordsOf(t, tr, root.MntNS)
+			recs := recordsOf(t, tr, root)
 			own := func(c capset.Cap, nr int32) func(Record) bool {
 				return func(r Record) bool { return r.Cap == c && !r.Denied && r.Flags&OtherCred == 0 && r.Syscall == nr }
 			}
@@ -290,7 +295,7 @@ func testCountAndAttribute(t *testing.T, m Mechanism) {
 	if root.MntNS == self {
 		t.Fatalf("the workload's mount namespace is the test's own (%d)", self)
 	}
-	recs := recordsOf(t, tr, root.MntNS)
+	recs := recordsOf(t, tr, root)
 	if len(recs) == 0 {
 		t.Fatalf("no checks recorded for the workload (pid %d, mntns %d)", pid, root.MntNS)
 	}
@@ -405,7 +410,7 @@ func TestEventsStreamFirstSeenKeysOnce(t *testing.T) {
 	_, root := runWorkload(t, tr, "chown5")
 	seen := map[Key]int{}
 	timeout := time.After(2 * time.Second)
-	recs := recordsOf(t, tr, root.MntNS)
+	recs := recordsOf(t, tr, root)
 loop:
 	for len(seen) < len(recs) {
 		select {
