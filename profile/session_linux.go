@@ -26,7 +26,19 @@ type session struct {
 	opts    Options
 	started time.Time
 	target  uint32
-	targetC chan uint32
+	targetC chan liveTarget
+}
+
+// liveTarget is what the live view counts: a mount namespace and, when
+// known, the cgroup the workload exec'd in (mount-namespace numbers are
+// reused; see Target.Cgroup).
+type liveTarget struct {
+	mntns  uint32
+	cgroup uint64
+}
+
+func (t liveTarget) has(k trace.Key) bool {
+	return k.MntNS == t.mntns && (t.cgroup == 0 || k.Cgroup == t.cgroup)
 }
 
 func open(opts Options, to trace.Options) (*session, error) {
@@ -37,7 +49,7 @@ func open(opts Options, to trace.Options) (*session, error) {
 		return nil, err
 	}
 	s := &session{tr: tr, opts: opts, started: time.Now(), target: to.TargetMntNS,
-		targetC: make(chan uint32, 1)}
+		targetC: make(chan liveTarget, 1)}
 	go s.watch(to.TargetMntNS)
 	return s, nil
 }
@@ -46,7 +58,7 @@ func open(opts Options, to trace.Options) (*session, error) {
 // (for the live view).
 func (s *session) watch(initial uint32) {
 	var (
-		target  uint32
+		target  = liveTarget{mntns: initial}
 		pending []trace.Key
 		seen    capset.Set
 		kinds   int
@@ -60,13 +72,12 @@ func (s *session) watch(initial uint32) {
 			s.opts.Live(seen, kinds)
 		}
 	}
-	target = initial
 	for {
 		select {
 		case t := <-s.targetC:
 			target = t
 			for _, k := range pending {
-				if k.MntNS == target {
+				if target.has(k) {
 					report(k)
 				}
 			}
@@ -79,9 +90,9 @@ func (s *session) watch(initial uint32) {
 				continue
 			}
 			switch {
-			case target == 0:
+			case target.mntns == 0:
 				pending = append(pending, *ev.Key)
-			case ev.Key.MntNS == target:
+			case target.has(*ev.Key):
 				report(*ev.Key)
 			}
 		}
@@ -118,9 +129,9 @@ func (s *session) findRoot(ctx context.Context, match func(trace.Root) bool, gon
 	}
 }
 
-func (s *session) setTarget(mntns uint32) error {
+func (s *session) setTarget(mntns uint32, cgroup uint64) error {
 	s.target = mntns
-	s.targetC <- mntns
+	s.targetC <- liveTarget{mntns, cgroup}
 	return s.tr.SetTarget(mntns)
 }
 
@@ -216,7 +227,7 @@ func Command(ctx context.Context, argv []string, opts Options) (*Profile, error)
 		}
 		return nil, fmt.Errorf("profile %s: %w", argv[0], err)
 	}
-	if err := s.setTarget(root.MntNS); err != nil {
+	if err := s.setTarget(root.MntNS, root.Cgroup); err != nil {
 		return nil, err
 	}
 	if !done {
@@ -273,7 +284,7 @@ func Container(ctx context.Context, eng *engine.Client, ref string, opts Options
 		return nil, err
 	}
 	defer s.tr.Close()
-	s.targetC <- mntns
+	s.targetC <- liveTarget{mntns: mntns}
 	// Twice: a process forked by one not yet tracked during the first scan
 	// is caught by the second (after it, fork tracking covers everything).
 	for i := 0; i < 2; i++ {
@@ -391,7 +402,7 @@ func Docker(ctx context.Context, eng *engine.Client, runArgs []string, opts Opti
 		}
 		root.MntNS, root.PID = ns, uint32(ci.State.Pid)
 	}
-	if err := s.setTarget(root.MntNS); err != nil {
+	if err := s.setTarget(root.MntNS, root.Cgroup); err != nil {
 		return nil, err
 	}
 	if result == nil {
