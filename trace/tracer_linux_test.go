@@ -369,8 +369,11 @@ func testCountAndAttribute(t *testing.T, m Mechanism) {
 
 func TestTargetFilter(t *testing.T) {
 	tr := open(t, firstWorking(t), Options{FollowNewMntNS: true})
-	_, first := runWorkload(t, tr, "chown")
-	if err := tr.SetTarget(first.MntNS + 1); err != nil { // a namespace nobody is in
+	runWorkload(t, tr, "chown")
+	// A namespace nobody is in: namespace inodes start at 0xF0000000 (and
+	// the first workload's number plus one could well be the next one
+	// allocated).
+	if err := tr.SetTarget(1); err != nil {
 		t.Fatal(err)
 	}
 	// With a target set, an exec in another new mount namespace is no root.
@@ -415,7 +418,7 @@ loop:
 	for len(seen) < len(recs) {
 		select {
 		case ev := <-tr.Events():
-			if ev.Key != nil && ev.Key.MntNS == root.MntNS {
+			if ev.Key != nil && ev.Key.MntNS == root.MntNS && ev.Key.Cgroup == root.Cgroup {
 				seen[*ev.Key]++
 			}
 		case <-timeout:
