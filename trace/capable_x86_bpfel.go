@@ -74,6 +74,14 @@ type capableTaskInfo struct {
 	Cgroup uint64
 	Mntns  uint32
 	Root   uint32
+	Comm   [16]int8
+}
+
+type capableTrackSlot struct {
+	_        structs.HostLayout
+	Tid      uint32
+	Overflow uint32
+	Info     capableTaskInfo
 }
 
 // Names of all BPF objects in the ELF.
@@ -87,6 +95,7 @@ const (
 	capableMapEvents          = "events"
 	capableMapPending         = "pending"
 	capableMapRoots           = "roots"
+	capableMapTrackSlots      = "track_slots"
 	capableMapTracked         = "tracked"
 	capableProgCapFexit       = "cap_fexit"
 	capableProgCapKprobe      = "cap_kprobe"
@@ -102,6 +111,7 @@ const (
 	capableVarUnusedKeyEvent  = "unused_key_event"
 	capableVarUnusedRootEvent = "unused_root_event"
 	capableVarUnusedSlot      = "unused_slot"
+	capableVarUnusedTrackSlot = "unused_track_slot"
 	capableVarVmProbe2Hi      = "vm_probe2_hi"
 	capableVarVmProbe2Lo      = "vm_probe2_lo"
 	capableVarVmProbeHi       = "vm_probe_hi"
@@ -164,14 +174,15 @@ type capableProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type capableMapSpecs struct {
-	Cache    *ebpf.MapSpec `ebpf:"cache"`
-	Config   *ebpf.MapSpec `ebpf:"config"`
-	Counters *ebpf.MapSpec `ebpf:"counters"`
-	Counts   *ebpf.MapSpec `ebpf:"counts"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Pending  *ebpf.MapSpec `ebpf:"pending"`
-	Roots    *ebpf.MapSpec `ebpf:"roots"`
-	Tracked  *ebpf.MapSpec `ebpf:"tracked"`
+	Cache      *ebpf.MapSpec `ebpf:"cache"`
+	Config     *ebpf.MapSpec `ebpf:"config"`
+	Counters   *ebpf.MapSpec `ebpf:"counters"`
+	Counts     *ebpf.MapSpec `ebpf:"counts"`
+	Events     *ebpf.MapSpec `ebpf:"events"`
+	Pending    *ebpf.MapSpec `ebpf:"pending"`
+	Roots      *ebpf.MapSpec `ebpf:"roots"`
+	TrackSlots *ebpf.MapSpec `ebpf:"track_slots"`
+	Tracked    *ebpf.MapSpec `ebpf:"tracked"`
 }
 
 // capableVariableSpecs contains global variables before they are loaded into the kernel.
@@ -184,6 +195,7 @@ type capableVariableSpecs struct {
 	UnusedKeyEvent  *ebpf.VariableSpec `ebpf:"unused_key_event"`
 	UnusedRootEvent *ebpf.VariableSpec `ebpf:"unused_root_event"`
 	UnusedSlot      *ebpf.VariableSpec `ebpf:"unused_slot"`
+	UnusedTrackSlot *ebpf.VariableSpec `ebpf:"unused_track_slot"`
 	VmProbe2Hi      *ebpf.VariableSpec `ebpf:"vm_probe2_hi"`
 	VmProbe2Lo      *ebpf.VariableSpec `ebpf:"vm_probe2_lo"`
 	VmProbeHi       *ebpf.VariableSpec `ebpf:"vm_probe_hi"`
@@ -210,14 +222,15 @@ func (o *capableObjects) Close() error {
 //
 // It can be passed to loadCapableObjects or ebpf.CollectionSpec.LoadAndAssign.
 type capableMaps struct {
-	Cache    *ebpf.Map `ebpf:"cache"`
-	Config   *ebpf.Map `ebpf:"config"`
-	Counters *ebpf.Map `ebpf:"counters"`
-	Counts   *ebpf.Map `ebpf:"counts"`
-	Events   *ebpf.Map `ebpf:"events"`
-	Pending  *ebpf.Map `ebpf:"pending"`
-	Roots    *ebpf.Map `ebpf:"roots"`
-	Tracked  *ebpf.Map `ebpf:"tracked"`
+	Cache      *ebpf.Map `ebpf:"cache"`
+	Config     *ebpf.Map `ebpf:"config"`
+	Counters   *ebpf.Map `ebpf:"counters"`
+	Counts     *ebpf.Map `ebpf:"counts"`
+	Events     *ebpf.Map `ebpf:"events"`
+	Pending    *ebpf.Map `ebpf:"pending"`
+	Roots      *ebpf.Map `ebpf:"roots"`
+	TrackSlots *ebpf.Map `ebpf:"track_slots"`
+	Tracked    *ebpf.Map `ebpf:"tracked"`
 }
 
 func (m *capableMaps) Close() error {
@@ -229,6 +242,7 @@ func (m *capableMaps) Close() error {
 		m.Events,
 		m.Pending,
 		m.Roots,
+		m.TrackSlots,
 		m.Tracked,
 	)
 }
@@ -243,6 +257,7 @@ type capableVariables struct {
 	UnusedKeyEvent  *ebpf.Variable `ebpf:"unused_key_event"`
 	UnusedRootEvent *ebpf.Variable `ebpf:"unused_root_event"`
 	UnusedSlot      *ebpf.Variable `ebpf:"unused_slot"`
+	UnusedTrackSlot *ebpf.Variable `ebpf:"unused_track_slot"`
 	VmProbe2Hi      *ebpf.Variable `ebpf:"vm_probe2_hi"`
 	VmProbe2Lo      *ebpf.Variable `ebpf:"vm_probe2_lo"`
 	VmProbeHi       *ebpf.Variable `ebpf:"vm_probe_hi"`

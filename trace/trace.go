@@ -142,7 +142,9 @@ type Key struct {
 	Denied bool
 	// Flags says more about the check.
 	Flags Flag
-	// Comm is the task's command name (at most 15 bytes).
+	// Comm is the task's command name (at most 15 bytes) as of its last
+	// exec (a name a thread gives itself later with PR_SET_NAME is not
+	// seen; user space's Track reads it from /proc).
 	Comm string
 }
 
@@ -208,7 +210,10 @@ type Options struct {
 	Mechanisms []Mechanism
 	// MaxKeys is the size of the counts map (default 16384).
 	MaxKeys int
-	// MaxTasks is the number of tasks followed at once (default 65536).
+	// MaxTasks is the size of the overflow table of followed tasks
+	// (default 65536): tasks live in a 65,536-slot table indexed by the low
+	// bits of their tid, and only those whose slot another followed task
+	// holds go to this one.
 	MaxTasks int
 	// CacheSlots is the number of entries of the per-CPU cache in front of
 	// the counts map: a power of two from 1 to 256 (0 means 256). Tests

@@ -409,18 +409,55 @@ func (t *Tracer) Track(pid int, mntns uint32) error {
 	if err != nil {
 		return fmt.Errorf("threads of process %d: %w", pid, err)
 	}
-	ti := capableTaskInfo{Mntns: mntns, Root: uint32(pid)}
 	for _, e := range tids {
 		tid, err := strconv.ParseUint(e.Name(), 10, 32)
 		if err != nil {
 			continue
 		}
-		if err := t.coll.Maps["tracked"].Put(uint32(tid), ti); err != nil {
+		ti := capableTaskInfo{Mntns: mntns, Root: uint32(pid)}
+		// The command, as the BPF side records it at exec; a thread that
+		// ended meanwhile keeps an empty one (it makes no more checks).
+		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/comm", pid, tid)); err == nil {
+			for i, c := range []byte(strings.TrimSuffix(string(comm), "\n")) {
+				if i == len(ti.Comm)-1 {
+					break
+				}
+				ti.Comm[i] = int8(c)
+			}
+		}
+		if err := t.track(uint32(tid), ti); err != nil {
 			return fmt.Errorf("track task %d: %w", tid, err)
 		}
 	}
 	return nil
 }
+
+// track adds a task to the tracked tasks as the BPF side's tracked_put
+// does: in its slot of track_slots when the slot is free or its own, else
+// in the tracked hash, with the slot marked.
+func (t *Tracer) track(tid uint32, ti capableTaskInfo) error {
+	slots := t.coll.Maps["track_slots"]
+	i := tid & (trackSlots - 1)
+	var s capableTrackSlot
+	if err := slots.Lookup(i, &s); err != nil {
+		return err
+	}
+	if s.Tid == 0 || s.Tid == tid {
+		if s.Overflow != 0 {
+			_ = t.coll.Maps["tracked"].Delete(tid)
+		}
+		s.Tid, s.Info = tid, ti
+		return slots.Put(i, s)
+	}
+	s.Overflow = 1
+	if err := slots.Put(i, s); err != nil {
+		return err
+	}
+	return t.coll.Maps["tracked"].Put(tid, ti)
+}
+
+// trackSlots is TRACK_SLOTS of capable.bpf.c.
+const trackSlots = 65536
 
 // MntNS returns the inode of the mount namespace of process pid.
 func MntNS(pid int) (uint32, error) {

@@ -553,3 +553,52 @@ func TestVerifierAcceptsEveryMechanism(t *testing.T) {
 		})
 	}
 }
+
+// TestTrackedSlotCollisions takes every slot of the direct-mapped table of
+// tracked tasks with a tid no task can have (pid_max is at most 2^22), so
+// every task the tracer follows collides and lives in the overflow hash:
+// the counts must be exact all the same, each task found through the hash,
+// and the hash empty again once the workload has exited.
+func TestTrackedSlotCollisions(t *testing.T) {
+	for _, m := range []Mechanism{firstWorking(t), Kprobe} {
+		t.Run(string(m), func(t *testing.T) {
+			tr := open(t, m, Options{FollowNewMntNS: true})
+			slots := tr.coll.Maps["track_slots"]
+			for i := uint32(0); i < trackSlots; i++ {
+				if err := slots.Put(i, capableTrackSlot{Tid: i | 1<<30}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pid, root := runWorkload(t, tr, "chown5", "raw")
+			recs := recordsOf(t, tr, root)
+			own := func(c capset.Cap, nr int32) func(Record) bool {
+				return func(r Record) bool { return r.Cap == c && !r.Denied && r.Flags&OtherCred == 0 && r.Syscall == nr }
+			}
+			if n := sum(recs, own(capset.CHOWN, 260)); n != 10 {
+				t.Errorf("CAP_CHOWN checks in fchownat = %d, want 10", n)
+			}
+			if n := sum(recs, own(capset.NET_RAW, 41)); n != 1 {
+				t.Errorf("CAP_NET_RAW checks in socket = %d, want 1", n)
+			}
+			var s capableTrackSlot
+			if err := slots.Lookup(uint32(pid)&(trackSlots-1), &s); err != nil {
+				t.Fatal(err)
+			}
+			if s.Tid != uint32(pid)&(trackSlots-1)|1<<30 || s.Overflow != 1 {
+				t.Errorf("the workload's slot: %+v, want the foreign tid kept and overflow marked", s)
+			}
+			var tid uint32
+			var ti capableTaskInfo
+			left := 0
+			for it := tr.coll.Maps["tracked"].Iterate(); it.Next(&tid, &ti); {
+				left++
+			}
+			if left != 0 {
+				t.Errorf("%d tasks still in the overflow hash after the workload exited", left)
+			}
+			if c, _ := tr.Counters(); c.TasksOverflow != 0 {
+				t.Errorf("tasks not followed: %d", c.TasksOverflow)
+			}
+		})
+	}
+}

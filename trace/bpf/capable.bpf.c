@@ -81,6 +81,7 @@ struct task_info {
 	__u64 cgroup;
 	__u32 mntns;
 	__u32 root;     /* tgid of the root task */
+	char comm[16];  /* the command, as of the task's last exec */
 };
 
 struct root {
@@ -124,6 +125,27 @@ volatile const __u64 vm_probe2_lo = 0; /* [lo, hi): cap_vm_enough_memory */
 volatile const __u64 vm_probe2_hi = 0;
 volatile const __u32 cache_mask = CACHE_SLOTS - 1; /* slots used: a power of two <= CACHE_SLOTS, minus one */
 volatile const __u64 thread_size = 16384; /* x86_64 THREAD_SIZE, for kernels without bpf_task_pt_regs */
+
+/* Tracked tasks. Every capability check asks whether its task is tracked,
+ * so the answer must be cheap: a direct-mapped array indexed by the low bits
+ * of the tid (an array lookup the verifier inlines: no helper call, no
+ * hashing) holds each tracked task, and only a task whose slot is held by
+ * another live tracked task goes to the hash map tracked, with the slot
+ * marked so lookups of its other tids consult the hash. */
+#define TRACK_SLOTS 65536
+
+struct track_slot {
+	__u32 tid;      /* 0: free */
+	__u32 overflow; /* some tid of this slot may be in the tracked hash */
+	struct task_info info;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TRACK_SLOTS);
+	__type(key, __u32);            /* tid & (TRACK_SLOTS - 1) */
+	__type(value, struct track_slot);
+} track_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -195,6 +217,7 @@ const struct key_event *unused_key_event __attribute__((unused));
 const struct root_event *unused_root_event __attribute__((unused));
 const struct settings *unused_config __attribute__((unused));
 const struct slot *unused_slot __attribute__((unused));
+const struct track_slot *unused_track_slot __attribute__((unused));
 
 /* Reads a field of the fixed-layout pt_regs (no relocation). */
 #define REG(regs, field) ({ __u64 __v = 0; bpf_probe_read_kernel(&__v, sizeof(__v), &(regs)->field); __v; })
@@ -204,6 +227,56 @@ static __always_inline void count(__u32 c)
 	__u64 *v = bpf_map_lookup_elem(&counters, &c);
 	if (v)
 		(*v)++;
+}
+
+static __always_inline struct track_slot *track_slot_of(__u32 tid)
+{
+	__u32 i = tid & (TRACK_SLOTS - 1);
+	return bpf_map_lookup_elem(&track_slots, &i);
+}
+
+/* tracked_get returns the task's info when it is tracked. */
+static __always_inline struct task_info *tracked_get(__u32 tid)
+{
+	struct track_slot *s = track_slot_of(tid);
+	if (!s)
+		return 0;
+	if (s->tid == tid)
+		return &s->info;
+	if (!s->overflow)
+		return 0;
+	return bpf_map_lookup_elem(&tracked, &tid);
+}
+
+/* tracked_put tracks a task: in its slot when the slot is free or its own,
+ * else in the hash. 0 on success. */
+static __always_inline long tracked_put(__u32 tid, const struct task_info *ti)
+{
+	struct track_slot *s = track_slot_of(tid);
+	if (!s)
+		return -1;
+	if (s->tid == 0 || s->tid == tid) {
+		if (s->overflow)
+			bpf_map_delete_elem(&tracked, &tid); /* never in both */
+		s->info = *ti;
+		asm volatile("" ::: "memory"); /* the info before the tid that makes it visible */
+		s->tid = tid;
+		return 0;
+	}
+	s->overflow = 1;
+	return bpf_map_update_elem(&tracked, &tid, ti, BPF_ANY);
+}
+
+/* tracked_del stops tracking a task. */
+static __always_inline void tracked_del(__u32 tid)
+{
+	struct track_slot *s = track_slot_of(tid);
+	if (!s)
+		return;
+	if (s->tid == tid)
+		s->tid = 0;
+	else if (s->overflow)
+		bpf_map_delete_elem(&tracked, &tid);
 }
 
 static __always_inline struct settings *cfg(void)
@@ -358,7 +431,7 @@ static __always_inline int record(void *ctx, const struct cred *cred, int cap, i
 				  __u32 opts, bool opts_known)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct task_info *ti = bpf_map_lookup_elem(&tracked, &tid);
+	struct task_info *ti = tracked_get(tid);
 	if (!ti)
 		return 0;
 	struct settings *c = cfg();
@@ -427,7 +500,7 @@ static __always_inline int record(void *ctx, const struct cred *cred, int cap, i
 		else if (vm < 0)
 			k.flags |= F_NO_STACK;
 	}
-	bpf_get_current_comm(k.comm, sizeof(k.comm));
+	__builtin_memcpy(k.comm, ti->comm, sizeof(k.comm));
 
 	__u32 idx = slot_of(&k);
 	struct slot *s = bpf_map_lookup_elem(&cache, &idx);
@@ -509,7 +582,7 @@ int BPF_KPROBE(cap_kprobe, const struct cred *cred, struct user_namespace *targ_
 	       unsigned int opts)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	if (!bpf_map_lookup_elem(&tracked, &tid))
+	if (!tracked_get(tid))
 		return 0;
 	struct args a = {.cred = (__u64)cred, .cap = cap, .opts = opts};
 	if (bpf_map_update_elem(&pending, &tid, &a, BPF_ANY))
@@ -573,17 +646,20 @@ SEC("raw_tp/sched_process_exec")
 int BPF_PROG(track_exec, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
 {
 	__u32 tid = BPF_CORE_READ(p, pid);
-	struct task_info *ti = bpf_map_lookup_elem(&tracked, &tid);
-	if (ti)
+	struct task_info *ti = tracked_get(tid);
+	if (ti) {
+		bpf_get_current_comm(ti->comm, sizeof(ti->comm));
 		return 0;
+	}
 	if ((__u32)old_pid != tid) {
 		/* A non-leader thread exec'd and took the leader's pid. */
 		__u32 old = old_pid;
-		ti = bpf_map_lookup_elem(&tracked, &old);
+		ti = tracked_get(old);
 		if (ti) {
 			struct task_info copy = *ti;
-			bpf_map_delete_elem(&tracked, &old);
-			if (bpf_map_update_elem(&tracked, &tid, &copy, BPF_ANY))
+			bpf_get_current_comm(copy.comm, sizeof(copy.comm));
+			tracked_del(old);
+			if (tracked_put(tid, &copy))
 				count(C_TRACK_FULL);
 			return 0;
 		}
@@ -602,7 +678,8 @@ int BPF_PROG(track_exec, struct task_struct *p, int old_pid, struct linux_binprm
 		return 0;
 	}
 	struct task_info n = {.cgroup = bpf_get_current_cgroup_id(), .mntns = mntns, .root = tid};
-	if (bpf_map_update_elem(&tracked, &tid, &n, BPF_ANY)) {
+	bpf_get_current_comm(n.comm, sizeof(n.comm));
+	if (tracked_put(tid, &n)) {
 		count(C_TRACK_FULL);
 		return 0;
 	}
@@ -614,12 +691,12 @@ SEC("raw_tp/sched_process_fork")
 int BPF_PROG(track_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptid = (__u32)bpf_get_current_pid_tgid();
-	struct task_info *ti = bpf_map_lookup_elem(&tracked, &ptid);
+	struct task_info *ti = tracked_get(ptid);
 	if (!ti)
 		return 0;
 	struct task_info copy = *ti;
 	__u32 ctid = BPF_CORE_READ(child, pid);
-	if (bpf_map_update_elem(&tracked, &ctid, &copy, BPF_ANY))
+	if (tracked_put(ctid, &copy))
 		count(C_TRACK_FULL);
 	return 0;
 }
@@ -628,7 +705,7 @@ SEC("raw_tp/sched_process_exit")
 int BPF_PROG(track_exit, struct task_struct *p)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	bpf_map_delete_elem(&tracked, &tid);
+	tracked_del(tid);
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;
 }
