@@ -190,6 +190,12 @@ func classify(r trace.Record, info Info, dacOverride map[string]bool) (reason, f
 	return "", ""
 }
 
+// covers says whether a check's key is the workload's: its mount namespace
+// and, when known, its cgroup (see Target.Cgroup).
+func covers(mntns uint32, cgroup uint64, k trace.Key) bool {
+	return k.MntNS == mntns && (cgroup == 0 || k.Cgroup == cgroup)
+}
+
 func pairKey(r trace.Record) string { return fmt.Sprintf("%s\x00%d", r.Comm, r.Syscall) }
 
 // SyscallName names an x86_64 syscall number ("ia32:N" for 32-bit ones,
@@ -237,7 +243,7 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 	}
 	var mine []trace.Record
 	for _, r := range recs {
-		if (target.MntNS == 0 || r.MntNS == target.MntNS) && (target.Cgroup == 0 || r.Cgroup == target.Cgroup) {
+		if target.MntNS == 0 || covers(target.MntNS, target.Cgroup, r.Key) {
 			mine = append(mine, r)
 		}
 	}

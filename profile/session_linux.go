@@ -37,9 +37,7 @@ type liveTarget struct {
 	cgroup uint64
 }
 
-func (t liveTarget) has(k trace.Key) bool {
-	return k.MntNS == t.mntns && (t.cgroup == 0 || k.Cgroup == t.cgroup)
-}
+func (t liveTarget) has(k trace.Key) bool { return covers(t.mntns, t.cgroup, k) }
 
 func open(opts Options, to trace.Options) (*session, error) {
 	to.Mechanisms = opts.Mechanisms

@@ -448,13 +448,7 @@ func (c *composer) readService(svc map[string]any) {
 		case "stop_signal":
 			c.setStr(cfg, "StopSignal", k, v)
 		case "labels":
-			if pairs, ok := c.kv(k, v, "="); ok {
-				m := map[string]any{}
-				for _, p := range pairs {
-					m[*p[0]] = deref(p[1])
-				}
-				cfg["Labels"] = m
-			}
+			c.setMap(cfg, "Labels", k, v)
 		case "tty":
 			c.setBool(cfg, "Tty", k, v)
 		case "stdin_open":
@@ -476,13 +470,7 @@ func (c *composer) readService(svc map[string]any) {
 				c.t.CapDrop = l
 			}
 		case "sysctls":
-			if pairs, ok := c.kv(k, v, "="); ok {
-				m := map[string]any{}
-				for _, p := range pairs {
-					m[*p[0]] = deref(p[1])
-				}
-				host["Sysctls"] = m
-			}
+			c.setMap(host, "Sysctls", k, v)
 		case "security_opt":
 			c.setStrs(host, "SecurityOpt", k, v)
 		case "dns":
@@ -635,6 +623,18 @@ func onlyDefaultNetwork(v any) bool {
 func (c *composer) setStr(m map[string]any, field, key string, v any) {
 	if s, ok := c.str(key, v); ok {
 		m[field] = s
+	}
+}
+
+// setMap sets field to a KEY=VALUE list or mapping (labels, sysctls) as
+// the engine's object.
+func (c *composer) setMap(m map[string]any, field, key string, v any) {
+	if pairs, ok := c.kv(key, v, "="); ok {
+		o := map[string]any{}
+		for _, p := range pairs {
+			o[*p[0]] = deref(p[1])
+		}
+		m[field] = o
 	}
 }
 

@@ -2,7 +2,6 @@ package shell
 
 import (
 	"github.com/capdrop/capdrop/source/runargs"
-	"github.com/capdrop/capdrop/source/textpos"
 	"github.com/capdrop/capdrop/workload"
 )
 
@@ -10,16 +9,6 @@ import (
 // parsed, every position an offset into data: what package fix needs to
 // rewrite their options in place.
 func Commands(file string, data []byte, format Format) ([]*runargs.Command, []*workload.Error) {
-	p := &parser{file: file, data: data, idx: textpos.New(file, data)}
-	switch format {
-	case Script:
-		p.script()
-	case Unit:
-		p.unit()
-	case Makefile:
-		p.makefile()
-	case Markdown:
-		p.markdown()
-	}
+	p := parse(file, data, format)
 	return p.cmds, p.errs
 }

@@ -48,6 +48,13 @@ func (f Format) String() string {
 // that does not parse is reported only when it mentions a run command
 // (capdrop could not audit it); otherwise it is passed over.
 func Parse(file string, data []byte, format Format) ([]workload.Workload, []*workload.Error) {
+	p := parse(file, data, format)
+	return p.workloads, p.errs
+}
+
+// parse reads data as format: the workloads and commands Parse and
+// Commands return.
+func parse(file string, data []byte, format Format) *parser {
 	p := &parser{file: file, data: data, idx: textpos.New(file, data)}
 	switch format {
 	case Script:
@@ -59,7 +66,7 @@ func Parse(file string, data []byte, format Format) ([]workload.Workload, []*wor
 	case Markdown:
 		p.markdown()
 	}
-	return p.workloads, p.errs
+	return p
 }
 
 type parser struct {
