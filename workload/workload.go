@@ -127,10 +127,84 @@ type Workload struct {
 	// uses in place of its default set.
 	ImageCaps []Word `json:"image_caps,omitempty"`
 
+	// Host is what the container shares with its host or opens onto it
+	// besides capabilities: host namespaces, mounts, devices, confinement
+	// switched off. Every source fills what its format can express.
+	Host Host `json:"host"`
+
+	// Uncertain says why the configuration as read may not be what runs:
+	// something capdrop cannot see decides part of it (an expanded shell
+	// array, "$@", a variable without a value or default, an unknown
+	// option). Empty when the source is fully known. Rules state no
+	// confident set for an uncertain workload.
+	Uncertain []Uncertainty `json:"uncertain,omitempty"`
+
 	// Attrs holds source-specific context worth showing or needed by fixes:
 	// "namespace", "object" (Deployment/web), "service", "command" (the run
 	// line as written), "label" (LABEL RUN text), "pod_privileged", ….
 	Attrs map[string]string `json:"attrs,omitempty"`
+}
+
+// Host holds the settings through which a container reaches its host.
+// Values are as written, with their positions; a source translates its own
+// spelling to the common one noted on each field (hostPID: true → PID
+// "host", network_mode: host → Network "host").
+type Host struct {
+	// Namespaces the container joins instead of getting its own.
+	Namespaces Namespaces `json:"namespaces"`
+	// Mounts are every mount the configuration asks for, in order: bind
+	// mounts of host paths, named volumes, tmpfs, Kubernetes volumes.
+	Mounts []Mount `json:"mounts,omitempty"`
+	// Devices are host devices made available, as written ("/dev/fuse",
+	// "/dev/sda:/dev/xvda:rwm").
+	Devices []Word `json:"devices,omitempty"`
+	// SecurityOpt are the security options as written, one per word, in
+	// Docker's spelling: "seccomp=unconfined", "apparmor=unconfined",
+	// "label=disable", "systempaths=unconfined". Kubernetes
+	// seccompProfile/appArmorProfile type Unconfined and procMount
+	// Unmasked are translated to those. no-new-privileges is kept in
+	// Workload.NoNewPrivs, not here.
+	SecurityOpt []Word `json:"security_opt,omitempty"`
+}
+
+// Namespaces holds the namespace settings as written; nil means the
+// runtime's default (a private namespace). Text is the value in Docker's
+// spelling: "host", "container:NAME", "private", "keep-id", "auto", ….
+type Namespaces struct {
+	PID     *Word `json:"pid,omitempty"`
+	Network *Word `json:"network,omitempty"`
+	IPC     *Word `json:"ipc,omitempty"`
+	UTS     *Word `json:"uts,omitempty"`
+	User    *Word `json:"user,omitempty"`
+	Cgroup  *Word `json:"cgroup,omitempty"`
+}
+
+// Mount is one mount of a container.
+type Mount struct {
+	// Type is "bind" (a host path: docker -v /a:/b, compose bind,
+	// Kubernetes hostPath), "volume" (a named or anonymous volume, a
+	// Kubernetes volume that is not a host path), "tmpfs" or "other".
+	Type string `json:"type"`
+	// Source is the host path of a bind mount, the volume's name, or empty.
+	Source string `json:"source,omitempty"`
+	// Target is the path inside the container.
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"read_only,omitempty"`
+	// Options are the remaining options as written (propagation,
+	// SELinux relabelling, Kubernetes hostPath type, …).
+	Options []string `json:"options,omitempty"`
+	Pos     Position `json:"position"`
+}
+
+// HostPath reports whether m makes a host path visible in the container.
+func (m Mount) HostPath() bool { return m.Type == "bind" }
+
+// Uncertainty is one reason a workload's configuration is not fully known.
+type Uncertainty struct {
+	// Reason says what capdrop could not see, in words: "the arguments
+	// of \"$@\" are decided when the script runs".
+	Reason string   `json:"reason"`
+	Pos    Position `json:"position"`
 }
 
 // ExplicitSets are the five sets as an OCI runtime spec writes them.
