@@ -202,7 +202,7 @@ func (m Mount) HostPath() bool { return m.Type == "bind" }
 // Uncertainty is one reason a workload's configuration is not fully known.
 type Uncertainty struct {
 	// Reason says what capdrop could not see, in words: "the arguments
-	// of \"$@\" are decided when the script runs".
+	// of "$@" are decided when the script runs".
 	Reason string   `json:"reason"`
 	Pos    Position `json:"position"`
 }
