@@ -2,7 +2,8 @@
 // and List: every container, init container and ephemeral container of a
 // Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob,
 // ReplicationController or PodTemplate (and any other kind that embeds a
-// pod template at spec.template) becomes a workload.Workload, with the
+// pod template at spec.template, or a pod spec whose containers name their
+// images at spec.podSpec) becomes a workload.Workload, with the
 // pod-level securityContext applied under the container-level one.
 //
 // Documents that are not Kubernetes objects (no apiVersion and kind) are
@@ -121,12 +122,19 @@ func (r *reader) object(n *yaml.Node, depth int) {
 	}
 	path, known := templatePaths[kind]
 	if !known {
-		// Other kinds that embed a pod template (Argo Rollouts,
-		// OpenShift DeploymentConfig, …).
-		if !tree.IsMap(w.Path(n, "spec", "template", "spec")) {
+		switch {
+		case tree.IsMap(w.Path(n, "spec", "template", "spec")):
+			// Other kinds that embed a pod template (Argo Rollouts,
+			// OpenShift DeploymentConfig, …).
+			path = templatePaths["Deployment"]
+		case r.podSpecCR(w.Path(n, "spec", "podSpec")):
+			// Custom resources whose controller runs a pod from
+			// spec.podSpec (KuberhealthyCheck, the Jenkins operator's
+			// Jenkins, Seldon's Server and ServerConfig, Grove's PodClique).
+			path = []string{"spec", "podSpec"}
+		default:
 			return
 		}
-		path = templatePaths["Deployment"]
 	}
 	meta := w.Get(n, "metadata")
 	name, _ := tree.Scalar(w.Get(meta, "name"))
@@ -151,6 +159,24 @@ func (r *reader) object(n *yaml.Node, depth int) {
 		cur = next
 	}
 	r.podSpec(cur, obj, ns)
+}
+
+// podSpecCR reports whether a custom resource's spec.podSpec is a pod spec
+// the controller runs: its containers each name an image. Without images it
+// is an override merged into pods built elsewhere (a strategic merge patch
+// on generated containers), which are not this object's to describe.
+func (r *reader) podSpecCR(spec *yaml.Node) bool {
+	w := r.w
+	list := w.Get(spec, "containers")
+	if !tree.IsSeq(list) || len(w.Items(list)) == 0 {
+		return false
+	}
+	for _, c := range w.Items(list) {
+		if img, ok := tree.Scalar(w.Get(c, "image")); !ok || img == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // podCtx is the pod-level securityContext, inherited by every container.

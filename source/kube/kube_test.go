@@ -54,6 +54,13 @@ func TestParse(t *testing.T) {
 			{Pos: "44:41", Kind: ctr, Name: "ReplicationController/rc/c", Image: "c", Runtime: workload.CRIO, Add: []string{}, Drop: []string{}, CapsPos: "44:41"},
 			{Pos: "48:41", Kind: ctr, Name: "Rollout/canary/c", Image: "c", Runtime: workload.CRIO, Add: []string{}, Drop: []string{}, CapsPos: "48:41"},
 		}, nil},
+		{"custom.yaml", "", []Summary{
+			{Pos: "13:7", Kind: ctr, Name: "KuberhealthyCheck/kh-test-check/main", Image: "kuberhealthy/test-external-check:v1.1.0", Runtime: cd,
+				Add: []string{"NET_ADMIN@20:17"}, Drop: []string{}, CapsPos: "20:11",
+				Attrs: map[string]string{"namespace": "kuberhealthy", "object": "KuberhealthyCheck/kh-test-check", "container": "main"}},
+			{Pos: "30:9", Kind: ctr, Name: "Jenkins/example/jenkins-controller", Image: "jenkins/jenkins:2.277.4-lts-alpine", Runtime: cd,
+				Add: []string{}, Drop: []string{}, CapsPos: "30:9"},
+		}, nil},
 		{"broken.yaml", "", []Summary{
 			simple("15:5", ctr, "Pod/p/c", "i", "20:21"),
 			simple("32:5", ctr, "Pod/fine/c", "i", "32:5"),
