@@ -33,6 +33,8 @@ const (
 	Kubernetes Format = "kubernetes"
 	Dockerfile Format = "dockerfile"
 	Script     Format = "script" // docker/podman run lines in shell scripts, Makefiles, Markdown, systemd units
+	Quadlet    Format = "quadlet" // Podman Quadlet .container units
+	OCI        Format = "oci"     // an OCI runtime bundle's config.json
 )
 
 // Formats lists every format, for flag validation and help.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/fix"
 	"github.com/capdrop/capdrop/trace"
 )
 
@@ -83,8 +84,8 @@ type Profile struct {
 	// Warnings say what may make the profile incomplete.
 	Warnings []string `json:"warnings"`
 
-	// Snippets apply the needed set (see Snippets).
-	Snippets Snippets `json:"snippets"`
+	// Snippets apply the needed set, written by fix's dialects.
+	Snippets fix.Snippets `json:"snippets"`
 }
 
 // CapChecks are the checks of one capability.
@@ -358,7 +359,7 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 	if p.NoauditFrom == "syscall-heuristic" {
 		p.Warnings = append(p.Warnings, "this kernel's tracepoint hides cap_capable's opts and kallsyms is unreadable: advisory probes were told apart by syscall, a heuristic")
 	}
-	p.Snippets = MakeSnippets(needed)
+	p.Snippets = fix.SnippetsFor(needed)
 	return p
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/fix"
 	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/verify"
 )
@@ -131,13 +132,7 @@ func setLine(s capset.Set) string {
 }
 
 // dockerFlags is the set as docker run flags.
-func dockerFlags(s capset.Set) string {
-	parts := []string{"--cap-drop=ALL"}
-	for _, n := range s.ShortNames() {
-		parts = append(parts, "--cap-add="+n)
-	}
-	return strings.Join(parts, " ")
-}
+func dockerFlags(s capset.Set) string { return fix.Snippet(fix.Script, s) }
 
 // namesSet turns canonical names back into a set (they came from one).
 func namesSet(names []string) capset.Set {
