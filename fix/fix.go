@@ -32,7 +32,7 @@ const (
 	Compose    Format = "compose"
 	Kubernetes Format = "kubernetes"
 	Dockerfile Format = "dockerfile"
-	Script     Format = "script" // docker/podman run lines in shell scripts, Makefiles, Markdown, systemd units
+	Script     Format = "script"  // docker/podman run lines in shell scripts, Makefiles, Markdown, systemd units
 	Quadlet    Format = "quadlet" // Podman Quadlet .container units
 	OCI        Format = "oci"     // an OCI runtime bundle's config.json
 )
