@@ -127,6 +127,9 @@ type AuditError struct {
 	Line    int    `json:"line,omitempty"`
 	Column  int    `json:"column,omitempty"`
 	Message string `json:"message"`
+	// Warning is true for input that is fine but was not (wholly)
+	// audited: a patch outside any build, a template nobody renders.
+	Warning bool `json:"warning,omitempty"`
 }
 
 // AuditSummary counts what the audit saw.
@@ -136,6 +139,7 @@ type AuditSummary struct {
 	Workloads int            `json:"workloads"`
 	Findings  map[string]int `json:"findings"`
 	Errors    int            `json:"errors"`
+	Warnings  int            `json:"warnings"`
 }
 
 func wordPos(w *workload.Word) (int, int) {
@@ -191,11 +195,17 @@ func NewAuditDoc(a Audit) AuditDoc {
 			WorkloadIdx: f.Workload, Message: f.Message, Fix: f.Fix, Capabilities: f.Caps.Names()})
 		counts[f.Severity.String()]++
 	}
+	errs, warns := 0, 0
 	for _, e := range a.Errors {
-		doc.Errors = append(doc.Errors, AuditError{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: errText(e)})
+		doc.Errors = append(doc.Errors, AuditError{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: errText(e), Warning: e.Warning})
+		if e.Warning {
+			warns++
+		} else {
+			errs++
+		}
 	}
 	doc.Summary = AuditSummary{Files: a.Files, Skipped: a.Skipped, Workloads: len(a.Report.Workloads),
-		Findings: counts, Errors: len(a.Errors)}
+		Findings: counts, Errors: errs, Warnings: warns}
 	return doc
 }
 
@@ -430,8 +440,19 @@ func auditSummaryLine(a Audit) string {
 	if len(parts) > 0 {
 		line += " (" + strings.Join(parts, ", ") + ")"
 	}
-	if len(a.Errors) > 0 {
-		line += ", " + plural(len(a.Errors), "input error", "input errors")
+	errs, warns := 0, 0
+	for _, e := range a.Errors {
+		if e.Warning {
+			warns++
+		} else {
+			errs++
+		}
+	}
+	if errs > 0 {
+		line += ", " + plural(errs, "input error", "input errors")
+	}
+	if warns > 0 {
+		line += ", " + plural(warns, "warning", "warnings")
 	}
 	return line + fmt.Sprintf("; policy %s", a.Report.Policy)
 }

@@ -222,9 +222,20 @@ type ExplicitSets struct {
 type Error struct {
 	Pos Position
 	Err error
+	// Warning marks input that is fine but was not (wholly) audited: a
+	// patch outside any build, a template nobody renders, a command in
+	// prose that is not shell, a chart whose dependencies are not
+	// vendored. Without it the Error is real breakage: a file that cannot
+	// be read or does not parse.
+	Warning bool
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Pos, e.Err) }
+
+// Warnf returns a warning about pos.
+func Warnf(pos Position, format string, args ...any) *Error {
+	return &Error{Pos: pos, Err: fmt.Errorf(format, args...), Warning: true}
+}
 
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }

@@ -38,6 +38,7 @@ type auditOptions struct {
 	listRules bool
 	versions  []string
 	engine    string
+	strict    bool
 }
 
 func newAuditCmd(s *term.Streams) *cobra.Command {
@@ -56,7 +57,10 @@ Directories are read recursively; "-" reads standard input. Kubernetes
 manifests use containerd's rules unless --runtime says otherwise.
 
 Exit status: 0 when no finding reaches --fail-on, 1 when one does, 2 when an
-input could not be read (everything else is still audited).`,
+input could not be read (everything else is still audited). Warnings (a
+patch outside any build, a template nobody renders, a command in prose that
+is not shell) are reported and do not change the exit status, unless
+--strict.`,
 		Example: `  capdrop audit compose.yaml
   capdrop audit --policy restricted -o sarif k8s/ > capdrop.sarif
   capdrop audit --runtime-version docker=20.10 --fail-on high scripts/
@@ -80,6 +84,7 @@ input could not be read (everything else is still audited).`,
 	cmd.Flags().BoolVar(&o.listRules, "list-rules", false, "list the rules and exit")
 	cmd.Flags().StringArrayVar(&o.versions, "runtime-version", nil, "model this release of a runtime, RUNTIME=VERSION (e.g. docker=20.10); default: current releases")
 	cmd.Flags().StringVar(&o.engine, "engine-caps", "", "capabilities the runtime itself holds (names or a mask, as in CapBnd); default: all")
+	cmd.Flags().BoolVar(&o.strict, "strict", false, "treat warnings (partial objects, templates not rendered, commands in prose that are not shell) as input errors: exit 2")
 	out := outputFlag(cmd, "text", "json", "sarif")
 	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions(runtimes, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("policy", cobra.FixedCompletions(audit.Policies, cobra.ShellCompDirectiveNoFileComp))
@@ -164,12 +169,21 @@ func runAudit(s *term.Streams, o auditOptions, paths []string) error {
 	if err != nil {
 		return err
 	}
+	failed := 0
 	for _, e := range res.Errors {
+		if e.Warning {
+			fmt.Fprintf(s.ErrOut, "capdrop: warning: %v\n", e)
+			if o.strict {
+				failed++
+			}
+			continue
+		}
+		failed++
 		fmt.Fprintf(s.ErrOut, "capdrop: %v\n", e)
 	}
 	switch {
-	case len(res.Errors) > 0:
-		return &ExitError{Code: ExitUsage, Silent: true, Err: fmt.Errorf("%d input errors", len(res.Errors))}
+	case failed > 0:
+		return &ExitError{Code: ExitUsage, Silent: true, Err: fmt.Errorf("%d input errors", failed)}
 	case threshold != audit.SeverityUnset && rep.Max() >= threshold:
 		return errFindings
 	}

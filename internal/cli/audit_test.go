@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -179,5 +180,36 @@ func TestAuditListRulesJSON(t *testing.T) {
 	}
 	if len(rules) < 18 || rules[0]["id"] != "CD001" || rules[0]["remediation"] == "" {
 		t.Errorf("rules = %v", rules[:1])
+	}
+}
+
+// TestAuditWarnings: input that is fine but not audited (a Markdown
+// placeholder, a patch outside any build) is a warning, which does not
+// change the exit status unless --strict.
+func TestAuditWarnings(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir+"/README.md", "```\ndocker run -p 8080:80 <image_name>\ndocker run --cap-drop=ALL --security-opt no-new-privileges app:1\n```\n")
+	writeFile(t, dir+"/patch.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          securityContext: {capabilities: {add: [NET_RAW]}}\n")
+	code, out, errOut := auditRun(t, "", "audit", dir)
+	if code != 0 {
+		t.Errorf("warnings only: exit %d, want 0\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"capdrop: warning: " + dir + "/README.md:2:34: a run command that is not shell", "capdrop: warning: " + dir + "/patch.yaml:8:11: Deployment/web is partial"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if !strings.Contains(out, "2 warnings") {
+		t.Errorf("the summary does not count the warnings:\n%s", out)
+	}
+	if code, _, _ := auditRun(t, "", "audit", "--strict", dir); code != 2 {
+		t.Errorf("--strict with warnings: exit %d, want 2", code)
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

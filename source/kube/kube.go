@@ -64,10 +64,36 @@ func IsObject(root *yaml.Node) bool {
 
 // FromDocs reads parsed documents.
 func FromDocs(file string, docs []tree.Doc, runtime workload.Runtime) ([]workload.Workload, []*workload.Error) {
+	return Read(file, docs, Options{Runtime: runtime})
+}
+
+// Options tune Read.
+type Options struct {
+	// Runtime is the runtime whose rules apply (containerd when empty).
+	Runtime workload.Runtime
+	// Locate, when set, gives the place a node came from: for documents
+	// rendered from a Helm template or built by Kustomize, the template,
+	// values or patch file and line that wrote it. nil means the node's
+	// own line and column in file.
+	Locate func(n *yaml.Node) workload.Position
+	// Attrs are added to every workload's Attrs (the chart, the overlay).
+	Attrs map[string]string
+}
+
+// Read reads parsed documents. An object of a workload kind whose pod
+// template is missing, has no containers, or has a container without an
+// image, and any object holding a strategic-merge directive ($patch,
+// $setElementOrder, $retainKeys, $deleteFromPrimitiveList), is partial (a
+// patch or a fragment): it gives a warning, not a workload with defaults.
+// Other kinds count as workloads only when spec.template.spec holds
+// containers with images (an Argo Rollout does; an Argo CD ApplicationSet,
+// whose spec.template.spec is an Application, does not).
+func Read(file string, docs []tree.Doc, opts Options) ([]workload.Workload, []*workload.Error) {
+	runtime := opts.Runtime
 	if runtime == "" {
 		runtime = workload.Containerd
 	}
-	r := &reader{file: file, runtime: runtime}
+	r := &reader{file: file, runtime: runtime, locate: opts.Locate, attrs: opts.Attrs}
 	for _, d := range docs {
 		r.w = tree.NewWalker(0)
 		r.object(d.Root, 0)
@@ -81,13 +107,24 @@ func FromDocs(file string, docs []tree.Doc, runtime workload.Runtime) ([]workloa
 type reader struct {
 	file    string
 	runtime workload.Runtime
+	locate  func(n *yaml.Node) workload.Position
+	attrs   map[string]string
 	w       *tree.Walker
 	out     []workload.Workload
 	errs    []*workload.Error
 }
 
 func (r *reader) pos(n *yaml.Node) workload.Position {
+	if r.locate != nil {
+		return r.locate(n)
+	}
 	return workload.Position{File: r.file, Line: n.Line, Col: n.Column}
+}
+
+// partial reports an object that is only part of one: a patch or a
+// fragment, audited only where a build puts it together.
+func (r *reader) partial(n *yaml.Node, obj, format string, args ...any) {
+	r.errs = append(r.errs, workload.Warnf(r.pos(n), "%s is partial (%s): a patch or fragment, audited only as part of the build that uses it", obj, fmt.Sprintf(format, args...)))
 }
 
 func (r *reader) ptr(n *yaml.Node) *workload.Position {
@@ -123,14 +160,18 @@ func (r *reader) object(n *yaml.Node, depth int) {
 	path, known := templatePaths[kind]
 	if !known {
 		switch {
-		case tree.IsMap(w.Path(n, "spec", "template", "spec")):
+		case r.hasImages(w.Path(n, "spec", "template", "spec")):
 			// Other kinds that embed a pod template (Argo Rollouts,
-			// OpenShift DeploymentConfig, …).
+			// OpenShift DeploymentConfig, …) — but only a real one: a
+			// custom resource's spec.template.spec may be anything (an
+			// ApplicationSet's is an Application).
 			path = templatePaths["Deployment"]
-		case r.podSpecCR(w.Path(n, "spec", "podSpec")):
+		case r.hasImages(w.Path(n, "spec", "podSpec")):
 			// Custom resources whose controller runs a pod from
 			// spec.podSpec (KuberhealthyCheck, the Jenkins operator's
 			// Jenkins, Seldon's Server and ServerConfig, Grove's PodClique).
+			// Without images it is an override merged into pods built
+			// elsewhere, which are not this object's to describe.
 			path = []string{"spec", "podSpec"}
 		default:
 			return
@@ -145,11 +186,15 @@ func (r *reader) object(n *yaml.Node, depth int) {
 	}
 	ns, _ := tree.Scalar(w.Get(meta, "namespace"))
 	obj := kind + "/" + name
+	if d := r.directive(n, 0); d != nil {
+		r.partial(d, obj, "a strategic-merge %s directive", d.Value)
+		return
+	}
 	cur := n
 	for _, k := range path {
 		next := w.Get(cur, k)
-		if next == nil {
-			r.errorf(cur, "%s: missing %s (want %s)", obj, k, strings.Join(path, "."))
+		if tree.IsNull(next) {
+			r.partial(cur, obj, "no %s", strings.Join(path, "."))
 			return
 		}
 		if !tree.IsMap(next) {
@@ -161,22 +206,57 @@ func (r *reader) object(n *yaml.Node, depth int) {
 	r.podSpec(cur, obj, ns)
 }
 
-// podSpecCR reports whether a custom resource's spec.podSpec is a pod spec
-// the controller runs: its containers each name an image. Without images it
-// is an override merged into pods built elsewhere (a strategic merge patch
-// on generated containers), which are not this object's to describe.
-func (r *reader) podSpecCR(spec *yaml.Node) bool {
-	w := r.w
-	list := w.Get(spec, "containers")
-	if !tree.IsSeq(list) || len(w.Items(list)) == 0 {
+// containerGroups are the lists of a pod spec that hold containers.
+var containerGroups = []struct {
+	key  string
+	kind workload.Kind
+}{
+	{"initContainers", workload.KubeInitContainer},
+	{"containers", workload.KubeContainer},
+	{"ephemeralContainers", workload.KubeEphemeral},
+}
+
+// hasImages reports whether spec is a pod spec: a containers list whose
+// every item is a mapping with an image.
+func (r *reader) hasImages(spec *yaml.Node) bool {
+	list := r.w.Get(spec, "containers")
+	items := r.w.Items(list)
+	if !tree.IsSeq(list) || len(items) == 0 {
 		return false
 	}
-	for _, c := range w.Items(list) {
-		if img, ok := tree.Scalar(w.Get(c, "image")); !ok || img == "" {
+	for _, c := range items {
+		if img, ok := tree.Scalar(r.w.Get(c, "image")); !ok || img == "" {
 			return false
 		}
 	}
 	return true
+}
+
+// directive returns the first key of n that is a strategic-merge patch
+// directive, or nil.
+func (r *reader) directive(n *yaml.Node, depth int) *yaml.Node {
+	if depth > 64 {
+		return nil
+	}
+	switch n = r.w.Resolve(n); {
+	case tree.IsMap(n):
+		for _, p := range r.w.Pairs(n) {
+			k := p.Key.Value
+			if k == "$patch" || k == "$retainKeys" || strings.HasPrefix(k, "$setElementOrder/") || strings.HasPrefix(k, "$deleteFromPrimitiveList/") {
+				return p.Key
+			}
+			if d := r.directive(p.Value, depth+1); d != nil {
+				return d
+			}
+		}
+	case tree.IsSeq(n):
+		for _, it := range r.w.Items(n) {
+			if d := r.directive(it, depth+1); d != nil {
+				return d
+			}
+		}
+	}
+	return nil
 }
 
 // podCtx is the pod-level securityContext, inherited by every container.
@@ -189,7 +269,7 @@ type podCtx struct {
 func (r *reader) podSpec(spec *yaml.Node, obj, ns string) {
 	w := r.w
 	var pc podCtx
-	if sc := w.Get(spec, "securityContext"); sc != nil {
+	if sc := w.Get(spec, "securityContext"); !tree.IsNull(sc) {
 		if !tree.IsMap(sc) {
 			r.errorf(sc, "%s: securityContext must be a mapping", obj)
 		} else {
@@ -198,6 +278,9 @@ func (r *reader) podSpec(spec *yaml.Node, obj, ns string) {
 		}
 	}
 	attrs := map[string]string{"object": obj}
+	for k, v := range r.attrs {
+		attrs[k] = v
+	}
 	if ns != "" {
 		attrs["namespace"] = ns
 	}
@@ -206,17 +289,31 @@ func (r *reader) podSpec(spec *yaml.Node, obj, ns string) {
 			attrs[k] = v
 		}
 	}
-	found := false
-	for _, group := range []struct {
-		key  string
-		kind workload.Kind
-	}{
-		{"initContainers", workload.KubeInitContainer},
-		{"containers", workload.KubeContainer},
-		{"ephemeralContainers", workload.KubeEphemeral},
-	} {
+	// A pod spec without containers, or with a container that has no
+	// image, is a patch or a fragment: the API server would refuse it.
+	if tree.IsNull(w.Get(spec, "containers")) || (tree.IsSeq(w.Get(spec, "containers")) && len(w.Items(w.Get(spec, "containers"))) == 0) {
+		r.partial(spec, obj, "the pod spec has no containers")
+		return
+	}
+	for _, group := range containerGroups {
 		list := w.Get(spec, group.key)
-		if list == nil {
+		if !tree.IsSeq(list) {
+			continue
+		}
+		for _, c := range w.Items(list) {
+			if !tree.IsMap(c) {
+				continue
+			}
+			if img, ok := tree.Scalar(w.Get(c, "image")); !ok || img == "" {
+				name, _ := tree.Scalar(w.Get(c, "name"))
+				r.partial(c, obj, "%s %q has no image", strings.TrimSuffix(group.key, "s"), name)
+				return
+			}
+		}
+	}
+	for _, group := range containerGroups {
+		list := w.Get(spec, group.key)
+		if tree.IsNull(list) {
 			continue
 		}
 		if !tree.IsSeq(list) {
@@ -224,12 +321,8 @@ func (r *reader) podSpec(spec *yaml.Node, obj, ns string) {
 			continue
 		}
 		for _, c := range w.Items(list) {
-			found = true
 			r.container(c, group.kind, obj, attrs, pc)
 		}
-	}
-	if !found && w.Get(spec, "containers") == nil {
-		r.errorf(spec, "%s: pod spec has no containers", obj)
 	}
 }
 
@@ -252,7 +345,7 @@ func (r *reader) container(c *yaml.Node, kind workload.Kind, obj string, attrs m
 	}
 	userNode := pc.runAsUserPos
 	capsAt := c
-	if sc := w.Get(c, "securityContext"); sc != nil {
+	if sc := w.Get(c, "securityContext"); !tree.IsNull(sc) {
 		if !tree.IsMap(sc) {
 			r.errorf(sc, "%s/%s: securityContext must be a mapping", obj, name)
 		} else {
@@ -268,7 +361,7 @@ func (r *reader) container(c *yaml.Node, kind workload.Kind, obj string, attrs m
 				wl.Privileged, wl.PrivilegedPos = *v, r.ptr(n)
 			}
 			wl.AllowPrivilegeEscalation, _ = r.bool(w.Get(sc, "allowPrivilegeEscalation"), where, "allowPrivilegeEscalation")
-			if caps := w.Get(sc, "capabilities"); caps != nil {
+			if caps := w.Get(sc, "capabilities"); !tree.IsNull(caps) {
 				if !tree.IsMap(caps) {
 					r.errorf(caps, "%s: capabilities must be a mapping", where)
 				} else {

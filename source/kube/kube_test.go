@@ -71,6 +71,17 @@ func TestParse(t *testing.T) {
 			"broken.yaml:18:19: Pod/p/c: privileged must be true or false, not \"true\"",
 			"broken.yaml:20:27: Pod/p/c: capabilities.add must be a list",
 		}},
+		{"shapes.yaml", "", []Summary{
+			simple("13:11", ctr, "Deployment/nulls/app", "nginx:1.27", "13:11"),
+			simple("16:11", ctr, "Deployment/nulls/side", "busybox:1.36", "19:13"),
+		}, []string{
+			"warning: shapes.yaml:47:1: Deployment/legacy is partial (a strategic-merge $patch directive): a patch or fragment, audited only as part of the build that uses it",
+			"warning: shapes.yaml:57:11: Deployment/web is partial (container \"app\" has no image): a patch or fragment, audited only as part of the build that uses it",
+			"warning: shapes.yaml:68:3: Deployment/scaled is partial (no spec.template.spec): a patch or fragment, audited only as part of the build that uses it",
+			"warning: shapes.yaml:77:7: DaemonSet/agent is partial (a strategic-merge $setElementOrder/containers directive): a patch or fragment, audited only as part of the build that uses it",
+			"warning: shapes.yaml:88:3: Pod/empty is partial (the pod spec has no containers): a patch or fragment, audited only as part of the build that uses it",
+			"warning: shapes.yaml:97:7: Pod/drop-sidecar is partial (a strategic-merge $patch directive): a patch or fragment, audited only as part of the build that uses it",
+		}},
 		{"pod.json", "", []Summary{
 			{Pos: "7:7", Kind: ctr, Name: "Pod/j/son/c", Image: "img", Runtime: cd,
 				Add: []string{"NET_RAW@8:53"}, Drop: []string{"all@8:74"}, CapsPos: "8:44", User: "1001@8:96", RunAsUser: "1001",

@@ -3,6 +3,7 @@ package runargs
 import (
 	"bytes"
 	"errors"
+	"regexp"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
@@ -43,7 +44,11 @@ func Find(src []byte, base int, idx *textpos.Index, vars Vars) ([]*Command, erro
 	}
 	var out []*Command
 	syntax.Walk(f, func(n syntax.Node) bool {
-		call, ok := n.(*syntax.CallExpr)
+		st, ok := n.(*syntax.Stmt)
+		if !ok {
+			return true
+		}
+		call, ok := st.Cmd.(*syntax.CallExpr)
 		if !ok || len(call.Args) < 2 {
 			return true
 		}
@@ -54,11 +59,25 @@ func Find(src []byte, base int, idx *textpos.Index, vars Vars) ([]*Command, erro
 		if c := FromArgs(args); c != nil {
 			c.Start, c.End = args[0].Start, args[len(args)-1].End
 			c.Text = string(idx.Bytes(c.Start.Offset, c.End.Offset))
+			c.Placeholder = placeholder(st.Redirs, src)
 			out = append(out, c)
 		}
 		return true
 	})
 	return out, nil
+}
+
+// placeholder spots a documentation placeholder like <image> or
+// <your-image>, which the shell reads as two redirections written back to
+// back ("<image" and ">…"), and returns it as written.
+func placeholder(rs []*syntax.Redirect, src []byte) string {
+	for i := 0; i+1 < len(rs); i++ {
+		in, out := rs[i], rs[i+1]
+		if in.Op == syntax.RdrIn && in.Word != nil && out.Op == syntax.RdrOut && in.Word.End() == out.OpPos {
+			return string(src[in.OpPos.Offset() : out.OpPos.Offset()+1])
+		}
+	}
+	return ""
 }
 
 // parse runs the shell parser, turning a panic inside it into an error:
@@ -121,7 +140,11 @@ func FromWords(tool string, args []Arg) *Command {
 func wordArg(w *syntax.Word, src []byte, base int, idx *textpos.Index, vars Vars) Arg {
 	s, e := int(w.Pos().Offset()), int(w.End().Offset())
 	raw := string(src[s:e])
-	val, lit := wordValue(w, src, vars)
+	ws := &wordState{src: src, vars: vars, lit: true}
+	for _, part := range w.Parts {
+		ws.part(part, false)
+	}
+	val, lit := ws.b.String(), ws.lit
 	if vars.Bare && lit {
 		if v, ok := vars.Values[val]; ok {
 			val = v
@@ -131,54 +154,106 @@ func wordArg(w *syntax.Word, src []byte, base int, idx *textpos.Index, vars Vars
 			}
 		}
 	}
-	return Arg{Value: val, Literal: lit, Raw: raw, Start: locOf(idx, base+s), End: locOf(idx, base+e)}
+	return Arg{Value: val, Literal: lit, Raw: raw, Start: locOf(idx, base+s), End: locOf(idx, base+e),
+		Multi: ws.multi, Unknown: ws.unknown}
 }
 
-// wordValue removes quotes from a word. Expansions stay as written (and
-// make the word non-literal) unless vars resolves them.
-func wordValue(w *syntax.Word, src []byte, vars Vars) (string, bool) {
-	var b strings.Builder
-	lit := true
-	for _, part := range w.Parts {
-		if !partValue(&b, part, src, vars, false) {
-			lit = false
-		}
-	}
-	return b.String(), lit
+// wordState accumulates a word's value: quotes removed, known variables
+// and the defaults of unknown ones substituted, every other expansion kept
+// as written (which makes the word non-literal).
+type wordState struct {
+	src     []byte
+	vars    Vars
+	b       strings.Builder
+	lit     bool
+	multi   bool
+	unknown []string
 }
 
-func partValue(b *strings.Builder, part syntax.WordPart, src []byte, vars Vars, quoted bool) bool {
+// listName spots variables that by their name hold option lists.
+var listName = regexp.MustCompile(`(?i)(opts|args|flags|options|params|arguments)$`)
+
+func (ws *wordState) part(part syntax.WordPart, quoted bool) {
+	raw := func() string { return string(ws.src[part.Pos().Offset():part.End().Offset()]) }
 	switch p := part.(type) {
 	case *syntax.Lit:
 		if quoted {
-			b.WriteString(unescapeDouble(p.Value))
+			ws.b.WriteString(unescapeDouble(p.Value))
 		} else {
-			b.WriteString(unescapePlain(p.Value))
+			ws.b.WriteString(unescapePlain(p.Value))
 		}
-		return true
+		return
 	case *syntax.SglQuoted:
 		if p.Dollar {
-			b.WriteString(unescapeANSI(p.Value))
+			ws.b.WriteString(unescapeANSI(p.Value))
 		} else {
-			b.WriteString(p.Value)
+			ws.b.WriteString(p.Value)
 		}
-		return true
+		return
 	case *syntax.DblQuoted:
-		lit := true
 		for _, q := range p.Parts {
-			if !partValue(b, q, src, vars, true) {
-				lit = false
-			}
+			ws.part(q, true)
 		}
-		return lit
+		return
 	case *syntax.ParamExp:
-		if v, ok := simpleParam(p, vars); ok {
-			b.WriteString(v)
-			return true
+		if v, ok := simpleParam(p, ws.vars); ok {
+			ws.b.WriteString(v)
+			return
 		}
+		if p.Param != nil && (p.Param.Value == "@" || p.Param.Value == "*" || arrayIndex(p.Index)) && !p.Length {
+			ws.multi = true // "$@", ${a[@]}: any number of words, quoted or not
+		} else if !quoted && p.Param != nil && listName.MatchString(p.Param.Value) {
+			ws.multi = true // $DOCKER_OPTS: split into words
+		}
+		if d, ok := defaultParam(p, ws); ok {
+			ws.lit = false
+			ws.b.WriteString(d)
+			return
+		}
+		ws.unknown = append(ws.unknown, raw())
+	case *syntax.CmdSubst:
+		// $(cmd) unquoted is split into words; in a Makefile $(NAME) is a
+		// make variable. Either way a name like $(EXTRA_ARGS) holds a list.
+		if !quoted && listName.MatchString(strings.TrimRight(strings.TrimSpace(raw()), ")")) {
+			ws.multi = true
+		}
+		ws.unknown = append(ws.unknown, raw())
+	default:
+		ws.unknown = append(ws.unknown, raw())
 	}
-	b.Write(src[part.Pos().Offset():part.End().Offset()])
-	return false
+	ws.lit = false
+	ws.b.WriteString(raw())
+}
+
+// arrayIndex reports an [@] or [*] subscript.
+func arrayIndex(x syntax.ArithmExpr) bool {
+	w, ok := x.(*syntax.Word)
+	if !ok || len(w.Parts) != 1 {
+		return false
+	}
+	l, ok := w.Parts[0].(*syntax.Lit)
+	return ok && (l.Value == "@" || l.Value == "*")
+}
+
+// defaultParam evaluates ${X:-d}, ${X-d}, ${X:=d} and ${X=d} for an X
+// capdrop does not know: the default, as the shell would use it when X is
+// unset.
+func defaultParam(p *syntax.ParamExp, ws *wordState) (string, bool) {
+	if p.Exp == nil || p.Exp.Word == nil || p.Param == nil || p.Index != nil || p.Excl || p.Length {
+		return "", false
+	}
+	switch p.Exp.Op {
+	case syntax.DefaultUnset, syntax.DefaultUnsetOrNull, syntax.AssignUnset, syntax.AssignUnsetOrNull:
+	default:
+		return "", false
+	}
+	sub := &wordState{src: ws.src, vars: ws.vars, lit: true}
+	for _, q := range p.Exp.Word.Parts {
+		sub.part(q, true)
+	}
+	ws.multi = ws.multi || sub.multi
+	ws.unknown = append(ws.unknown, sub.unknown...)
+	return sub.b.String(), true
 }
 
 // simpleParam resolves $X and ${X} when vars holds X.

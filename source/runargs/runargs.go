@@ -33,6 +33,14 @@ type Arg struct {
 	Literal bool   `json:"literal"`
 	// Raw is the word exactly as written in the source.
 	Raw string `json:"raw"`
+	// Multi is true when the word may expand to any number of words,
+	// options included: "$@", "${args[@]}", $*, an unquoted $(cmd), an
+	// unquoted variable named like an option list ($DOCKER_OPTS).
+	Multi bool `json:"multi,omitempty"`
+	// Unknown lists the expansions in the word that capdrop cannot
+	// resolve, as written ("$CAP", "$(id -u)"). The default of an unknown
+	// variable (${CAP:-NET_ADMIN}) is used as its value and not listed.
+	Unknown []string `json:"unknown,omitempty"`
 	// Start is the word's first byte, End just past its last.
 	Start Loc `json:"start"`
 	End   Loc `json:"end"`
@@ -101,6 +109,15 @@ type Command struct {
 	// ImageArg indexes the image word in Args (-1 when missing); the
 	// words after it are the container's command.
 	ImageArg int `json:"image_arg"`
+	// Spread indexes the words among the options that may expand to any
+	// number of words ("$@", "${args[@]}", $DOCKER_OPTS): what they hold
+	// is decided when the command runs. They are passed over when looking
+	// for the image.
+	Spread []int `json:"spread,omitempty"`
+	// Placeholder is a documentation placeholder the command holds, like
+	// "<image>": the shell reads it as redirections, so the words are not
+	// the command people will run.
+	Placeholder string `json:"placeholder,omitempty"`
 	// Start and End span the whole command in the source; Text is it as
 	// written.
 	Start Loc    `json:"start"`
@@ -268,6 +285,9 @@ func (c *Command) parseOptions(i int) {
 			i = c.longOption(i)
 		case strings.HasPrefix(v, "-") && len(v) > 1:
 			i = c.shortOptions(i)
+		case a.Multi:
+			c.Spread = append(c.Spread, i)
+			i++
 		default:
 			c.ImageArg = i
 			return

@@ -1,6 +1,7 @@
 package runargs
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -84,6 +85,7 @@ func (c *Command) Workload(file string, kind workload.Kind) workload.Workload {
 			}
 		}
 	}
+	w.Uncertain = c.uncertain(file)
 	if w.CapsPos == nil && c.SubArg >= 0 {
 		p := c.pos(file, c.Args[c.SubArg].End)
 		w.CapsPos = &p
@@ -97,6 +99,41 @@ func (c *Command) Workload(file string, kind workload.Kind) workload.Workload {
 		w.Name = c.Tool + " " + c.Sub
 	}
 	return w
+}
+
+// decisive are the options whose value decides a container's
+// capabilities or who it runs as.
+var decisive = map[string]bool{
+	"cap-add": true, "cap-drop": true, "privileged": true, "user": true, "security-opt": true,
+	"userns": true, "uidmap": true, "gidmap": true, "subuidname": true, "subgidname": true,
+}
+
+// uncertain says what about c is decided only when it runs: words that may
+// hold any options, options capdrop does not know (which may take a value
+// and shift the image), and decisive options whose value is a variable
+// without a known value or default.
+func (c *Command) uncertain(file string) []workload.Uncertainty {
+	var out []workload.Uncertainty
+	for _, i := range c.Spread {
+		a := c.Args[i]
+		out = append(out, workload.Uncertainty{Pos: c.pos(file, a.Start),
+			Reason: fmt.Sprintf("%s may hold any options, and the image; they are decided when the command runs", a.Raw)})
+	}
+	for _, f := range c.Flags {
+		if !f.Known {
+			out = append(out, workload.Uncertainty{Pos: c.pos(file, f.Start),
+				Reason: fmt.Sprintf("unknown option %s: if it takes a value, the image and the options after it are misread", f.Spelling)})
+			continue
+		}
+		if !decisive[f.Canonical()] || f.ValueArg < 0 {
+			continue
+		}
+		if u := c.Args[f.ValueArg].Unknown; len(u) > 0 {
+			out = append(out, workload.Uncertainty{Pos: c.pos(file, f.ValueStart),
+				Reason: fmt.Sprintf("%s %s: decided when the command runs (%s)", f.Spelling, f.Value, strings.Join(u, ", "))})
+		}
+	}
+	return out
 }
 
 func (c *Command) pos(file string, l Loc) workload.Position {

@@ -3,6 +3,8 @@ package shell
 import (
 	"bytes"
 	"strings"
+
+	"github.com/capdrop/capdrop/workload"
 )
 
 // shellInfo are the fence info strings (first word, lower case) read as
@@ -86,6 +88,15 @@ func closesFence(text []byte, fence string) bool {
 func (p *parser) block(ls []line, session bool) {
 	start, end := ls[0].start, ls[len(ls)-1].end
 	src := clone(p.data, start, end)
+	if windows := windowsContinuations(src, start, ls); len(windows) > 0 {
+		first := len(p.workloads)
+		defer func() {
+			for i := first; i < len(p.workloads); i++ {
+				p.workloads[i].Uncertain = append(p.workloads[i].Uncertain, workload.Uncertainty{Pos: p.idx.Pos(windows[0]),
+					Reason: "a Windows command line (^ or ` line continuations), read as POSIX shell: cmd and PowerShell quote and expand differently"})
+			}
+		}()
+	}
 	prompted := false
 	for _, l := range ls {
 		if _, ok := prompt(p.data[l.start:l.end], session); ok {
@@ -121,6 +132,31 @@ func (p *parser) block(ls []line, session bool) {
 	for _, l := range logicalLines(src, 0, len(src)) {
 		p.snippet(span{start + l[0], src[l[0]:l[1]]}, lenient)
 	}
+}
+
+// windowsContinuations turns the line continuations of cmd (" ^") and
+// PowerShell (" `") at the ends of lines into the shell's backslash, in
+// place (the text keeps its length, so positions stay places in the file),
+// and returns where they were.
+func windowsContinuations(src []byte, start int, ls []line) []int {
+	var at []int
+	for _, l := range ls[:len(ls)-1] {
+		e := l.end - start // the newline
+		k := e
+		for k > l.start-start && (src[k-1] == ' ' || src[k-1] == '\t' || src[k-1] == '\r') {
+			k--
+		}
+		if k == l.start-start || (src[k-1] != '^' && src[k-1] != '`') {
+			continue
+		}
+		if k-1 > l.start-start && src[k-2] != ' ' && src[k-2] != '\t' {
+			continue // x^ or a`: part of a word
+		}
+		at = append(at, start+k-1)
+		src[k-1] = ' '
+		src[e-1] = '\\' // the last byte before the newline: a space, the \r, or the mark itself
+	}
+	return at
 }
 
 // prompt returns the length of a "$ " (or, in sessions, "# ") prompt at

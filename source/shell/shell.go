@@ -87,7 +87,12 @@ type span struct {
 
 func (p *parser) add(cmds []*runargs.Command) {
 	for _, c := range cmds {
-		if c.ImageArg < 0 {
+		if c.Placeholder != "" {
+			p.errs = append(p.errs, workload.Warnf(workload.Position{File: p.file, Line: c.Start.Line, Col: c.Start.Col},
+				"a run command with the placeholder %s, not audited", c.Placeholder))
+			continue
+		}
+		if c.ImageArg < 0 && len(c.Spread) == 0 {
 			continue // no image: a placeholder or a fragment, not a container
 		}
 		p.workloads = append(p.workloads, c.Workload(p.file, workload.RunLine))
@@ -99,15 +104,20 @@ func (p *parser) errorf(off int, format string, args ...any) {
 	p.errs = append(p.errs, &workload.Error{Pos: p.idx.Pos(off), Err: fmt.Errorf(format, args...)})
 }
 
-func (p *parser) parseErr(err error) {
+// parseErr reports a syntax error; in a snippet of a file that is not a
+// script (a unit's Exec line, a recipe, a Markdown block) it is a warning:
+// the file is fine, the snippet is just not shell capdrop can read (a
+// placeholder like <image_name>, make or systemd syntax).
+func (p *parser) parseErr(err error, warning bool) {
+	e := &workload.Error{Pos: workload.Position{File: p.file}, Err: fmt.Errorf("shell syntax: %v", err), Warning: warning}
 	if pe, ok := err.(*runargs.ParseError); ok {
-		p.errs = append(p.errs, &workload.Error{
-			Pos: workload.Position{File: p.file, Line: pe.Loc.Line, Col: pe.Loc.Col},
-			Err: fmt.Errorf("shell syntax: %s", pe.Msg),
-		})
-		return
+		e.Pos.Line, e.Pos.Col = pe.Loc.Line, pe.Loc.Col
+		e.Err = fmt.Errorf("shell syntax: %s", pe.Msg)
+		if warning {
+			e.Err = fmt.Errorf("a run command that is not shell capdrop can read, not audited: %s", pe.Msg)
+		}
 	}
-	p.errorf(0, "shell syntax: %v", err)
+	p.errs = append(p.errs, e)
 }
 
 // How snippet reports a syntax error.
@@ -124,7 +134,7 @@ func (p *parser) snippet(s span, rep report) bool {
 	cmds, err := runargs.Find(s.src, s.start, p.idx, runargs.Vars{})
 	if err != nil {
 		if rep == always || (rep == lenient && mentionsRun(s.src)) {
-			p.parseErr(err)
+			p.parseErr(err, rep == lenient)
 		}
 		return false
 	}

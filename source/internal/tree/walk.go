@@ -171,6 +171,12 @@ func Bool(s string) (v, ok bool) {
 	return false, false
 }
 
+// IsNull reports whether n is absent or a YAML null ("key:" with
+// nothing after it, "~", "null"): Kubernetes reads both as "not set".
+func IsNull(n *yaml.Node) bool {
+	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
 // IsMap and IsSeq report a node's kind (after resolving).
 func IsMap(n *yaml.Node) bool { return n != nil && n.Kind == yaml.MappingNode }
 

@@ -31,6 +31,7 @@ type Summary struct {
 	ImageCaps  []string
 	Explicit   string
 	Attrs      map[string]string // only the keys the test lists are compared
+	Uncertain  []string          // "line:col reason"
 }
 
 func at(p *workload.Position) string {
@@ -79,6 +80,9 @@ func Summarize(w workload.Workload, attrs ...string) Summary {
 	}
 	if e := w.Explicit; e != nil {
 		s.Explicit = fmt.Sprintf("B%v E%v P%v I%v A%v", words(e.Bounding), words(e.Effective), words(e.Permitted), words(e.Inheritable), words(e.Ambient))
+	}
+	for _, u := range w.Uncertain {
+		s.Uncertain = append(s.Uncertain, fmt.Sprintf("%d:%d %s", u.Pos.Line, u.Pos.Col, u.Reason))
 	}
 	if len(attrs) > 0 {
 		s.Attrs = map[string]string{}
@@ -134,6 +138,10 @@ func diff(g, w Summary) string {
 func Errors(errs []*workload.Error) []string {
 	out := []string{}
 	for _, e := range errs {
+		if e.Warning {
+			out = append(out, "warning: "+e.Error())
+			continue
+		}
 		out = append(out, e.Error())
 	}
 	return out
