@@ -6,50 +6,136 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/workload"
 )
 
-// composeTargets lists the services of every document with a services
-// mapping.
-func composeTargets(s *stream) []yamlTarget {
-	var out []yamlTarget
-	for di, d := range s.docs {
-		root := rootOf(d)
-		if root == nil || root.Kind != yaml.MappingNode {
+// editResult is what a rewriter works out: the edits, notes for the user,
+// and a check that the result changed nothing but the capability settings.
+type editResult struct {
+	edits []edit
+	notes []string
+	check func(out []byte) error
+}
+
+// edits dispatches to the rewriter of the target's format.
+func edits(path string, src []byte, t *target, opts Options) (*editResult, error) {
+	switch t.format {
+	case Compose, Kubernetes, OCI:
+		return editYAML(src, t, opts)
+	case Quadlet:
+		return editQuadlet(src, t, opts)
+	}
+	return editRunLine(path, src, t, opts)
+}
+
+// addWords are the words fix wants in an add list of runtime rt: an item
+// stays as written when the runtime reads it as a wanted capability; one
+// that means a wanted capability in the usual reading but not to the
+// runtime (CAP_SYS_TIME in a Kubernetes manifest, which containerd turns
+// into CAP_CAP_SYS_TIME) is corrected in place.
+func addWords(rt workload.Runtime, set capset.Set) words {
+	return words{want: set.ShortNames(), classify: func(word string) (string, string) {
+		if c, ok := reads(rt, word); ok {
+			return c.Name(), word
+		}
+		if c, ok := lenient(word); ok {
+			return c.Name(), c.Short()
+		}
+		return "", word
+	}}
+}
+
+// dropWords are the words fix wants in a drop list: ALL, spelled so that
+// the runtime reads it as ALL (literally "ALL" where literal is set: the only
+// spelling Pod Security's restricted level accepts).
+func dropWords(rt workload.Runtime, literal bool) words {
+	return words{want: []string{"ALL"}, classify: func(word string) (string, string) {
+		if (!literal || word == "ALL") && dropsAll(rt, word) {
+			return "ALL", word
+		}
+		if strings.EqualFold(word, "ALL") || strings.EqualFold(word, "CAP_ALL") {
+			return "ALL", "ALL"
+		}
+		if c, ok := lenient(word); ok {
+			return c.Name(), word
+		}
+		return "", word
+	}}
+}
+
+// dropRight reports whether a drop list already drops ALL the way the
+// dialect writes it, and holds nothing else but capabilities the runtime
+// reads and the set leaves out (dropping a wanted one would take it away
+// where drops win, and is an error for Podman).
+func dropRight(rt workload.Runtime, literal bool, v *yaml.Node, set capset.Set) bool {
+	ws, ok := listWords(v)
+	return ok && wordsDropRight(rt, literal, ws, set)
+}
+
+func wordsDropRight(rt workload.Runtime, literal bool, ws []string, set capset.Set) bool {
+	d := dropWords(rt, literal)
+	all := false
+	for _, w := range ws {
+		if id, spelling := d.classify(w); id == "ALL" {
+			if spelling != w {
+				return false
+			}
+			all = true
 			continue
 		}
-		e, ok := lookup(root, "services")
-		if !ok {
-			continue
-		}
-		svcs := resolve(e.value)
-		if svcs == nil || svcs.Kind != yaml.MappingNode {
-			continue
-		}
-		for i := 0; i+1 < len(svcs.Content); i += 2 {
-			k, v := svcs.Content[i], svcs.Content[i+1]
-			if isMergeKey(k) || k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
-				// Compose service names are strings; 00: or true: are not.
-				continue
-			}
-			t := yamlTarget{
-				doc: di, path: []any{"services", k.Value}, node: resolve(v), kind: workload.ComposeService,
-				name: "service " + k.Value, matches: []string{k.Value}, line: k.Line,
-			}
-			if v.Kind == yaml.AliasNode {
-				t.alias = v
-			} else if e.value.Kind == yaml.AliasNode || !e.own {
-				t.alias = e.value
-			}
-			out = append(out, t)
+		if c, ok := reads(rt, w); !ok || set.Has(c) {
+			return false
 		}
 	}
-	return out
+	return all
+}
+
+// addRight reports whether an add list (nil when absent) already adds
+// exactly set, every item read by the runtime as written.
+func addRight(rt workload.Runtime, v *yaml.Node, set capset.Set) bool {
+	if v == nil {
+		return set.IsEmpty()
+	}
+	ws, ok := listWords(v)
+	return ok && wordsAddRight(rt, ws, set)
+}
+
+func wordsAddRight(rt workload.Runtime, ws []string, set capset.Set) bool {
+	var got capset.Set
+	for _, w := range ws {
+		c, ok := reads(rt, w)
+		if !ok {
+			return false
+		}
+		got = got.With(c)
+	}
+	return got == set
+}
+
+// listWords returns the scalar words of a list value, following aliases; ok
+// is false when the value is not a list of scalars (or null).
+func listWords(v *yaml.Node) (ws []string, ok bool) {
+	v = resolve(v)
+	if v == nil || isNull(v) {
+		return nil, true
+	}
+	if v.Kind != yaml.SequenceNode {
+		return nil, false
+	}
+	for _, it := range v.Content {
+		it = resolve(it)
+		if it == nil || it.Kind != yaml.ScalarNode {
+			return nil, false
+		}
+		ws = append(ws, it.Value)
+	}
+	return ws, true
 }
 
 // fixCompose records the edits that make a service drop ALL and add exactly
-// opts.Add.
-func (ed *editor) fixCompose(t *yamlTarget, d dialect, opts Options) ([]string, error) {
+// opts.Add: its own cap_drop and cap_add, written where they are or added.
+func (ed *editor) fixCompose(t *yamlTarget, w workload.Workload, opts Options) ([]string, error) {
 	m := t.node
 	if t.alias != nil {
 		return nil, fmt.Errorf("%w: %s is the alias *%s (line %d), so its settings are shared with &%s: give it its own mapping first",
@@ -61,35 +147,14 @@ func (ed *editor) fixCompose(t *yamlTarget, d dialect, opts Options) ([]string, 
 	if a := ed.sharedAbove(m); a != nil {
 		return nil, ed.sharedError(t.name, a)
 	}
-	if e, ok := lookup(m, "privileged"); ok && isTrue(e.value) {
-		return nil, fmt.Errorf("%w: %s is privileged: true (line %d); a privileged container gets every capability whatever cap_drop says, "+
-			"and privileged also opens every host device and turns off seccomp and AppArmor, which capdrop will not decide for you: "+
-			"remove privileged (or set it to false), check the service still works, then run capdrop fix again",
-			ErrRefused, t.name, e.key.Line)
-	}
+	rt := w.Runtime
 	var notes []string
-	if _, ok := lookup(m, "extends"); ok {
-		notes = append(notes, t.name+" uses extends: compose adds the base service's cap_add and cap_drop to these lists; check the base service too")
-	}
 	drop, dropOK := lookup(m, "cap_drop")
 	add, addOK := lookup(m, "cap_add")
-	var addWords, dropWords []string
-	if addOK {
-		addWords, _ = listWords(add.value)
-	}
-	if dropOK {
-		dropWords, _ = listWords(drop.value)
-	}
-	if cur := dockerCurrent(false, addWords, dropWords); !opts.AllowWiden && !cur.Contains(opts.Add) {
-		return nil, widenError(t.name, opts.Add.Minus(cur).ShortNames())
-	}
-	if user := lookupString(m, "user"); user != "" && !isRootUser(user) && !opts.Add.IsEmpty() {
-		notes = append(notes, fmt.Sprintf("%s runs as user %q: a non-root process holds added capabilities only through file capabilities (Docker sets the bounding set only)", t.name, user))
-	}
 	var insert []kv
 	after, before := "", ""
-	if !dropOK || !d.dropRight(drop.value) {
-		if err := ed.setList(m, drop, dropOK, "cap_drop", d.drop(), &insert, &notes); err != nil {
+	if !dropOK || !dropRight(rt, false, drop.value, opts.Add) {
+		if err := ed.setList(m, drop, dropOK, "cap_drop", dropWords(rt, false), &insert, &notes); err != nil {
 			return nil, err
 		}
 	}
@@ -102,11 +167,9 @@ func (ed *editor) fixCompose(t *yamlTarget, d dialect, opts Options) ([]string, 
 	if addOK {
 		addVal = add.value
 	}
-	if !d.addRight(addVal, opts.Add) {
-		if addOK || !opts.Add.IsEmpty() {
-			if err := ed.setList(m, add, addOK, "cap_add", d.add(opts.Add), &insert, &notes); err != nil {
-				return nil, err
-			}
+	if !addRight(rt, addVal, opts.Add) && (addOK || !opts.Add.IsEmpty()) {
+		if err := ed.setList(m, add, addOK, "cap_add", addWords(rt, opts.Add), &insert, &notes); err != nil {
+			return nil, err
 		}
 	}
 	if len(insert) > 0 {
@@ -115,15 +178,4 @@ func (ed *editor) fixCompose(t *yamlTarget, d dialect, opts Options) ([]string, 
 		}
 	}
 	return notes, nil
-}
-
-func widenError(name string, extra []string) error {
-	return fmt.Errorf("%w: %s does not hold %s today; capdrop fix only ever takes capabilities away (pass --allow-widen if you really mean to grant them)",
-		ErrWiden, name, strings.Join(extra, ", "))
-}
-
-// isRootUser reports whether a user as written ("0", "root", "0:0") is root.
-func isRootUser(u string) bool {
-	name, _, _ := strings.Cut(u, ":")
-	return name == "0" || name == "root"
 }

@@ -1,7 +1,16 @@
 // Package fix writes a capability set into configuration files: it makes one
 // container — a compose service, a Kubernetes container, a docker or podman
-// run line, a Dockerfile LABEL RUN — drop every capability and add exactly
-// the given set, and changes nothing else in the file.
+// run line, a Dockerfile LABEL RUN, a Podman Quadlet unit, an OCI bundle's
+// config.json — drop every capability and add exactly the given set, and
+// changes nothing else in the file.
+//
+// fix reads no configuration and applies no runtime rule of its own: it
+// finds its target among the workloads package source reads from the file
+// (the containers capdrop audit reports, with their positions), asks package
+// merge what that container holds, edits the bytes at the target's
+// positions, and reads the result back through source and merge, which must
+// give the container exactly the set. So extends, ${VAR:-default},
+// anchors and merge keys mean in fix what they mean in audit.
 //
 // The rewriters never re-encode a document. They parse it (YAML with
 // go.yaml.in/yaml/v3's node positions, shell with mvdan.cc/sh), work out the
@@ -17,10 +26,10 @@ package fix
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/source"
 	"github.com/capdrop/capdrop/workload"
 )
 
@@ -38,7 +47,7 @@ const (
 )
 
 // Formats lists every format, for flag validation and help.
-var Formats = []Format{Compose, Kubernetes, Dockerfile, Script}
+var Formats = []Format{Compose, Kubernetes, Dockerfile, Script, Quadlet, OCI}
 
 // Options say what to write and where.
 type Options struct {
@@ -57,6 +66,9 @@ type Options struct {
 	// today. Without it such a fix is refused: capdrop never widens
 	// privileges on its own.
 	AllowWiden bool
+	// Source tunes how the file is read (the environment for compose
+	// interpolation, a runtime override), as for capdrop audit.
+	Source source.Options
 }
 
 // Result is what a fix did.
@@ -87,6 +99,9 @@ var (
 	ErrWiden = errors.New("would widen privileges")
 	// ErrInput: the file cannot be read as its format.
 	ErrInput = errors.New("invalid input")
+	// ErrReadOnly: the file reports containers but configures none
+	// (docker inspect output).
+	ErrReadOnly = errors.New("read-only")
 )
 
 // AmbiguousError lists the targets to choose from.
@@ -114,30 +129,10 @@ func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Pos, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
 
 // Apply rewrites src, the contents of the file at path (used for format
-// detection and messages), so that the chosen target drops ALL and adds
-// exactly opts.Add.
+// detection and messages; "-" is standard input), so that the chosen
+// target drops ALL and adds exactly opts.Add.
 func Apply(path string, src []byte, opts Options) (*Result, error) {
-	if extra := opts.Add.Minus(capset.Known); !extra.IsEmpty() {
-		return nil, &Error{Pos: workload.Position{File: path}, Err: fmt.Errorf("%w: no runtime knows %s", ErrInput, strings.Join(extra.Names(), ", "))}
-	}
-	format := opts.Format
-	if format == "" {
-		format = Detect(path, src)
-	}
-	var (
-		res *Result
-		err error
-	)
-	switch format {
-	case Compose, Kubernetes:
-		res, err = applyYAML(path, src, format, opts)
-	case Dockerfile:
-		res, err = applyDockerfile(path, src, opts)
-	case Script:
-		res, err = applyScript(path, src, opts)
-	default:
-		err = fmt.Errorf("%w: unknown format %q", ErrInput, format)
-	}
+	res, err := apply1(path, src, opts, true)
 	if err != nil {
 		var fe *Error
 		if !errors.As(err, &fe) {
@@ -145,35 +140,92 @@ func Apply(path string, src []byte, opts Options) (*Result, error) {
 		}
 		return nil, err
 	}
-	res.Format = format
-	if res.Pos.File == "" {
-		res.Pos.File = path
-	}
 	if !res.Changed {
 		res.Output = src
 	}
 	return res, nil
 }
 
-// Detect guesses a file's format from its name, then its content.
-func Detect(path string, src []byte) Format {
-	base := strings.ToLower(filepath.Base(path))
-	ext := filepath.Ext(base)
-	switch {
-	case base == "dockerfile" || base == "containerfile" || strings.HasPrefix(base, "dockerfile.") ||
-		strings.HasPrefix(base, "containerfile.") || ext == ".dockerfile" || ext == ".containerfile":
-		return Dockerfile
-	case ext == ".yaml" || ext == ".yml" || ext == ".json":
-		if strings.Contains(base, "compose") {
-			return Compose
-		}
-		if f, ok := sniffYAML(src); ok {
-			return f
-		}
-		return Kubernetes
+func apply1(path string, src []byte, opts Options, first bool) (*Result, error) {
+	if extra := opts.Add.Minus(capset.Known); !extra.IsEmpty() {
+		return nil, fmt.Errorf("%w: no runtime knows %s", ErrInput, strings.Join(extra.Names(), ", "))
 	}
-	if f, ok := sniffYAML(src); ok && ext == "" {
-		return f
+	ws, errs, f, err := read(path, src, opts)
+	if err != nil {
+		return nil, err
 	}
-	return Script
+	t, err := choose(path, ws, errs, f, opts)
+	if err != nil {
+		return nil, err
+	}
+	pos := t.w.Pos
+	pos.File = path
+	res := &Result{Format: t.format, Target: t.name, Pos: pos}
+	fail := func(err error) (*Result, error) { return nil, &Error{Pos: pos, Err: err} }
+	if t.w.Privileged {
+		return fail(privilegedError(t))
+	}
+	held, r := current(t.w)
+	if !opts.AllowWiden {
+		if r.Refusal != nil && !opts.Add.IsEmpty() {
+			return fail(fmt.Errorf("%w: the runtime refuses %s as it is written (%v), so it holds nothing today; capdrop fix only ever takes capabilities away (pass --allow-widen if you really mean to grant them)",
+				ErrWiden, t.name, r.Refusal))
+		}
+		if !held.Contains(opts.Add) {
+			return fail(widenError(t.name, opts.Add.Minus(held).ShortNames()))
+		}
+	}
+	res.Notes = userNotes(t, r, opts)
+	ed, err := edits(path, src, t, opts)
+	if err != nil {
+		return fail(err)
+	}
+	res.Notes = append(res.Notes, ed.notes...)
+	if len(ed.edits) == 0 {
+		if exact(r, opts.Add) {
+			return res, nil
+		}
+		return fail(inherited(t, t.w, opts))
+	}
+	out, err := apply(src, ed.edits)
+	if err == nil && ed.check != nil {
+		err = ed.check(out)
+	}
+	if err == nil {
+		err = reaudit(path, out, t, opts)
+	}
+	if err == nil && first {
+		// A second run must find nothing to do.
+		var again *Result
+		again, err = apply1(path, out, Options{Add: opts.Add, Service: opts.Service, Container: opts.Container,
+			Line: opts.Line, Format: opts.Format, AllowWiden: true, Source: opts.Source}, false)
+		if err == nil && again.Changed {
+			err = errors.New("a second run would change it again")
+		}
+	}
+	if err != nil {
+		if errors.Is(err, ErrRefused) {
+			return fail(err)
+		}
+		return fail(&selfCheckError{err})
+	}
+	res.Changed = true
+	res.Output = out
+	return res, nil
+}
+
+// selfCheckError says a rewrite failed its own check: a bug or a layout the
+// rewriter does not understand. The file is left alone.
+type selfCheckError struct{ err error }
+
+func (e *selfCheckError) Error() string {
+	return fmt.Sprintf("refused: capdrop could not make this edit safely, so the file is left as it is (%v); please report this with the file", e.err)
+}
+
+// Unwrap makes errors.Is(err, ErrRefused) true.
+func (e *selfCheckError) Unwrap() error { return ErrRefused }
+
+func widenError(name string, extra []string) error {
+	return fmt.Errorf("%w: %s does not hold %s today; capdrop fix only ever takes capabilities away (pass --allow-widen if you really mean to grant them)",
+		ErrWiden, name, strings.Join(extra, ", "))
 }

@@ -8,116 +8,10 @@ import (
 	"github.com/capdrop/capdrop/workload"
 )
 
-// containerKeys are the pod spec lists whose items are containers.
-var containerKeys = map[string]workload.Kind{
-	"containers":          workload.KubeContainer,
-	"initContainers":      workload.KubeInitContainer,
-	"ephemeralContainers": workload.KubeEphemeral,
-}
-
-// kubeTargets lists every container of every document: in any workload kind
-// (and custom resources that embed a pod template), in List items, init
-// and ephemeral containers too.
-func kubeTargets(s *stream) []yamlTarget {
-	var out []yamlTarget
-	for di, d := range s.docs {
-		if root := rootOf(d); root != nil {
-			kubeWalk(root, di, nil, "", "", nil, &out, 0)
-		}
-	}
-	return out
-}
-
-// kubeWalk finds containers under n. kind and name are those of the nearest
-// object; via is the alias the walk came through, if any.
-func kubeWalk(n *yaml.Node, doc int, path []any, kind, name string, via *yaml.Node, out *[]yamlTarget, depth int) {
-	if depth > maxDepth {
-		return
-	}
-	switch n.Kind {
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			kubeWalk(c, doc, appendPath(path, i), kind, name, via, out, depth+1)
-		}
-	case yaml.MappingNode:
-		if k := lookupString(n, "kind"); k != "" {
-			if md, ok := lookup(n, "metadata"); ok {
-				kind, name = k, lookupString(md.value, "name")
-			}
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if isMergeKey(k) || k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
-				// Kubernetes fields are strings; 000: is not one.
-				continue
-			}
-			if ck, ok := containerKeys[k.Value]; ok && isContainerList(v) {
-				seq := resolve(v)
-				for j, item := range seq.Content {
-					c := resolve(item)
-					cname := lookupString(c, "name")
-					t := yamlTarget{
-						doc: doc, path: appendPath(appendPath(path, k.Value), j), node: c, kind: ck, line: item.Line,
-						matches: []string{cname},
-					}
-					switch {
-					case via != nil:
-						t.alias = via
-					case v.Kind == yaml.AliasNode:
-						t.alias = v
-					case item.Kind == yaml.AliasNode:
-						t.alias = item
-					}
-					obj := kind
-					if name != "" {
-						obj = kind + "/" + name
-						t.matches = append(t.matches, name+"/"+cname)
-					}
-					if kind != "" {
-						t.matches = append(t.matches, kind+"/"+name+"/"+cname)
-					}
-					what := map[workload.Kind]string{workload.KubeContainer: "container", workload.KubeInitContainer: "init container", workload.KubeEphemeral: "ephemeral container"}[ck]
-					t.name = what + " " + cname
-					if obj != "" {
-						t.name = obj + " " + t.name
-					}
-					*out = append(*out, t)
-				}
-				continue
-			}
-			if v.Kind == yaml.AliasNode {
-				// Only the alias' own containers count, once, where the
-				// anchor is; walking it again here would list them twice.
-				continue
-			}
-			kubeWalk(v, doc, appendPath(path, k.Value), kind, name, via, out, depth+1)
-		}
-	}
-}
-
-func appendPath(path []any, k any) []any {
-	return append(append([]any(nil), path...), k)
-}
-
-// isContainerList reports whether v is a list of mappings that each have a
-// name: what a pod spec's containers look like.
-func isContainerList(v *yaml.Node) bool {
-	seq := resolve(v)
-	if seq == nil || seq.Kind != yaml.SequenceNode || len(seq.Content) == 0 {
-		return false
-	}
-	for _, item := range seq.Content {
-		c := resolve(item)
-		if c == nil || c.Kind != yaml.MappingNode || lookupString(c, "name") == "" {
-			return false
-		}
-	}
-	return true
-}
-
 // fixKube records the edits that make a container drop ALL, add exactly
 // opts.Add, and set allowPrivilegeEscalation: false when it is not set.
-func (ed *editor) fixKube(t *yamlTarget, d dialect, opts Options) ([]string, error) {
+func (ed *editor) fixKube(t *yamlTarget, w workload.Workload, opts Options) ([]string, error) {
+	rt := w.Runtime
 	m := t.node
 	if t.alias != nil {
 		return nil, fmt.Errorf("%w: %s is reached through the alias *%s (line %d), so its settings are shared with &%s: give it its own mapping first",
@@ -137,53 +31,31 @@ func (ed *editor) fixKube(t *yamlTarget, d dialect, opts Options) ([]string, err
 		if scm != nil && scm.Kind != yaml.MappingNode && !isNull(scm) {
 			return nil, fmt.Errorf("%w: line %d: securityContext of %s is not a mapping", ErrInput, sc.key.Line, t.name)
 		}
-		if e, ok := lookup(scm, "privileged"); ok && isTrue(e.value) {
-			return nil, fmt.Errorf("%w: %s is privileged: true (line %d); a privileged container gets every capability whatever drop says, "+
-				"and the API rejects privileged together with allowPrivilegeEscalation: false; privileged also opens every host device, "+
-				"which capdrop will not decide for you: remove privileged, check the container still works, then run capdrop fix again",
-				ErrRefused, t.name, e.key.Line)
-		}
 	}
-	ape, apeOK := lookup(scm, "allowPrivilegeEscalation")
+	_, apeOK := lookup(scm, "allowPrivilegeEscalation")
 	capsE, capsOK := lookup(scm, "capabilities")
 	var drop, add entry
 	var dropOK, addOK bool
-	var addWords, dropWords []string
 	if capsOK {
 		if err := stringKeys(resolve(capsE.value)); err != nil {
 			return nil, err
 		}
 		drop, dropOK = lookup(capsE.value, "drop")
 		add, addOK = lookup(capsE.value, "add")
-		if addOK {
-			addWords, _ = listWords(add.value)
-		}
-		if dropOK {
-			dropWords, _ = listWords(drop.value)
-		}
-	}
-	if cur := containerdCurrent(false, addWords, dropWords); !opts.AllowWiden && !cur.Contains(opts.Add) {
-		return nil, widenError(t.name, opts.Add.Minus(cur).ShortNames())
-	}
-	if apeOK && isTrue(ape.value) {
-		notes = append(notes, fmt.Sprintf("%s sets allowPrivilegeEscalation: true (line %d), left as it is: setuid programs can still gain the capabilities the bounding set keeps", t.name, ape.key.Line))
 	}
 	var addVal *yaml.Node
 	if addOK {
 		addVal = add.value
 	}
-	dropRight := dropOK && d.dropRight(drop.value)
-	addRight := d.addRight(addVal, opts.Add)
-	if apeOK && dropRight && addRight {
+	dropOK2 := dropOK && dropRight(rt, true, drop.value, opts.Add)
+	addOK2 := addRight(rt, addVal, opts.Add)
+	if apeOK && dropOK2 && addOK2 {
 		return notes, nil
 	}
-	capsWant := []kv{{"drop", d.drop().want}}
-	if !opts.Add.IsEmpty() {
-		capsWant = append(capsWant, kv{"add", d.add(opts.Add).want})
-	}
+	capsWant := kubeCaps(opts.Add)
 	scWant := []kv{}
 	if !apeOK {
-		scWant = append(scWant, kv{"allowPrivilegeEscalation", false})
+		scWant = kubeEntries(0, true)[:1]
 	}
 
 	// No securityContext of its own: write a whole one.
@@ -239,13 +111,13 @@ func (ed *editor) fixKube(t *yamlTarget, d dialect, opts Options) ([]string, err
 			return nil, ed.sharedError("the capabilities of "+t.name, capm)
 		}
 		var capsInsert []kv
-		if !dropRight {
-			if err := ed.setList(capm, drop, dropOK, "drop", d.drop(), &capsInsert, &notes); err != nil {
+		if !dropOK2 {
+			if err := ed.setList(capm, drop, dropOK, "drop", dropWords(rt, true), &capsInsert, &notes); err != nil {
 				return nil, err
 			}
 		}
-		if !addRight && (addOK || !opts.Add.IsEmpty()) {
-			if err := ed.setList(capm, add, addOK, "add", d.add(opts.Add), &capsInsert, &notes); err != nil {
+		if !addOK2 && (addOK || !opts.Add.IsEmpty()) {
+			if err := ed.setList(capm, add, addOK, "add", addWords(rt, opts.Add), &capsInsert, &notes); err != nil {
 				return nil, err
 			}
 		}

@@ -29,8 +29,6 @@ func findRunLines(path string, src []byte, format Format) ([]*runLine, error) {
 	} else {
 		sf := shell.Script
 		switch source.DetectName(path) {
-		case source.Quadlet:
-			return nil, fmt.Errorf("%w: Podman Quadlet units (AddCapability=, DropCapability=) are not something capdrop fix writes yet", ErrInput)
 		case source.Unit:
 			sf = shell.Unit
 		case source.Makefile:
@@ -45,7 +43,7 @@ func findRunLines(path string, src []byte, format Format) ([]*runLine, error) {
 	}
 	var out []*runLine
 	for _, c := range cmds {
-		rl := &runLine{tool: c.Tool, start: c.Start.Offset, end: c.End.Offset, line: c.Start.Line, col: c.Start.Col, image: -1, unquoted: unquoted[c]}
+		rl := &runLine{tool: c.Tool, cmd: c, start: c.Start.Offset, end: c.End.Offset, line: c.Start.Line, col: c.Start.Col, image: -1, unquoted: unquoted[c]}
 		if img, ok := c.Image(); ok {
 			rl.image = img.Start.Offset
 			rl.label = img.Value
@@ -90,7 +88,7 @@ func findRunLines(path string, src []byte, format Format) ([]*runLine, error) {
 				next = c.Args[last+1].Start.Offset
 			}
 			rl.flags = append(rl.flags, runFlag{
-				name: f.Canonical(), spelling: f.Spelling, value: f.Value, literal: lit,
+				flag: f, name: f.Canonical(), spelling: f.Spelling, value: f.Value, literal: lit,
 				hasValue: f.HasValue, inline: f.Inline, start: f.Start.Offset, end: f.End.Offset, prevEnd: prev, nextStart: next,
 			})
 			if f.Canonical() == "name" && f.HasValue {

@@ -7,7 +7,8 @@ import (
 	"strings"
 
 	"github.com/capdrop/capdrop/capset"
-	"github.com/capdrop/capdrop/knowledge"
+	"github.com/capdrop/capdrop/source/runargs"
+	"github.com/capdrop/capdrop/workload"
 )
 
 // runLine is one docker, podman or nerdctl run/create command in a file,
@@ -22,6 +23,7 @@ type runLine struct {
 	// unquoted is set for a Dockerfile LABEL KEY=value without quotes,
 	// where a space would end the value.
 	unquoted bool
+	cmd      *runargs.Command
 	// odd is set when something other than blanks and continuations (a
 	// comment, an escape in a LABEL value) sits between the words of the
 	// options.
@@ -30,6 +32,7 @@ type runLine struct {
 
 // runFlag is one option of a run line.
 type runFlag struct {
+	flag     runargs.Flag
 	name     string // long name without dashes, aliases resolved: "cap-add"
 	spelling string // as written: "--cap-add"
 	value    string // after quote removal
@@ -42,44 +45,16 @@ type runFlag struct {
 	start, end, prevEnd, nextStart int
 }
 
-// capWords returns the capability names a flag carries. Podman and nerdctl
-// split a value at commas; Docker takes each value as one name.
+// capWords returns the capability names a flag carries, as its tool reads
+// them (source/runargs splits podman's and nerdctl's values at commas).
 func (rl *runLine) capWords(f runFlag) []string {
-	if rl.tool == "docker" {
-		return []string{f.value}
-	}
-	var ws []string
-	for _, w := range strings.Split(f.value, ",") {
-		if w = strings.TrimSpace(w); w != "" {
-			ws = append(ws, w)
-		}
-	}
-	return ws
-}
-
-// current is the set the run line grants a root process today.
-func (rl *runLine) current(add, drop []string) capset.Set {
-	if rl.tool == "podman" {
-		// Podman: its defaults, then drops, then adds; ALL on either side
-		// as Docker (a conflict is an error, which grants nothing new).
-		adds, addAll := parseWords(add, false)
-		drops, dropAll := parseWords(drop, false)
-		set := knowledge.MustDefault(knowledge.Podman)
-		if addAll {
-			set = capset.Known
-		}
-		if dropAll {
-			set = 0
-		}
-		return set.Minus(drops).Union(adds)
-	}
-	return dockerCurrent(false, add, drop)
+	return workload.Texts(rl.cmd.CapWords("", f.flag))
 }
 
 // fixRunLine returns the edits that make a run line drop ALL and add
 // exactly opts.Add, changing only its capability options.
-func fixRunLine(t *text, rl *runLine, what string, opts Options) ([]edit, []string, error) {
-	d := dialect{}
+func fixRunLine(t *text, rl *runLine, what string, rt workload.Runtime, opts Options) ([]edit, []string, error) {
+	add, drop := addWords(rt, opts.Add), dropWords(rt, false)
 	var notes []string
 	if rl.unquoted {
 		return nil, nil, fmt.Errorf("%w: %s is an unquoted LABEL value, where a space would end it: quote the value first", ErrRefused, what)
@@ -90,12 +65,6 @@ func fixRunLine(t *text, rl *runLine, what string, opts Options) ([]edit, []stri
 	var adds, drops []runFlag
 	for _, f := range rl.flags {
 		switch f.name {
-		case "privileged":
-			if !f.hasValue || !strings.EqualFold(f.value, "false") && f.value != "0" {
-				return nil, nil, fmt.Errorf("%w: %s is privileged (%s); a privileged container gets every capability whatever --cap-drop says, "+
-					"and --privileged also opens every host device and turns off seccomp and AppArmor, which capdrop will not decide for you: "+
-					"remove it, check the container still works, then run capdrop fix again", ErrRefused, what, f.spelling)
-			}
 		case "cap-add", "cap-drop":
 			if !f.literal {
 				return nil, nil, fmt.Errorf("%w: %s sets %s from a variable (%s); capdrop cannot tell what it holds", ErrRefused, what, f.spelling, f.value)
@@ -104,10 +73,6 @@ func fixRunLine(t *text, rl *runLine, what string, opts Options) ([]edit, []stri
 				adds = append(adds, f)
 			} else {
 				drops = append(drops, f)
-			}
-		case "user":
-			if f.literal && !isRootUser(f.value) && !opts.Add.IsEmpty() {
-				notes = append(notes, fmt.Sprintf("%s runs as user %q: a non-root process holds added capabilities only through file capabilities", what, f.value))
 			}
 		}
 	}
@@ -118,10 +83,7 @@ func fixRunLine(t *text, rl *runLine, what string, opts Options) ([]edit, []stri
 	for _, f := range drops {
 		dropWords = append(dropWords, rl.capWords(f)...)
 	}
-	if cur := rl.current(addWords, dropWords); !opts.AllowWiden && !cur.Contains(opts.Add) {
-		return nil, nil, widenError(what, opts.Add.Minus(cur).ShortNames())
-	}
-	if runDropRight(d, dropWords) && runAddRight(d, addWords, opts.Add) {
+	if wordsDropRight(rt, false, dropWords, opts.Add) && wordsAddRight(rt, addWords, opts.Add) {
 		return nil, notes, nil
 	}
 
@@ -130,7 +92,7 @@ func fixRunLine(t *text, rl *runLine, what string, opts Options) ([]edit, []stri
 	keepDrop := false
 	for _, f := range drops {
 		ws := rl.capWords(f)
-		if !keepDrop && len(ws) == 1 && strings.EqualFold(ws[0], "ALL") {
+		if id, spelling := drop.classify(ws[0]); !keepDrop && len(ws) == 1 && id == "ALL" && spelling == ws[0] {
 			keepDrop = true
 			kept = append(kept, f)
 			continue
@@ -143,7 +105,7 @@ func fixRunLine(t *text, rl *runLine, what string, opts Options) ([]edit, []stri
 		ok := len(ws) > 0
 		var cs []capset.Cap
 		for _, w := range ws {
-			id, spelling := d.classify(w)
+			id, spelling := add.classify(w)
 			c, err := capset.Parse(id)
 			if id == "" || id == "ALL" || spelling != w || err != nil || !opts.Add.Has(c) || seen[c] {
 				ok = false
@@ -195,31 +157,6 @@ func fixRunLine(t *text, rl *runLine, what string, opts Options) ([]edit, []stri
 		edits = append(edits, e)
 	}
 	return edits, notes, nil
-}
-
-func runDropRight(d dialect, ws []string) bool {
-	all := false
-	for _, w := range ws {
-		id, _ := d.classify(w)
-		if id == "" || strings.EqualFold(w, "CAP_ALL") {
-			return false
-		}
-		all = all || id == "ALL"
-	}
-	return all
-}
-
-func runAddRight(d dialect, ws []string, want capset.Set) bool {
-	var got capset.Set
-	for _, w := range ws {
-		id, spelling := d.classify(w)
-		c, err := capset.Parse(id)
-		if id == "" || id == "ALL" || spelling != w || err != nil {
-			return false
-		}
-		got = got.With(c)
-	}
-	return got == want
 }
 
 // insertWords adds options after the last kept capability option, or else

@@ -213,9 +213,9 @@ func TestWrongSelector(t *testing.T) {
 	if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "choose with --service") {
 		t.Errorf("--line on compose: %v", err)
 	}
-	_, err = Apply("web.container", []byte("[Container]\nImage=x\nAddCapability=CHOWN\n"), Options{})
-	if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "Quadlet") {
-		t.Errorf("Quadlet: %v", err)
+	_, err = Apply("web.container", []byte("[Container]\nImage=x\nAddCapability=CHOWN\n"), Options{Service: "web"})
+	if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "choose with --container") {
+		t.Errorf("--service on a Quadlet unit: %v", err)
 	}
 }
 

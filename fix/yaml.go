@@ -2,57 +2,27 @@ package fix
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/capdrop/capdrop/workload"
 )
 
-// yamlTarget is one container in a YAML file: a compose service or a
-// Kubernetes container.
+// yamlTarget is the mapping of the container being fixed in a YAML or JSON
+// file: a compose service, a Kubernetes container, an OCI config.
 type yamlTarget struct {
 	doc  int
 	path []any // keys and indexes from the document's top to the container
 	// node is the container's mapping; alias is set when the file reaches it
 	// through an alias (its text is shared with another place).
 	node, alias *yaml.Node
-	kind        workload.Kind
-	name        string   // for messages: "service web", "Deployment/web container app"
-	matches     []string // what --service / --container may say, shortest first
-	line        int
+	name        string // for messages: "service web", "Deployment/web container app"
 }
 
-// sniffYAML tells compose files from Kubernetes manifests by content.
-func sniffYAML(src []byte) (Format, bool) {
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	for i := 0; i < 1000; i++ {
-		var n yaml.Node
-		if err := dec.Decode(&n); err != nil {
-			return "", false
-		}
-		root := resolve(rootOf(&n))
-		if root == nil || root.Kind != yaml.MappingNode {
-			continue
-		}
-		if e, ok := lookup(root, "services"); ok && resolve(e.value) != nil && resolve(e.value).Kind == yaml.MappingNode {
-			return Compose, true
-		}
-		if lookupString(root, "apiVersion") != "" && lookupString(root, "kind") != "" {
-			return Kubernetes, true
-		}
-	}
-	return "", false
-}
-
-func applyYAML(path string, src []byte, format Format, opts Options) (*Result, error) {
-	return applyYAMLDepth(path, src, format, opts, 0)
-}
-
-func applyYAMLDepth(path string, src []byte, format Format, opts Options, depth int) (*Result, error) {
+// editYAML works out the edits for a target in a YAML or JSON file.
+func editYAML(src []byte, t *target, opts Options) (*editResult, error) {
 	s, err := parseStream(src)
 	if err == nil {
 		// What yaml.v3 cannot decode (duplicate keys, excessive aliasing),
@@ -62,165 +32,181 @@ func applyYAMLDepth(path string, src []byte, format Format, opts Options, depth 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInput, err)
 	}
-	var targets []yamlTarget
-	what, want := "service", opts.Service
-	if opts.Line != 0 {
-		return nil, fmt.Errorf("%w: %s is a %s file: --line is for run lines; choose with --%s", ErrInput, path, format, map[Format]string{Compose: "service", Kubernetes: "container"}[format])
-	}
-	if format == Compose {
-		if opts.Container != "" {
-			return nil, fmt.Errorf("%w: %s is a compose file: choose a service with --service, not --container", ErrInput, path)
-		}
-		targets = composeTargets(s)
-	} else {
-		if opts.Service != "" {
-			return nil, fmt.Errorf("%w: %s is a Kubernetes manifest: choose a container with --container, not --service", ErrInput, path)
-		}
-		targets = kubeTargets(s)
-		what, want = "container", opts.Container
-	}
-	t, err := choose(targets, what, want)
+	yt, err := s.locate(t)
 	if err != nil {
 		return nil, err
 	}
-	ed := &editor{stream: s, st: detectStyle(s, t.node)}
-	d := dialect{kube: format == Kubernetes}
+	ed := &editor{stream: s, st: detectStyle(s, yt.node)}
 	var notes []string
-	if format == Compose {
+	var keys func(any) // removes the capability settings from a decoded container
+	switch t.format {
+	case Compose:
 		ed.st.flowLists = true
-		learnCapStyle(ed, targets, t, []string{"cap_drop", "cap_add"}, false)
-		notes, err = ed.fixCompose(t, d, opts)
-	} else {
-		learnCapStyle(ed, targets, t, []string{"drop", "add"}, true)
-		notes, err = ed.fixKube(t, d, opts)
+		learnCapStyle(ed, yt.node, nil, []string{"cap_drop", "cap_add"})
+		notes, err = ed.fixCompose(yt, t.w, opts)
+		keys = func(v any) { del(v, "cap_drop"); del(v, "cap_add") }
+	case Kubernetes:
+		learnCapStyle(ed, yt.node, []string{"securityContext", "capabilities"}, []string{"drop", "add"})
+		notes, err = ed.fixKube(yt, t.w, opts)
+		_, hadAPE := lookup(yt.node, "securityContext")
+		hadAPE = hadAPE && t.w.AllowPrivilegeEscalation != nil
+		keys = func(v any) {
+			sc := get(v, "securityContext")
+			del(sc, "capabilities")
+			if !hadAPE {
+				del(sc, "allowPrivilegeEscalation")
+			}
+			if m, ok := sc.(map[string]any); ok && len(m) == 0 || sc == nil {
+				del(v, "securityContext")
+			}
+		}
+	case OCI:
+		ed.st.flowLists = true
+		notes, err = ed.fixOCI(yt, t.w, opts)
+		keys = func(v any) { del(get(v, "process"), "capabilities") }
 	}
-	res := &Result{Target: t.name, Pos: workload.Position{File: path, Line: t.line}, Notes: notes}
 	if err != nil {
-		return nil, &Error{Pos: res.Pos, Err: err}
+		return nil, err
 	}
-	if len(ed.edits) == 0 {
-		return res, nil
+	return &editResult{edits: ed.edits, notes: notes, check: func(out []byte) error {
+		return checkYAML(src, out, yt, keys)
+	}}, nil
+}
+
+// locate finds the target's mapping at the position source gave it: the
+// compose service's key, the Kubernetes container's mapping, the OCI
+// config's top object.
+func (s *stream) locate(t *target) (*yamlTarget, error) {
+	p := t.w.Pos
+	var found *yaml.Node
+	var doc int
+	for di, d := range s.docs {
+		s.walk(d, 0, func(n *yaml.Node) bool {
+			if found != nil || n.Line != p.Line || n.Column != p.Col {
+				return found == nil
+			}
+			parent := s.parent[n]
+			switch {
+			case t.format == Compose && n.Kind == yaml.ScalarNode && parent != nil && parent.Kind == yaml.MappingNode && isKeyOf(parent, n):
+				found, doc = n, di
+			case t.format != Compose && n.Kind == yaml.MappingNode:
+				found, doc = n, di
+			}
+			return found == nil
+		})
 	}
-	out, err := apply(src, ed.edits)
-	if err == nil {
-		err = checkYAML(src, out, s, t, d, opts)
+	if found == nil {
+		return nil, fmt.Errorf("%w at line %d column %d (%s)", errPosition, p.Line, p.Col, t.name)
 	}
-	if err == nil && depth == 0 {
-		// A second run must find nothing to do.
-		var again *Result
-		again, err = applyYAMLDepth(path, out, format, opts, depth+1)
-		if err == nil && again.Changed {
-			err = errors.New("a second run would change it again")
+	yt := &yamlTarget{doc: doc, node: found, name: t.name}
+	if t.format == Compose && found.Tag != "!!str" {
+		return nil, fmt.Errorf("%w: line %d: the service name %s is not a string to YAML (it reads as %s): quote it first", ErrRefused, found.Line, found.Value, strings.TrimPrefix(found.Tag, "!!"))
+	}
+	if t.format == Compose {
+		m := s.parent[found]
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i] == found {
+				yt.node = m.Content[i+1]
+			}
+		}
+		if yt.node.Kind == yaml.AliasNode {
+			yt.alias = yt.node
+		}
+		yt.node = resolve(yt.node)
+	}
+	yt.path = s.pathTo(yt.node)
+	if yt.alias != nil {
+		yt.path = s.pathTo(yt.alias)
+	}
+	return yt, nil
+}
+
+func isKeyOf(m, k *yaml.Node) bool {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i] == k {
+			return true
 		}
 	}
-	if err != nil {
-		return nil, &Error{Pos: res.Pos, Err: &selfCheckError{err}}
+	return false
+}
+
+// walk visits n and what it holds (not following aliases) while visit says
+// to go on.
+func (s *stream) walk(n *yaml.Node, depth int, visit func(*yaml.Node) bool) bool {
+	if depth > maxDepth || !visit(n) {
+		return false
 	}
-	res.Changed = true
-	res.Output = out
-	return res, nil
+	for _, c := range n.Content {
+		if !s.walk(c, depth+1, visit) {
+			return false
+		}
+	}
+	return true
 }
 
-// selfCheckError says a rewrite failed its own check (see checkYAML): a
-// bug or a layout the rewriter does not understand. The file is left alone.
-type selfCheckError struct{ err error }
-
-func (e *selfCheckError) Error() string {
-	return fmt.Sprintf("refused: capdrop could not make this edit safely, so the file is left as it is (%v); please report this with the file", e.err)
+// pathTo returns the keys and indexes that lead from n's document to n.
+func (s *stream) pathTo(n *yaml.Node) []any {
+	var path []any
+	for c := n; ; {
+		p := s.parent[c]
+		if p == nil || p.Kind == yaml.DocumentNode {
+			break
+		}
+		switch p.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(p.Content); i += 2 {
+				if p.Content[i+1] == c {
+					path = append(path, p.Content[i].Value)
+				}
+			}
+		case yaml.SequenceNode:
+			for i, x := range p.Content {
+				if x == c {
+					path = append(path, i)
+				}
+			}
+		}
+		c = p
+	}
+	slices.Reverse(path)
+	return path
 }
-
-// Unwrap makes errors.Is(err, ErrRefused) true.
-func (e *selfCheckError) Unwrap() error { return ErrRefused }
 
 // learnCapStyle makes new capability lists look like the file's own: the
-// target's lists first, then any other target's.
-func learnCapStyle(ed *editor, targets []yamlTarget, t *yamlTarget, keys []string, kube bool) {
-	order := []*yamlTarget{t}
-	for i := range targets {
-		order = append(order, &targets[i])
+// target's lists (under the mapping reached through via) first, then the
+// first such list anywhere in the file.
+func learnCapStyle(ed *editor, m *yaml.Node, via, keys []string) {
+	if learnFrom(ed, m, via, keys, true) {
+		return
 	}
-	for _, ownOnly := range []bool{true, false} {
-		for _, x := range order {
-			m := resolve(x.node)
-			if kube {
-				sc, ok := lookup(m, "securityContext")
-				if !ok {
-					continue
-				}
-				c, ok := lookup(sc.value, "capabilities")
-				if !ok {
-					continue
-				}
-				m = c.value
-			}
-			for _, k := range keys {
-				e, ok := lookup(m, k)
-				if ok && (e.own || !ownOnly) && resolve(e.value) != nil && resolve(e.value).Kind == yaml.SequenceNode {
-					ed.st.learnList(e.value)
-					return
-				}
-			}
+	for _, d := range ed.docs {
+		done := false
+		ed.walk(d, 0, func(n *yaml.Node) bool {
+			done = n.Kind == yaml.MappingNode && learnFrom(ed, n, via, keys, false)
+			return !done
+		})
+		if done {
+			return
 		}
 	}
 }
 
-// choose picks the target named want, or the only one.
-func choose(targets []yamlTarget, what, want string) (*yamlTarget, error) {
-	names := choiceNames(targets)
-	if len(targets) == 0 {
-		if what == "service" {
-			return nil, fmt.Errorf("%w: the file defines no services", ErrNoTarget)
+func learnFrom(ed *editor, m *yaml.Node, via, keys []string, ownOnly bool) bool {
+	for _, k := range via {
+		e, ok := lookup(m, k)
+		if !ok {
+			return false
 		}
-		return nil, fmt.Errorf("%w: the file defines no containers", ErrNoTarget)
+		m = e.value
 	}
-	if want == "" {
-		if len(targets) == 1 {
-			return &targets[0], nil
-		}
-		return nil, &AmbiguousError{What: what, Choices: names}
-	}
-	var found []int
-	for i, t := range targets {
-		for _, m := range t.matches {
-			if m == want {
-				found = append(found, i)
-				break
-			}
+	for _, k := range keys {
+		e, ok := lookup(m, k)
+		if ok && (e.own || !ownOnly) && resolve(e.value) != nil && resolve(e.value).Kind == yaml.SequenceNode {
+			ed.st.learnList(e.value)
+			return true
 		}
 	}
-	switch len(found) {
-	case 1:
-		return &targets[found[0]], nil
-	case 0:
-		return nil, fmt.Errorf("%w: no %s %q; the file has %s", ErrNoTarget, what, want, strings.Join(names, ", "))
-	}
-	var sub []string
-	for _, i := range found {
-		sub = append(sub, names[i])
-	}
-	return nil, &AmbiguousError{What: what, Choices: sub}
-}
-
-// choiceNames gives each target the shortest of its names that no other
-// target shares.
-func choiceNames(targets []yamlTarget) []string {
-	count := map[string]int{}
-	for _, t := range targets {
-		for _, m := range t.matches {
-			count[m]++
-		}
-	}
-	names := make([]string, len(targets))
-	for i, t := range targets {
-		names[i] = t.matches[len(t.matches)-1]
-		for _, m := range t.matches {
-			if count[m] == 1 {
-				names[i] = m
-				break
-			}
-		}
-	}
-	return names
+	return false
 }
 
 // setList makes the list under key in mapping m hold w: edited in place when

@@ -446,10 +446,10 @@ func TestYAMLEquivalentSpellings(t *testing.T) {
 		{"compose alias", "x: &c [CHOWN, NET_BIND_SERVICE]\nservices:\n  a:\n    cap_drop: [ALL]\n    cap_add: *c\n", false},
 		{"compose CAP_ALL is not ALL for Docker", "services:\n  a:\n    cap_drop: [CAP_ALL]\n    cap_add: [CHOWN, NET_BIND_SERVICE]\n", true},
 		{"compose missing cap", "services:\n  a:\n    cap_drop: [ALL]\n    cap_add: [CHOWN]\n", true},
-		{"kube lower-case names", "kind: Pod\nspec:\n  containers:\n  - name: a\n    securityContext:\n      allowPrivilegeEscalation: true\n      capabilities:\n        add: [net_bind_service, chown]\n        drop: [\"ALL\"]\n", false},
-		{"kube lower-case all", "kind: Pod\nspec:\n  containers:\n  - name: a\n    securityContext:\n      allowPrivilegeEscalation: false\n      capabilities:\n        drop: [all]\n        add: [CHOWN, NET_BIND_SERVICE]\n", true},
-		{"kube CAP_ prefix", "kind: Pod\nspec:\n  containers:\n  - name: a\n    securityContext:\n      allowPrivilegeEscalation: false\n      capabilities:\n        drop: [ALL]\n        add: [CAP_CHOWN, NET_BIND_SERVICE]\n", true},
-		{"kube no allowPrivilegeEscalation", "kind: Pod\nspec:\n  containers:\n  - name: a\n    securityContext:\n      capabilities:\n        drop: [ALL]\n        add: [CHOWN, NET_BIND_SERVICE]\n", true},
+		{"kube lower-case names", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: x\n    securityContext:\n      allowPrivilegeEscalation: true\n      capabilities:\n        add: [net_bind_service, chown]\n        drop: [\"ALL\"]\n", false},
+		{"kube lower-case all", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: x\n    securityContext:\n      allowPrivilegeEscalation: false\n      capabilities:\n        drop: [all]\n        add: [CHOWN, NET_BIND_SERVICE]\n", true},
+		{"kube CAP_ prefix", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: x\n    securityContext:\n      allowPrivilegeEscalation: false\n      capabilities:\n        drop: [ALL]\n        add: [CAP_CHOWN, NET_BIND_SERVICE]\n", true},
+		{"kube no allowPrivilegeEscalation", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    image: x\n    securityContext:\n      capabilities:\n        drop: [ALL]\n        add: [CHOWN, NET_BIND_SERVICE]\n", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			opts := Options{Add: capset.Of(capset.CHOWN, capset.NET_BIND_SERVICE), AllowWiden: true}

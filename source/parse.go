@@ -34,6 +34,13 @@ func Parse(name string, data []byte, opts Options) ([]workload.Workload, []*work
 	return ws, errs
 }
 
+// ParseAs reads one file's content as format, instead of the format Detect
+// would pick.
+func ParseAs(name string, data []byte, format Format, opts Options) ([]workload.Workload, []*workload.Error) {
+	ws, errs, _ := parse(name, data, opts, nil, format)
+	return ws, errs
+}
+
 // parse returns known=false when the content is no format capdrop reads.
 // dotenv loads the .env beside a compose file (nil: read it from disk);
 // format, when not Unknown, is used instead of detecting one.

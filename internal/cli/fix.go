@@ -35,12 +35,16 @@ func newFixCmd(s *term.Streams) *cobra.Command {
 	}
 	cmd := &cobra.Command{
 		Use:   "fix FILE",
-		Short: "Write a capability set into a compose file, Kubernetes manifest, Dockerfile or script, changing nothing else",
+		Short: "Write a capability set into a compose file, Kubernetes manifest, Dockerfile, script, Quadlet unit or OCI config, changing nothing else",
 		Long: `fix makes one container drop every capability and add exactly the given set:
 a compose service (cap_drop: [ALL], cap_add), a Kubernetes container
 (securityContext.capabilities drop ["ALL"] and add, and allowPrivilegeEscalation:
-false when it is not set), a Dockerfile LABEL RUN, or a docker/podman run line in
-a shell script, Makefile, Markdown file or systemd unit.
+false when it is not set), a Dockerfile LABEL RUN, a docker/podman run line in
+a shell script, Makefile, Markdown file or systemd unit, a Podman Quadlet unit
+(DropCapability=ALL, AddCapability=) or an OCI bundle's config.json (the five
+lists of process.capabilities). fix finds the container the way 'capdrop audit'
+reads the file, and reads its result back the same way: it must give exactly
+the set. docker inspect output is read-only.
 
 Everything else in the file stays byte for byte: comments, key order, indentation,
 quoting, anchors, line endings, other documents. The rewrite is checked before it
@@ -64,7 +68,7 @@ targets (choose with --service, --container or --line).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.service, "service", "", "the compose service to fix")
-	f.StringVar(&o.container, "container", "", "the Kubernetes container to fix: NAME, OBJECT/NAME or KIND/OBJECT/NAME")
+	f.StringVar(&o.container, "container", "", "the Kubernetes container to fix: NAME, OBJECT/NAME or KIND/OBJECT/NAME (or the container of a Quadlet unit or OCI config)")
 	f.IntVar(&o.line, "line", 0, "the run line or LABEL RUN to fix, by the line it starts on")
 	f.StringVar(&o.capAdd, "cap-add", "", `the capabilities to keep: names (any case, CAP_ optional) or hex masks, comma-separated; '' or none for nothing`)
 	f.StringVar(&o.from, "from", "", "read the set from a capdrop profile or verify JSON document (- for stdin)")

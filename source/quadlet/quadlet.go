@@ -27,9 +27,35 @@ type entry struct {
 	end        int
 }
 
-// Parse reads a .container unit.
-func Parse(file string, data []byte) ([]workload.Workload, []*workload.Error) {
-	idx := textpos.New(file, data)
+// Entry is one key=value line of a unit's [Container] section, with byte
+// offsets: Start is the key's, ValueStart the value's, End the end of the
+// logical line (backslash continuations joined, line break excluded).
+type Entry struct {
+	Key                    string
+	Value                  string
+	Start, ValueStart, End int
+}
+
+// Section returns the entries of a unit's [Container] section, in order,
+// and the offset of the section's header line; ok is false when the unit
+// has no [Container] section.
+func Section(data []byte) (entries []Entry, header int, ok bool) {
+	es, at, _ := scan("", data, textpos.New("", data))
+	for _, e := range es {
+		entries = append(entries, Entry{Key: e.key, Value: string(e.value), Start: e.start, ValueStart: e.valueStart, End: e.end})
+	}
+	return entries, at, at >= 0
+}
+
+// Words splits an AddCapability= or DropCapability= value into its
+// space-separated words, with systemd's quotes, as Parse reads them.
+func Words(value string) []string {
+	return workload.Texts(splitWords(textpos.New("", []byte(value)), entry{value: []byte(value)}))
+}
+
+// scan reads the [Container] section's entries and where its header is
+// (-1 without one).
+func scan(file string, data []byte, idx *textpos.Index) ([]entry, int, []*workload.Error) {
 	var errs []*workload.Error
 	errorf := func(off int, format string, args ...any) {
 		errs = append(errs, &workload.Error{Pos: idx.Pos(off), Err: fmt.Errorf(format, args...)})
@@ -70,6 +96,16 @@ func Parse(file string, data []byte) ([]workload.Workload, []*workload.Error) {
 			key: string(bytes.TrimSpace(line[:eq])), value: data[v:l[1]],
 			start: lead, valueStart: v, end: l[1],
 		})
+	}
+	return entries, sectionAt, errs
+}
+
+// Parse reads a .container unit.
+func Parse(file string, data []byte) ([]workload.Workload, []*workload.Error) {
+	idx := textpos.New(file, data)
+	entries, sectionAt, errs := scan(file, data, idx)
+	errorf := func(off int, format string, args ...any) {
+		errs = append(errs, &workload.Error{Pos: idx.Pos(off), Err: fmt.Errorf(format, args...)})
 	}
 	if sectionAt < 0 {
 		return nil, errs

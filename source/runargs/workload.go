@@ -43,14 +43,13 @@ func (c *Command) Workload(file string, kind workload.Kind) workload.Workload {
 		w.Image = img.Value
 	}
 	var name string
-	split := c.Tool != "docker"
 	for _, f := range c.Flags {
 		switch f.Canonical() {
 		case "cap-add", "cap-drop":
 			if !f.HasValue {
 				continue
 			}
-			words := c.capWords(file, f, split)
+			words := c.CapWords(file, f)
 			if f.Name == "cap-add" {
 				w.CapAdd = append(w.CapAdd, words...)
 			} else {
@@ -138,6 +137,16 @@ func (c *Command) uncertain(file string) []workload.Uncertainty {
 
 func (c *Command) pos(file string, l Loc) workload.Position {
 	return workload.Position{File: file, Line: l.Line, Col: l.Col}
+}
+
+// CapWords returns the capability names one --cap-add/--cap-drop option
+// carries, as its tool reads them (split on commas for podman and nerdctl,
+// whole for docker): the words Workload puts in CapAdd and CapDrop.
+func (c *Command) CapWords(file string, f Flag) []workload.Word {
+	if !f.HasValue {
+		return nil
+	}
+	return c.capWords(file, f, c.Tool != "docker")
 }
 
 // capWords turns one --cap-add/--cap-drop value into words, split on
