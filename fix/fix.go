@@ -78,6 +78,11 @@ type Result struct {
 	// app", "run line 12".
 	Target string
 	Pos    workload.Position
+	// Workload is the target as source names it (what capdrop audit
+	// reports); Held is every capability it holds today, as merge computes
+	// it for audit.
+	Workload string
+	Held     capset.Set
 	// Changed is false when the target already dropped ALL and added exactly
 	// the set; Output is then the input.
 	Changed bool
@@ -166,6 +171,7 @@ func apply1(path string, src []byte, opts Options, first bool) (*Result, error) 
 		return fail(privilegedError(t))
 	}
 	held, r := current(t.w)
+	res.Workload, res.Held = t.w.Name, held
 	if !opts.AllowWiden {
 		if r.Refusal != nil && !opts.Add.IsEmpty() {
 			return fail(fmt.Errorf("%w: the runtime refuses %s as it is written (%v), so it holds nothing today; capdrop fix only ever takes capabilities away (pass --allow-widen if you really mean to grant them)",

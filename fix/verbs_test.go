@@ -1,0 +1,153 @@
+package fix_test
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/capdrop/capdrop/audit"
+	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/fix"
+	"github.com/capdrop/capdrop/merge"
+	"github.com/capdrop/capdrop/source"
+	"github.com/capdrop/capdrop/verify"
+	"github.com/capdrop/capdrop/workload"
+)
+
+// TestVerbsAgree feeds every fixture of examples/ and every source's
+// testdata through audit, fix and verify's planner: they must name the same
+// containers and the same current sets, and after fix the re-audit must
+// give exactly the requested set. A target fix refuses must be refused for
+// a stated reason (privileged, read-only, shared YAML, a layout it does not
+// edit), never for failing its own check.
+func TestVerbsAgree(t *testing.T) {
+	env := map[string]string{}
+	sopts := source.Options{Env: env}
+	var files []string
+	for _, root := range []string{"../examples", "../source"} {
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && d.Name() == "fuzz" {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && (root == "../examples" || strings.Contains(p, "/testdata/")) && !strings.HasSuffix(p, ".go") && d.Name() != ".env" {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	fixed, refused, planned := 0, map[string]int{}, 0
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, errs := source.Parse(file, data, sopts)
+		rep, err := audit.Evaluate(ws, audit.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range ws {
+			held := rep.Workloads[i].Result.Held()
+			name := file + " " + w.Name
+			// fix: target the workload by the selector its kind takes and
+			// keep one capability it holds (or none).
+			opts := fix.Options{Source: sopts, Add: lowest(held)}
+			switch w.Kind {
+			case workload.ComposeService:
+				opts.Service = w.Name
+			case workload.RunLine, workload.DockerfileLabel, workload.DockerfileImageCaps:
+				opts.Line = w.Pos.Line
+			default:
+				opts.Container = w.Name
+			}
+			res, err := fix.Apply(file, data, opts)
+			switch {
+			case err == nil:
+				if res.Workload != w.Name || res.Held != held {
+					t.Errorf("%s: fix names %q holding %s, audit %q holding %s", name, res.Workload, res.Held, w.Name, held)
+				}
+				if res.Changed {
+					checkExact(t, name, file, res, opts.Add, sopts)
+				}
+				fixed++
+			case errors.Is(err, fix.ErrReadOnly), errors.Is(err, fix.ErrAmbiguous) && w.Kind == workload.RunLine,
+				errors.Is(err, fix.ErrRefused) && !strings.Contains(err.Error(), "could not make this edit safely"):
+				refused[reason(err)]++
+			case errors.Is(err, fix.ErrInput) && len(errs) > 0:
+				// A file with a syntax error in another document: audit
+				// reads the rest, fix edits only files it can parse whole.
+				refused["syntax error elsewhere in the file"]++
+			case errors.Is(err, fix.ErrInput) && strings.Contains(err.Error(), "unknown escape"):
+				// JSON that encoding/json reads but the YAML editor does not
+				// (the \/ escape).
+				refused["JSON escape the editor does not read"]++
+			case errors.Is(err, fix.ErrWiden) && rep.Workloads[i].Result.Refusal != nil:
+				refused["the runtime refuses it as written"]++
+			default:
+				t.Errorf("%s: fix: %v", name, err)
+			}
+			// verify's planner, for the compose services it runs on Docker.
+			if w.Kind == workload.ComposeService && w.Runtime == workload.Docker && !w.Privileged {
+				tg, err := verify.FromCompose(file, w.Name, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+				if err != nil {
+					t.Logf("%s: verify cannot plan it yet: %v", name, err)
+					continue
+				}
+				set, err := tg.ConfiguredSet(capset.Known)
+				if err != nil || set != rep.Workloads[i].Result.Spec.Bounding {
+					t.Errorf("%s: verify plans %s (%v), audit computes %s", name, set, err, rep.Workloads[i].Result.Spec.Bounding)
+				}
+				planned++
+			}
+		}
+	}
+	t.Logf("%d files: %d targets fixed, refused %v; %d compose services planned by verify", len(files), fixed, refused, planned)
+	if fixed < 40 || planned < 3 {
+		t.Errorf("too few targets went through: %d fixed, %d planned", fixed, planned)
+	}
+}
+
+// lowest keeps the lowest capability of a set, or nothing.
+func lowest(s capset.Set) capset.Set {
+	if cs := s.Caps(); len(cs) > 0 {
+		return capset.Of(cs[0])
+	}
+	return 0
+}
+
+func reason(err error) string {
+	msg := err.Error()
+	for _, r := range []string{"privileged", "inspect output", "io.containers.capabilities", "anchor", "alias", "through extends", "PodmanArgs", "variable", "unquoted LABEL", "comment", "not a string", "no settings", "no image word"} {
+		if strings.Contains(msg, r) {
+			return r
+		}
+	}
+	return msg
+}
+
+// checkExact reads the fixed file as audit does: the target holds exactly
+// the set.
+func checkExact(t *testing.T, name, file string, res *fix.Result, set capset.Set, sopts source.Options) {
+	t.Helper()
+	ws, _ := source.Parse(file, res.Output, sopts)
+	for _, w := range ws {
+		if w.Pos.Line == res.Pos.Line && w.Pos.Col == res.Pos.Col && w.Name == res.Workload {
+			r := merge.Compute(w, merge.Options{})
+			if r.Refusal != nil || r.Sets.Bounding != set || r.Held() != set {
+				t.Errorf("%s: after fix it holds %s (bounding %s, refusal %v), want exactly %s", name, r.Held(), r.Sets.Bounding, r.Refusal, set)
+			}
+			return
+		}
+	}
+	t.Errorf("%s: the fixed target (%s at %s) is gone: %s", name, res.Workload, res.Pos, strconv.Quote(string(res.Output)))
+}
