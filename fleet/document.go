@@ -1,0 +1,241 @@
+package fleet
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/capdrop/capdrop/profile"
+	"github.com/capdrop/capdrop/report"
+	"github.com/capdrop/capdrop/verify"
+)
+
+// MaxDocument is the largest document read (an audit of ten thousand files
+// writes a few hundred megabytes).
+const MaxDocument = 1 << 30
+
+// Kinds of document, as Detect names them.
+const (
+	DocPSContainers = "ps-containers" // capdrop ps --containers -o json
+	DocAudit        = "audit"         // capdrop audit -o json
+	DocProfile      = "profile"       // capdrop profile -o json
+	DocVerify       = "verify"        // capdrop verify -o json
+)
+
+// ErrUnknownDocument is wrapped by the error for a JSON document that is
+// none of the kinds capdrop writes.
+var ErrUnknownDocument = errors.New("not a document capdrop writes")
+
+// Detect says which of capdrop's documents data is, by its shape.
+func Detect(data []byte) (string, error) {
+	t := bytes.TrimLeft(data, " \t\r\n\ufeff")
+	if len(t) == 0 {
+		return "", fmt.Errorf("empty: %w", ErrUnknownDocument)
+	}
+	switch t[0] {
+	case '[':
+		var items []map[string]json.RawMessage
+		if err := json.Unmarshal(data, &items); err != nil {
+			return "", jsonError(data, err)
+		}
+		if len(items) == 0 {
+			return DocPSContainers, nil // an empty host
+		}
+		if _, ok := items[0]["main_pid"]; ok {
+			return DocPSContainers, nil
+		}
+		if _, ok := items[0]["pid"]; ok {
+			return "", fmt.Errorf("a process list (capdrop ps -o json); the picture reads capdrop ps --containers -o json: %w", ErrUnknownDocument)
+		}
+	case '{':
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(data, &obj); err != nil {
+			return "", jsonError(data, err)
+		}
+		has := func(k string) bool { _, ok := obj[k]; return ok }
+		switch {
+		case has("workloads") && has("findings"):
+			return DocAudit, nil
+		case has("needed") && has("checks"):
+			return DocProfile, nil
+		case has("set") && has("runs"):
+			return DocVerify, nil
+		}
+	default:
+		return "", fmt.Errorf("not a JSON object or array: %w", ErrUnknownDocument)
+	}
+	return "", ErrUnknownDocument
+}
+
+// jsonError names the line of a JSON syntax or type error.
+func jsonError(data []byte, err error) error {
+	var off int64 = -1
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	}
+	if off < 0 {
+		return err
+	}
+	line := 1 + bytes.Count(data[:min(int(off), len(data))], []byte("\n"))
+	return fmt.Errorf("line %d: %w", line, err)
+}
+
+// AddDocument adds one of the JSON documents capdrop writes, whatever its
+// kind. name is the document's file name: it names the host of a `ps
+// --containers` document (its file name without extension) and is how
+// profiles and verify results may be matched to containers.
+func (b *Builder) AddDocument(name string, data []byte) error {
+	kind, err := Detect(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	wrap := func(err error) error { return fmt.Errorf("%s: %w", name, jsonError(data, err)) }
+	switch kind {
+	case DocPSContainers:
+		var docs []report.PSContainer
+		if err := json.Unmarshal(data, &docs); err != nil {
+			return wrap(err)
+		}
+		host := stemOf(name)
+		b.AddPSContainers(docs, host)
+		b.Input("host %s: %d containers (%s)", host, len(docs), name)
+	case DocAudit:
+		var doc report.AuditDoc
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return wrap(err)
+		}
+		b.AddAuditDoc(doc)
+		b.Input("audit: %d workloads in %d files, policy %s (%s)", len(doc.Workloads), doc.Summary.Files, doc.Policy, name)
+	case DocProfile:
+		var p profile.Profile
+		if err := json.Unmarshal(data, &p); err != nil {
+			return wrap(err)
+		}
+		b.AddProfile(&p, name)
+		b.Input("profile: %s", name)
+	case DocVerify:
+		var r verify.Result
+		if err := json.Unmarshal(data, &r); err != nil {
+			return wrap(err)
+		}
+		b.AddVerify(&r, name)
+		b.Input("verify result: %s", name)
+	}
+	return nil
+}
+
+// AddBefore reads the state before a change: an audit document or a `ps
+// --containers` document.
+func (b *Builder) AddBefore(name string, data []byte) error {
+	kind, err := Detect(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	switch kind {
+	case DocAudit:
+		var doc report.AuditDoc
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return fmt.Errorf("%s: %w", name, jsonError(data, err))
+		}
+		b.BeforeAudit(doc)
+	case DocPSContainers:
+		var docs []report.PSContainer
+		if err := json.Unmarshal(data, &docs); err != nil {
+			return fmt.Errorf("%s: %w", name, jsonError(data, err))
+		}
+		b.BeforePS(docs)
+	default:
+		return fmt.Errorf("%s: a %s document; the state before a change is an audit or a ps --containers document", name, kind)
+	}
+	b.Input("compared with the earlier state in %s", name)
+	return nil
+}
+
+// ReadFile reads a document, refusing what is not a regular file or is
+// larger than MaxDocument.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxDocument+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(data) > MaxDocument {
+		return nil, fmt.Errorf("%s: larger than %d bytes; not read", path, MaxDocument)
+	}
+	return data, nil
+}
+
+// AddFiles adds documents from files and directories (every *.json file
+// below a directory, in name order). A file that cannot be read or is not
+// a capdrop document is recorded as an error and the rest are still read;
+// the errors are also returned.
+func (b *Builder) AddFiles(paths []string) []error {
+	var errs []error
+	fail := func(err error) {
+		errs = append(errs, err)
+		b.Error(err)
+	}
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			fail(err)
+			continue
+		}
+		files := []string{p}
+		if st.IsDir() {
+			files = nil
+			err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+				if err != nil {
+					fail(err)
+					return nil
+				}
+				if d.Type().IsRegular() && strings.EqualFold(filepath.Ext(path), ".json") {
+					files = append(files, path)
+				}
+				return nil
+			})
+			if err != nil {
+				fail(err)
+			}
+			sort.Strings(files)
+		}
+		for _, file := range files {
+			data, err := ReadFile(file)
+			if err == nil {
+				err = b.AddDocument(file, data)
+			}
+			if err != nil {
+				fail(err)
+			}
+		}
+	}
+	return errs
+}
+
+func stemOf(name string) string {
+	s := filepath.Base(name)
+	return strings.TrimSuffix(s, filepath.Ext(s))
+}
