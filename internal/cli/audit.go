@@ -5,13 +5,16 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/capdrop/capdrop/audit"
 	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/fleet"
 	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/merge"
+	"github.com/capdrop/capdrop/picture"
 	"github.com/capdrop/capdrop/report"
 	"github.com/capdrop/capdrop/source"
 	"github.com/capdrop/capdrop/workload"
@@ -63,6 +66,7 @@ is not shell) are reported and do not change the exit status, unless
 --strict.`,
 		Example: `  capdrop audit compose.yaml
   capdrop audit --policy restricted -o sarif k8s/ > capdrop.sarif
+  capdrop audit -o matrix k8s/
   capdrop audit --runtime-version docker=20.10 --fail-on high scripts/
   kubectl get deploy -o yaml | capdrop audit -
   capdrop audit --list-rules`,
@@ -85,7 +89,7 @@ is not shell) are reported and do not change the exit status, unless
 	cmd.Flags().StringArrayVar(&o.versions, "runtime-version", nil, "model this release of a runtime, RUNTIME=VERSION (e.g. docker=20.10); default: current releases")
 	cmd.Flags().StringVar(&o.engine, "engine-caps", "", "capabilities the runtime itself holds (names or a mask, as in CapBnd); default: all")
 	cmd.Flags().BoolVar(&o.strict, "strict", false, "treat warnings (partial objects, templates not rendered, commands in prose that are not shell) as input errors: exit 2")
-	out := outputFlag(cmd, "text", "json", "sarif")
+	out := outputFlag(cmd, "text", "json", "sarif", "matrix")
 	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions(runtimes, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("policy", cobra.FixedCompletions(audit.Policies, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(append(audit.Severities, "never"), cobra.ShellCompDirectiveNoFileComp))
@@ -97,7 +101,7 @@ is not shell) are reported and do not change the exit status, unless
 }
 
 func runAudit(s *term.Streams, o auditOptions, paths []string) error {
-	if err := checkChoice("output", o.output, "text", "json", "sarif"); err != nil {
+	if err := checkChoice("output", o.output, "text", "json", "sarif", "matrix"); err != nil {
 		return err
 	}
 	if err := checkChoice("policy", o.policy, audit.Policies...); err != nil {
@@ -163,6 +167,10 @@ func runAudit(s *term.Streams, o auditOptions, paths []string) error {
 		err = report.AuditJSON(s.Out, a)
 	case "sarif":
 		err = report.AuditSARIF(s.Out, a)
+	case "matrix":
+		var b fleet.Builder
+		b.AddAudit(rep, res.Errors)
+		err = picture.Text(s.Out, b.Build("", time.Time{}), picture.TextOptions{Color: s.Color, Width: s.Width})
 	default:
 		err = textRenderer(s).AuditText(s.Out, a)
 	}
@@ -251,7 +259,7 @@ func listRules(s *term.Streams, output string) error {
 	switch output {
 	case "json":
 		return report.JSON(s.Out, rules)
-	case "sarif":
+	case "sarif", "matrix":
 		return usageErrorf("--list-rules prints text or json")
 	}
 	p := s.Palette()

@@ -213,3 +213,17 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestAuditMatrix(t *testing.T) {
+	out, _, code := runMain(t, "audit", "-o", "matrix", "--fail-on", "never", "../../examples/configs/compose.yaml")
+	if code != ExitOK {
+		t.Fatalf("exit %d", code)
+	}
+	// The compose file's services keep Docker's defaults: held, use unknown.
+	if !strings.Contains(out, "CONTAINER") || !strings.Contains(out, "●") || !strings.Contains(out, "● held; use unknown") {
+		t.Errorf("no matrix:\n%s", out)
+	}
+	if _, _, code := runMain(t, "audit", "--list-rules", "-o", "matrix"); code != ExitUsage {
+		t.Errorf("--list-rules -o matrix: exit %d, want %d", code, ExitUsage)
+	}
+}

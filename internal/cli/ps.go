@@ -8,12 +8,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/capdrop/capdrop/engine"
+	"github.com/capdrop/capdrop/fleet"
 	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/inventory"
+	"github.com/capdrop/capdrop/picture"
 	"github.com/capdrop/capdrop/procfs"
 	"github.com/capdrop/capdrop/report"
 )
@@ -50,16 +53,20 @@ and effective sets of its main process (relative to the runtime's default),
 what it holds beyond that default, its riskiest capabilities, and where the
 live sets differ from what the configuration asked for.
 
+-o matrix draws the containers as a matrix: one row per container, one
+column per capability any of them holds (riskiest first), a glyph per cell.
+
 -o json prints all five sets of each process, as names and as masks; the
 shape is documented in docs/ps.md and kept stable.`,
 		Example: `  capdrop ps
   capdrop ps -a --wide
   capdrop ps --containers
+  capdrop ps -o matrix
   capdrop ps --container web -o json
   capdrop ps -o json | jq '.[] | select(.container.name == "web") | .sets.effective'`,
 		Args: argsUsage(cobra.NoArgs),
 	}
-	out := outputFlag(cmd, "text", "json")
+	out := outputFlag(cmd, "text", "json", "matrix")
 	f := cmd.Flags()
 	f.BoolVarP(&o.all, "all", "a", false, "list processes with an empty effective set too")
 	f.BoolVar(&o.containers, "containers", false, "one row per container instead of one per process")
@@ -72,8 +79,11 @@ shape is documented in docs/ps.md and kept stable.`,
 	_ = f.MarkHidden("proc")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		o.output = *out
-		if err := checkChoice("output", o.output, "text", "json"); err != nil {
+		if err := checkChoice("output", o.output, "text", "json", "matrix"); err != nil {
 			return err
+		}
+		if o.output == "matrix" {
+			o.containers = true // the matrix has one row per container
 		}
 		if err := checkChoice("threads", o.threads, "quick", "full", "off"); err != nil {
 			return err
@@ -132,6 +142,10 @@ func runPS(cmd *cobra.Command, s *term.Streams, o *psOptions) error {
 	// Thousands of rows: one write per row would be thousands of syscalls.
 	w := bufio.NewWriterSize(s.Out, 64<<10)
 	switch {
+	case o.output == "matrix":
+		var b fleet.Builder
+		b.AddInventory(inv, "")
+		err = picture.Text(w, b.Build("", time.Time{}), picture.TextOptions{Color: s.Color, Width: s.Width})
 	case o.containers && o.output == "json":
 		err = report.PSContainersJSON(w, inv)
 	case o.containers:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -237,6 +238,70 @@ func testPSWithoutEngine(t *testing.T, cs []started) {
 	for _, c := range cs {
 		if !strings.Contains(stdout, "docker:"+c.id[:12]) {
 			t.Errorf("%s not shown by ID:\n%s", c.fullName, stdout)
+		}
+	}
+}
+
+// TestPSMatrixDocker checks the matrix view against the kernel: each real
+// container's row has a holding glyph exactly under the capabilities its
+// main process's bounding set has.
+func TestPSMatrixDocker(t *testing.T) {
+	_, cs := startPSContainers(t)
+	out, errOut, code := psCLI(t, "ps", "-o", "matrix")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(out, "\n")
+	var header string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "CONTAINER ") {
+			header = l
+		}
+	}
+	if header == "" {
+		t.Fatalf("no header:\n%s", out)
+	}
+	// The column names are written downwards above the header: read them
+	// back by column.
+	headIdx := slices.Index(lines, header)
+	byCol := map[int]capset.Cap{}
+	first := len("CONTAINER") + strings.IndexFunc(header[len("CONTAINER"):], func(r rune) bool { return r != ' ' })
+	for col := first; col < len(header); col += 2 {
+		var name strings.Builder
+		for _, l := range lines[:headIdx] {
+			if col < len(l) && l[col] != ' ' {
+				name.WriteByte(l[col])
+			}
+		}
+		if name.Len() == 0 {
+			break
+		}
+		cp, err := capset.Parse(name.String())
+		if err != nil {
+			t.Fatalf("column %d: %v", col, err)
+		}
+		byCol[col] = cp
+	}
+	if len(byCol) < 14 {
+		t.Fatalf("read %d columns, want at least Docker's 14 defaults:\n%s", len(byCol), out)
+	}
+	for _, c := range cs {
+		var row string
+		for _, l := range lines {
+			if strings.HasPrefix(l, c.fullName+" ") {
+				row = l
+			}
+		}
+		if row == "" {
+			t.Errorf("%s: no row", c.fullName)
+			continue
+		}
+		runes := []rune(row)
+		for col, cp := range byCol {
+			held := runes[col] == '●' || runes[col] == '○'
+			if held != c.kernel.Bounding.Has(cp) {
+				t.Errorf("%s %s: cell %q, kernel bounding set has it: %v", c.name, cp, runes[col], c.kernel.Bounding.Has(cp))
+			}
 		}
 	}
 }
