@@ -1,6 +1,7 @@
 package source
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,9 +26,53 @@ var SkipDirs = map[string]bool{
 	"node_modules": true, "vendor": true, ".venv": true, "__pycache__": true, ".tox": true, ".terraform": true,
 }
 
-// Collect reads every path: files, directories (walked recursively,
+// Input is one thing to read: a file or directory named by Path, or the
+// content of Reader (standard input, a cluster's objects), which positions
+// call Name.
+type Input struct {
+	// Path is a file or a directory (walked recursively). It is ignored
+	// when Reader is set.
+	Path string
+	// Reader holds one file's content; Name is the name positions carry
+	// (StdinName when empty). Content in no format capdrop recognises is
+	// read as shell: a run line on its own.
+	Reader io.Reader
+	Name   string
+}
+
+// Paths returns an Input for each path.
+func Paths(paths ...string) []Input {
+	in := make([]Input, len(paths))
+	for i, p := range paths {
+		in[i] = Input{Path: p}
+	}
+	return in
+}
+
+// Collect reads every path (see Walk) and returns everything at once.
+func Collect(paths []string, opts Options) Result {
+	var out Result
+	_ = Walk(context.Background(), Paths(paths...), opts, func(r Result) error {
+		out.add(r)
+		return nil
+	})
+	return out
+}
+
+func (r *Result) add(o Result) {
+	r.Workloads = append(r.Workloads, o.Workloads...)
+	r.Errors = append(r.Errors, o.Errors...)
+	r.Files += o.Files
+	r.Skipped += o.Skipped
+}
+
+// Walk reads every input: files, directories (walked recursively,
 // honouring opts.Exclude and SkipDirs, following symbolic links with loop
-// detection) and "-" for standard input. It never stops at a bad file:
+// detection) and readers. It hands what it read to emit piece by piece, in
+// input order (directory entries sorted by name), one file at a time, so a
+// caller can stream results out without holding all of them; files are
+// read and parsed in parallel ahead of emit, a bounded number at once. It
+// never stops at a bad file:
 //
 //   - a file named explicitly is always read; if its format is not
 //     recognised, it is binary, too large, unreadable or not a regular file,
@@ -40,69 +85,115 @@ var SkipDirs = map[string]bool{
 //     unreadable, a dangling link with a chosen name, and a symbolic link
 //     loop are errors.
 //
-// Workloads come in path order (directory entries sorted by name).
-func Collect(paths []string, opts Options) Result {
-	c := &collector{opts: opts, max: opts.MaxFileSize, dotenv: map[string]map[string]string{},
-		sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
+// Walk returns ctx's error when ctx ends first (files being parsed then are
+// finished, nothing new is started), and emit's first error when emit
+// fails; otherwise nil.
+func Walk(parent context.Context, inputs []Input, opts Options, emit func(Result) error) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	n := runtime.GOMAXPROCS(0)
+	c := &collector{ctx: ctx, opts: opts, max: opts.MaxFileSize, dotenv: map[string]map[string]string{},
+		sem: make(chan struct{}, n), queue: make(chan chan Result, 4*n)}
 	if c.max <= 0 {
 		c.max = DefaultMaxFileSize
 	}
-	c.res = c.slot()
-	for _, p := range paths {
-		if p == Stdin {
-			c.stdin()
-			continue
+	go func() {
+		defer close(c.queue)
+		for _, in := range inputs {
+			if ctx.Err() != nil {
+				break
+			}
+			c.input(in)
 		}
-		fi, err := os.Stat(p)
+		c.flush()
+		c.wg.Wait()
+	}()
+	var err error
+	for slot := range c.queue {
+		r := <-slot
 		if err != nil {
-			c.fail(p, describe(err))
+			continue // drain: the walk stops at its next step
+		}
+		if r.Files+r.Skipped+len(r.Workloads)+len(r.Errors) == 0 {
 			continue
 		}
-		switch {
-		case fi.IsDir():
-			c.walk(p, p, fi, nil)
-		case fi.Mode().IsRegular():
-			c.file(p, fi, true)
-		default:
-			c.res.Files++
-			c.fail(p, fmt.Errorf("not a regular file (%s)", kind(fi.Mode())))
+		if err = emit(r); err != nil {
+			cancel()
 		}
 	}
-	c.wg.Wait()
-	var out Result
-	for _, r := range c.slots {
-		out.Workloads = append(out.Workloads, r.Workloads...)
-		out.Errors = append(out.Errors, r.Errors...)
-		out.Files += r.Files
-		out.Skipped += r.Skipped
+	if err == nil && parent.Err() != nil {
+		err = context.Cause(parent)
 	}
-	return out
+	return err
 }
 
-// collector walks sequentially and reads and parses files in parallel. Each
-// file gets its own Result slot, in walk order, so the merged result is in
-// path order whatever the scheduling; c.res is the slot the walk itself
-// records into (errors about directories, skipped files), renewed after
-// every file handed to a worker.
+func (c *collector) input(in Input) {
+	if in.Reader != nil {
+		name := in.Name
+		if name == "" {
+			name = StdinName
+		}
+		c.reader(name, in.Reader)
+		return
+	}
+	p := in.Path
+	fi, err := os.Stat(p)
+	if err != nil {
+		c.fail(p, describe(err))
+		return
+	}
+	switch {
+	case fi.IsDir():
+		c.walk(p, p, fi, nil)
+	case fi.Mode().IsRegular():
+		c.file(p, fi, true)
+	default:
+		c.res.Files++
+		c.fail(p, fmt.Errorf("not a regular file (%s)", kind(fi.Mode())))
+	}
+}
+
+// collector walks sequentially and reads and parses files in parallel.
+// Each file gets its own slot in queue, in walk order, so what Walk emits
+// is in path order whatever the scheduling; res collects what the walk
+// itself records (errors about directories, skipped files) and is queued
+// as a slot of its own before the next file.
 type collector struct {
+	ctx   context.Context
 	opts  Options
 	max   int64
-	res   *Result
-	slots []*Result
-	sem   chan struct{} // bounds the files being read and parsed at once
+	res   Result
+	queue chan chan Result // slots in walk order; its capacity bounds the files read ahead
+	sem   chan struct{}    // bounds the files being read and parsed at once
 	wg    sync.WaitGroup
 
 	mu     sync.Mutex // guards dotenv
 	dotenv map[string]map[string]string
 }
 
-func (c *collector) slot() *Result {
-	r := &Result{}
-	c.slots = append(c.slots, r)
-	return r
+func (c *collector) fail(file string, err error) { fail(&c.res, file, err) }
+
+// flush queues what the walk itself recorded since the last file.
+func (c *collector) flush() {
+	if c.res.Files+c.res.Skipped+len(c.res.Errors) == 0 {
+		return
+	}
+	slot := make(chan Result, 1)
+	slot <- c.res
+	c.res = Result{}
+	c.enqueue(slot)
 }
 
-func (c *collector) fail(file string, err error) { fail(c.res, file, err) }
+// enqueue adds a slot to the queue, waiting while the queue is full; it
+// reports false when the walk is cancelled meanwhile.
+func (c *collector) enqueue(slot chan Result) bool {
+	select {
+	case c.queue <- slot:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
 
 func fail(r *Result, file string, err error) {
 	r.Errors = append(r.Errors, &workload.Error{Pos: workload.Position{File: file}, Err: err})
@@ -137,26 +228,50 @@ func kind(m fs.FileMode) string {
 	return m.Type().String()
 }
 
-func (c *collector) stdin() {
-	c.res.Files++
-	data, err := io.ReadAll(io.LimitReader(os.Stdin, c.max+1))
-	if err != nil {
-		c.fail(StdinName, fmt.Errorf("cannot read standard input: %w", err))
+// reader reads one input's content. The read runs apart so that a
+// cancelled walk does not wait for a reader that never ends (a terminal).
+func (c *collector) reader(name string, in io.Reader) {
+	c.flush()
+	type read struct {
+		data []byte
+		err  error
+	}
+	done := make(chan read, 1)
+	go func() {
+		data, err := io.ReadAll(io.LimitReader(in, c.max+1))
+		done <- read{data, err}
+	}()
+	var rd read
+	select {
+	case rd = <-done:
+	case <-c.ctx.Done():
 		return
 	}
-	if int64(len(data)) > c.max {
-		c.fail(StdinName, fmt.Errorf("input too large: more than %d bytes (the limit)", c.max))
-		return
+	r := Result{Files: 1}
+	switch {
+	case rd.err != nil:
+		fail(&r, name, fmt.Errorf("cannot read: %w", rd.err))
+	case int64(len(rd.data)) > c.max:
+		fail(&r, name, fmt.Errorf("input too large: more than %d bytes (the limit)", c.max))
+	default:
+		c.parse(&r, name, rd.data, true, true)
 	}
-	c.parse(c.res, StdinName, data, true)
+	slot := make(chan Result, 1)
+	slot <- r
+	c.enqueue(slot)
 }
 
-// parse records what one file holds into r.
-func (c *collector) parse(r *Result, name string, data []byte, explicit bool) {
-	ws, errs, known := parse(name, data, c.opts, c.readDotEnv, Unknown)
-	if !known && name == StdinName && len(data) > 0 {
+// parse records what one file holds into r. Content that came from a
+// reader, not a file, is read as shell when it is nothing else.
+func (c *collector) parse(r *Result, name string, data []byte, explicit, fromReader bool) {
+	dotenv := c.readDotEnv
+	if fromReader {
+		dotenv = func(string) map[string]string { return nil }
+	}
+	ws, errs, known := parse(name, data, c.opts, dotenv, Unknown)
+	if !known && fromReader && len(data) > 0 {
 		// Anything else piped in is read as shell: a run line on its own.
-		ws, errs, known = parse(name, data, c.opts, c.readDotEnv, Script)
+		ws, errs, known = parse(name, data, c.opts, dotenv, Script)
 	}
 	if !known {
 		r.Skipped++
@@ -183,13 +298,26 @@ func (c *collector) readDotEnv(dir string) map[string]string {
 // file reads one regular file on a worker, into a slot of its own. Walked
 // files (explicit false) are chosen by name or #! line first.
 func (c *collector) file(p string, fi fs.FileInfo, explicit bool) {
-	r := c.slot()
-	c.res = c.slot()
-	c.sem <- struct{}{}
+	c.flush()
+	if c.ctx.Err() != nil {
+		return
+	}
+	slot := make(chan Result, 1)
+	if !c.enqueue(slot) {
+		return
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-c.ctx.Done():
+		slot <- Result{}
+		return
+	}
 	c.wg.Add(1)
 	go func() {
 		defer func() { <-c.sem; c.wg.Done() }()
-		c.read(r, p, fi, explicit)
+		var r Result
+		c.read(&r, p, fi, explicit)
+		slot <- r
 	}()
 }
 
@@ -223,7 +351,7 @@ func (c *collector) read(r *Result, p string, fi fs.FileInfo, explicit bool) {
 		r.Skipped++
 		return
 	}
-	c.parse(r, p, data, explicit)
+	c.parse(r, p, data, explicit, false)
 }
 
 // shebang reads the start of a file for a shell #! line.
@@ -258,6 +386,9 @@ func (c *collector) walk(root, dir string, fi fs.FileInfo, ancestors []fileID) {
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	for _, e := range entries {
+		if c.ctx.Err() != nil {
+			return
+		}
 		p := filepath.Join(dir, e.Name())
 		if c.excluded(root, p) {
 			continue

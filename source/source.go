@@ -3,7 +3,9 @@
 // docker inspect output, Podman Quadlet units — and turns each container they
 // define into a workload.Workload, with positions.
 //
-// Collect walks files and directories; Parse reads one file. Both keep going
+// Walk reads files, directories and readers, handing over what it read file
+// by file; Collect does the same for paths and returns everything; Parse
+// reads one file's content. All keep going
 // after bad input: every problem becomes a *workload.Error naming the file
 // and, when known, the line, and the rest is still read.
 package source
@@ -41,6 +43,3 @@ type Result struct {
 	Files   int
 	Skipped int
 }
-
-// Stdin is the path that means standard input.
-const Stdin = "-"

@@ -1,7 +1,10 @@
 package source
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,22 +221,68 @@ func TestUnreadable(t *testing.T) {
 	}
 }
 
-func TestStdin(t *testing.T) {
+// TestReader reads content from readers, as audit does with standard
+// input: detected by content, and read as shell when it is nothing else.
+func TestReader(t *testing.T) {
 	for _, c := range []struct{ in, name string }{
 		{"docker run --cap-add NET_RAW pinger\n", "pinger"},
 		{"services:\n  s:\n    image: i\n", "s"},
 		{"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: i}]}\n", "Pod/p/c"},
 	} {
-		r, w, err := os.Pipe()
-		must(t, err)
-		go func() { w.WriteString(c.in); w.Close() }()
-		old := os.Stdin
-		os.Stdin = r
-		res := Collect([]string{Stdin}, Options{})
-		os.Stdin = old
-		if len(res.Workloads) != 1 || res.Workloads[0].Name != c.name || res.Workloads[0].Pos.File != StdinName || len(res.Errors) != 0 {
-			t.Errorf("%q: %+v %v", c.in, res.Workloads, res.Errors)
+		var res Result
+		err := Walk(context.Background(), []Input{{Reader: strings.NewReader(c.in)}}, Options{}, func(r Result) error {
+			res.add(r)
+			return nil
+		})
+		if err != nil || len(res.Workloads) != 1 || res.Workloads[0].Name != c.name || res.Workloads[0].Pos.File != StdinName || len(res.Errors) != 0 || res.Files != 1 {
+			t.Errorf("%q: %v %+v %v", c.in, err, res.Workloads, res.Errors)
 		}
+	}
+}
+
+// TestWalkStops: a cancelled walk returns the context's error and emits
+// nothing more, also while a reader never ends; emit's error stops it too.
+func TestWalkStops(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 50 {
+		write(t, fmt.Sprintf("%s/%02d/compose.yaml", dir, i), "services:\n  web:\n    image: x\n")
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	stop := errors.New("stop")
+	emitted := 0
+	err := Walk(ctx, Paths(dir), Options{}, func(r Result) error {
+		emitted++
+		if emitted == 3 {
+			cancel(stop)
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || emitted >= 50 {
+		t.Errorf("cancelled walk: err %v after %d files", err, emitted)
+	}
+
+	pr, pw := io.Pipe() // a reader that never ends
+	defer pw.Close()
+	ctx, cancel2 := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Walk(ctx, []Input{{Reader: pr}}, Options{}, func(Result) error { return nil }) }()
+	cancel2()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("blocked reader: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a cancelled walk waited for its reader")
+	}
+
+	emitted = 0
+	err = Walk(context.Background(), Paths(dir), Options{}, func(Result) error {
+		emitted++
+		return stop
+	})
+	if !errors.Is(err, stop) || emitted != 1 {
+		t.Errorf("emit error: %v after %d", err, emitted)
 	}
 }
 
