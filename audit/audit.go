@@ -11,10 +11,10 @@ package audit
 import (
 	"cmp"
 	"fmt"
-	"slices"
 
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/merge"
+	"github.com/capdrop/capdrop/source"
 	"github.com/capdrop/capdrop/workload"
 )
 
@@ -26,6 +26,9 @@ type Options struct {
 	// Merge describes the runtime installation (releases, the engine's
 	// own capabilities).
 	Merge merge.Options
+	// Source tunes how Run and Stream read their inputs (exclusions, the
+	// runtime to assume, the environment, size limits).
+	Source source.Options
 }
 
 // Finding is one rule violated by one workload.
@@ -70,38 +73,15 @@ func (r *Report) Max() Severity {
 	return m
 }
 
-// Evaluate audits workloads. It fails only for an unknown policy.
+// Evaluate audits workloads read elsewhere (Run reads them from files and
+// readers). It fails only for an unknown policy.
 func Evaluate(ws []workload.Workload, opts Options) (*Report, error) {
-	policy := cmp.Or(opts.Policy, PolicyDefault)
-	if !slices.Contains(Policies, policy) {
-		return nil, fmt.Errorf("unknown policy %q (want one of %v)", policy, Policies)
+	ev, err := newEvaluator(opts)
+	if err != nil {
+		return nil, err
 	}
-	type active struct {
-		rule  Rule
-		level Severity
-		check checkFunc
-	}
-	var rs []active
-	for _, r := range Rules() {
-		if lvl, ok := r.Level(policy); ok {
-			rs = append(rs, active{r, lvl, checks[r.ID]})
-		}
-	}
-	rep := &Report{Policy: policy, Workloads: make([]Assessment, 0, len(ws))}
-	for i, w := range ws {
-		res := merge.Compute(w, opts.Merge)
-		rep.Workloads = append(rep.Workloads, Assessment{Workload: w, Result: res})
-		c := &ctx{w: w, res: res, opts: opts, index: i}
-		for _, a := range rs {
-			c.rule, c.level = a.rule, a.level
-			a.check(c)
-		}
-		rep.Findings = append(rep.Findings, c.out...)
-	}
-	slices.SortStableFunc(rep.Findings, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line),
-			cmp.Compare(a.Pos.Col, b.Pos.Col), cmp.Compare(a.Rule, b.Rule))
-	})
+	rep := &Report{Policy: opts.policy()}
+	rep.Workloads, rep.Findings = ev.evaluate(ws, 0)
 	return rep, nil
 }
 

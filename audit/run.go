@@ -1,0 +1,126 @@
+package audit
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/capdrop/capdrop/merge"
+	"github.com/capdrop/capdrop/source"
+	"github.com/capdrop/capdrop/workload"
+)
+
+// Result is everything an audit of some inputs found: the report (every
+// workload with what it really gets, and the findings), the problems met
+// reading the inputs, and how many files were read.
+type Result struct {
+	Report
+	// Errors are the inputs, or the parts of them, that could not be read;
+	// everything else was still audited.
+	Errors []*workload.Error
+	// Files counts the files read (whether or not they held workloads),
+	// Skipped the ones passed over as no format capdrop reads.
+	Files, Skipped int
+}
+
+// Part is what Stream hands over for one file: its workloads with what they
+// get, their findings, and the errors met reading it. Finding.Workload
+// counts from the first workload of the whole audit, as in Result.
+type Part struct {
+	Workloads []Assessment
+	Findings  []Finding
+	Errors    []*workload.Error
+	// Files and Skipped count like Result's.
+	Files, Skipped int
+}
+
+// Run audits inputs — files, directories, readers (see source.Walk) — and
+// returns the whole result, findings ordered by file, line, column and
+// rule. Unreadable or malformed inputs are in Result.Errors, not an error:
+// Run fails only for a bad policy or when ctx ends (then with ctx's cause).
+func Run(ctx context.Context, inputs []source.Input, opts Options) (*Result, error) {
+	res := &Result{Report: Report{Policy: opts.policy()}}
+	err := Stream(ctx, inputs, opts, func(p Part) error {
+		res.Workloads = append(res.Workloads, p.Workloads...)
+		res.Findings = append(res.Findings, p.Findings...)
+		res.Errors = append(res.Errors, p.Errors...)
+		res.Files += p.Files
+		res.Skipped += p.Skipped
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortFindings(res.Findings)
+	return res, nil
+}
+
+// Stream audits inputs like Run, but hands each file's part to emit as soon
+// as it is audited, in input order, and keeps nothing: memory stays
+// proportional to the largest file, not to the whole input. It stops at
+// emit's first error and returns it.
+func Stream(ctx context.Context, inputs []source.Input, opts Options, emit func(Part) error) error {
+	ev, err := newEvaluator(opts)
+	if err != nil {
+		return err
+	}
+	n := 0
+	return source.Walk(ctx, inputs, opts.Source, func(r source.Result) error {
+		p := Part{Errors: r.Errors, Files: r.Files, Skipped: r.Skipped}
+		p.Workloads, p.Findings = ev.evaluate(r.Workloads, n)
+		n += len(r.Workloads)
+		return emit(p)
+	})
+}
+
+// evaluator runs the rules a policy turns on.
+type evaluator struct {
+	opts  Options
+	rules []active
+}
+
+type active struct {
+	rule  Rule
+	level Severity
+	check checkFunc
+}
+
+func newEvaluator(opts Options) (*evaluator, error) {
+	policy := opts.policy()
+	if !slices.Contains(Policies, policy) {
+		return nil, fmt.Errorf("unknown policy %q (want one of %v)", policy, Policies)
+	}
+	ev := &evaluator{opts: opts}
+	for _, r := range Rules() {
+		if lvl, ok := r.Level(policy); ok {
+			ev.rules = append(ev.rules, active{r, lvl, checks[r.ID]})
+		}
+	}
+	return ev, nil
+}
+
+// evaluate judges workloads whose indexes start at first.
+func (ev *evaluator) evaluate(ws []workload.Workload, first int) ([]Assessment, []Finding) {
+	as := make([]Assessment, 0, len(ws))
+	var fs []Finding
+	for i, w := range ws {
+		res := merge.Compute(w, ev.opts.Merge)
+		as = append(as, Assessment{Workload: w, Result: res})
+		c := &ctx{w: w, res: res, opts: ev.opts, index: first + i}
+		for _, a := range ev.rules {
+			c.rule, c.level = a.rule, a.level
+			a.check(c)
+		}
+		fs = append(fs, c.out...)
+	}
+	sortFindings(fs)
+	return as, fs
+}
+
+func sortFindings(fs []Finding) {
+	slices.SortStableFunc(fs, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line),
+			cmp.Compare(a.Pos.Col, b.Pos.Col), cmp.Compare(a.Rule, b.Rule))
+	})
+}
