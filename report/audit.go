@@ -271,20 +271,20 @@ func (t Text) SeverityLabel(s audit.Severity) string {
 	name := strings.ToUpper(s.String())
 	switch s {
 	case audit.Critical:
-		return t.Palette.Magenta(name)
+		return t.pal().Magenta(name)
 	case audit.High:
-		return t.Palette.Red(name)
+		return t.pal().Red(name)
 	case audit.Medium:
-		return t.Palette.Yellow(name)
+		return t.pal().Yellow(name)
 	}
-	return t.Palette.Green(name)
+	return t.pal().Green(name)
 }
 
 // AuditText writes the report for people: workloads grouped by file, each
 // with its computed sets, why they hold what they hold, and its findings
 // with their fixes; then a summary line.
 func (t Text) AuditText(w io.Writer, a Audit) error {
-	p := t.Palette
+	p := t.pal()
 	width := t.wrapWidth()
 	var b strings.Builder
 	byWorkload := map[int][]audit.Finding{}

@@ -11,7 +11,6 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/capdrop/capdrop/audit"
-	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/workload"
 )
 
@@ -179,7 +178,7 @@ func TestSARIFSchemaCatchesErrors(t *testing.T) {
 
 func TestAuditTextColour(t *testing.T) {
 	var b bytes.Buffer
-	tty := Text{Palette: term.NewPalette(true), Width: 100}
+	tty := Text{Color: true, Width: 100}
 	if err := tty.AuditText(&b, sampleAudit(t)); err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ type ProcessSets struct {
 // with its risk and whether Docker grants it by default.
 func (t Text) Decoded(w io.Writer, s capset.Set) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s  %d capabilities\n", t.Palette.Bold(s.Hex()), s.Len())
+	fmt.Fprintf(&b, "%s  %d capabilities\n", t.pal().Bold(s.Hex()), s.Len())
 	tab := term.Table{}
 	for _, c := range s.Caps() {
 		risk := "unknown"
@@ -50,7 +50,7 @@ func (t Text) Decoded(w io.Writer, s capset.Set) error {
 func (t Text) FiveSets(w io.Writer, f capset.Sets) error {
 	tab := term.Table{}
 	f.Each(func(name string, set capset.Set) {
-		tab.Row(t.Palette.Bold(name), set.Hex(), Summarize(set))
+		tab.Row(t.pal().Bold(name), set.Hex(), Summarize(set))
 	})
 	return tab.Render(w)
 }

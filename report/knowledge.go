@@ -43,13 +43,13 @@ func (t Text) RiskLabel(r knowledge.Risk) string {
 	s := r.String()
 	switch r {
 	case knowledge.Critical:
-		return t.Palette.Magenta(s)
+		return t.pal().Magenta(s)
 	case knowledge.High:
-		return t.Palette.Red(s)
+		return t.pal().Red(s)
 	case knowledge.Medium:
-		return t.Palette.Yellow(s)
+		return t.pal().Yellow(s)
 	default:
-		return t.Palette.Green(s)
+		return t.pal().Green(s)
 	}
 }
 
@@ -80,7 +80,7 @@ func (t Text) CapsTable(w io.Writer, entries []knowledge.Entry, runtime string) 
 		name := e.Name
 		if runtime != "" {
 			if def.Has(e.Cap) {
-				name = t.Palette.Bold("*" + name)
+				name = t.pal().Bold("*" + name)
 			} else {
 				name = " " + name
 			}
@@ -118,7 +118,7 @@ func baselineByID(id string) knowledge.Baseline {
 
 // Explain writes the full entries, one after the other, in sections.
 func (t Text) Explain(w io.Writer, entries []knowledge.Entry) error {
-	p := t.Palette
+	p := t.pal()
 	width := t.wrapWidth()
 	var b strings.Builder
 	for i, e := range entries {

@@ -10,7 +10,7 @@ import (
 	"github.com/capdrop/capdrop/knowledge"
 )
 
-func plain() Text { return Text{Palette: term.NewPalette(false)} }
+func plain() Text { return Text{} }
 
 func TestCapsTableGolden(t *testing.T) {
 	var b bytes.Buffer
@@ -27,7 +27,7 @@ func TestCapsTableGolden(t *testing.T) {
 
 	// On an 80-column terminal the summary is cut to fit, in colour.
 	b.Reset()
-	tty := Text{Palette: term.NewPalette(true), Width: 80}
+	tty := Text{Color: true, Width: 80}
 	if err := tty.CapsTable(&b, knowledge.All()[:4], ""); err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func NewLaunchPlan(p *launch.Plan) LaunchPlan {
 // LaunchPlan writes what the command will get: command, identity,
 // no_new_privs, environment, then the five sets.
 func (t Text) LaunchPlan(w io.Writer, p *launch.Plan) error {
-	b := t.Palette.Bold
+	b := t.pal().Bold
 	tab := term.Table{}
 	tab.Row(b("command"), ShellQuote(p.Args))
 	who := fmt.Sprintf("%s, %s, groups %s", named(p.User.Name, "uid", p.User.UID), named(p.User.Group, "gid", p.User.GID), ints(p.User.Groups))

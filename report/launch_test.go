@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/capdrop/capdrop/capset"
-	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/launch"
 )
 
@@ -41,7 +40,7 @@ func TestLaunchPlanGolden(t *testing.T) {
 	for name, p := range launchPlans() {
 		t.Run(name, func(t *testing.T) {
 			var text, js bytes.Buffer
-			if err := (Text{Palette: term.NewPalette(false)}).LaunchPlan(&text, p); err != nil {
+			if err := (Text{}).LaunchPlan(&text, p); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, "launch-"+name+".golden", text.Bytes())

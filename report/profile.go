@@ -16,7 +16,7 @@ import (
 // each capability's checks, what was denied, the noise and why, losses,
 // and the snippets that apply the set.
 func (t Text) Profile(w io.Writer, p *profile.Profile) error {
-	pal := t.Palette
+	pal := t.pal()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s\n", pal.Bold("profile of"), describeTarget(p.Target))
 	fmt.Fprintf(&b, "traced with %s on Linux %s for %.1fs; advisory probes told from %s\n",
@@ -105,7 +105,7 @@ func (t Text) Profile(w io.Writer, p *profile.Profile) error {
 // ProfileLive writes one line of the live view: the capabilities seen so
 // far, for a terminal.
 func (t Text) ProfileLive(w io.Writer, seen capset.Set, checks int, elapsed float64) error {
-	line := fmt.Sprintf("\r\x1b[K%s %.0fs  %d kinds of check  seen: %s", t.Palette.Cyan("profiling"), elapsed, checks, Summarize(seen))
+	line := fmt.Sprintf("\r\x1b[K%s %.0fs  %d kinds of check  seen: %s", t.pal().Cyan("profiling"), elapsed, checks, Summarize(seen))
 	if t.Width > 0 {
 		line = "\r\x1b[K" + term.Truncate(strings.TrimPrefix(line, "\r\x1b[K"), t.Width-1)
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/capdrop/capdrop/capset"
-	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/profile"
 	"github.com/capdrop/capdrop/trace"
 )
@@ -33,7 +32,7 @@ func sampleProfile() *profile.Profile {
 
 func TestProfileGolden(t *testing.T) {
 	var b bytes.Buffer
-	if err := (Text{Palette: term.NewPalette(false)}).Profile(&b, sampleProfile()); err != nil {
+	if err := (Text{}).Profile(&b, sampleProfile()); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "profile.golden", b.Bytes())

@@ -217,7 +217,7 @@ func (t Text) PS(w io.Writer, inv *inventory.Inventory) error {
 		return err
 	}
 	tab := term.Table{MaxWidth: t.Width}
-	b := t.Palette.Bold
+	b := t.pal().Bold
 	tab.Row(b("PPID"), b("PID"), b("USER"), b("COMMAND"), b("CONTAINER"), b("CAPABILITIES"))
 	// Most processes share a handful of sets: name each set once.
 	names := map[capset.Set]string{}
@@ -249,7 +249,7 @@ func (t Text) PSWide(w io.Writer, inv *inventory.Inventory) error {
 			}
 		}
 		var sb strings.Builder
-		fmt.Fprintf(&sb, "%s %d %s  ppid %d, user %s (uid %d, euid %d)\n", t.Palette.Bold("PID"), p.PID, t.Palette.Bold(p.Command), p.PPID, p.User, p.UID, p.EUID)
+		fmt.Fprintf(&sb, "%s %d %s  ppid %d, user %s (uid %d, euid %d)\n", t.pal().Bold("PID"), p.PID, t.pal().Bold(p.Command), p.PPID, p.User, p.UID, p.EUID)
 		tab := term.Table{}
 		if len(p.Cmdline) > 0 {
 			tab.Row("  cmdline", strings.Join(p.Cmdline, " "))
@@ -363,7 +363,7 @@ func (t Text) PSContainers(w io.Writer, inv *inventory.Inventory) error {
 		return err
 	}
 	tab := term.Table{MaxWidth: t.Width}
-	b := t.Palette.Bold
+	b := t.pal().Bold
 	tab.Row(b("CONTAINER"), b("IMAGE"), b("RUNTIME"), b("CONFIG"), b("PID"), b("BOUNDING"), b("EFFECTIVE"), b("BEYOND DEFAULT"), b("RISKIEST"))
 	var notes []string
 	for _, c := range inv.Containers {
@@ -399,7 +399,7 @@ func (t Text) PSContainers(w io.Writer, inv *inventory.Inventory) error {
 		return err
 	}
 	if len(notes) > 0 {
-		fmt.Fprintf(w, "\n%s\n", t.Palette.Bold("Live sets that differ from the configuration:"))
+		fmt.Fprintf(w, "\n%s\n", t.pal().Bold("Live sets that differ from the configuration:"))
 		for _, n := range notes {
 			if _, err := io.WriteString(w, term.WrapHanging(n, t.wrapWidth(), "  ", "    ")+"\n"); err != nil {
 				return err
@@ -424,9 +424,9 @@ func firstNames(caps []capset.Cap, n int, name func(capset.Cap) string) string {
 func (t Text) riskColor(r knowledge.Risk, s string) string {
 	switch r {
 	case knowledge.Critical:
-		return t.Palette.Magenta(s)
+		return t.pal().Magenta(s)
 	case knowledge.High:
-		return t.Palette.Red(s)
+		return t.pal().Red(s)
 	}
 	return s
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/inventory"
 	"github.com/capdrop/capdrop/inventory/inventorytest"
 )
@@ -119,7 +118,7 @@ func TestPSContainersGolden(t *testing.T) {
 	// In colour, risks are coloured by level; the table is as wide as it
 	// needs (like docker ps), only the messages below it are wrapped.
 	b.Reset()
-	if err := (Text{Palette: term.NewPalette(true), Width: 80}).PSContainers(&b, inv); err != nil {
+	if err := (Text{Color: true, Width: 80}).PSContainers(&b, inv); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "ps-containers-color.golden", b.Bytes())

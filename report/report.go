@@ -12,9 +12,13 @@ import (
 
 // Text is what every text renderer needs to know about the terminal.
 type Text struct {
-	Palette term.Palette
-	Width   int // terminal width; 0 when not a terminal (no truncation, wrap at 80)
+	// Color turns ANSI colour on (the caller decides: a terminal, and
+	// NO_COLOR unset).
+	Color bool
+	Width int // terminal width; 0 when not a terminal (no truncation, wrap at 80)
 }
+
+func (t Text) pal() term.Palette { return term.NewPalette(t.Color) }
 
 func (t Text) wrapWidth() int {
 	if t.Width <= 0 {

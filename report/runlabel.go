@@ -81,7 +81,7 @@ func RunlabelJSON(w io.Writer, r Runlabel) error { return JSON(w, NewRunlabelDoc
 // escaped, so a label cannot rewrite what the terminal shows.
 func (t Text) RunlabelText(w io.Writer, r Runlabel) error {
 	c := r.Command
-	p := t.Palette
+	p := t.pal()
 	width := t.wrapWidth()
 	var b strings.Builder
 	row := func(head, text string) {
@@ -130,7 +130,7 @@ func (t Text) RunlabelText(w io.Writer, r Runlabel) error {
 // runlabelAudit writes the audit of the one container: the runtime and
 // user, the sets and why, the findings with their fixes, and a count.
 func (t Text) runlabelAudit(b *strings.Builder, rep *audit.Report) {
-	p := t.Palette
+	p := t.pal()
 	width := t.wrapWidth()
 	for _, as := range rep.Workloads {
 		r := as.Result

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/capdrop/capdrop/audit"
-	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/merge"
 	"github.com/capdrop/capdrop/runlabel"
 	"github.com/capdrop/capdrop/workload"
@@ -43,7 +42,7 @@ func TestRunlabelGolden(t *testing.T) {
 	for name, r := range runlabelCases(t) {
 		t.Run(name, func(t *testing.T) {
 			var text, js bytes.Buffer
-			if err := (Text{Palette: term.NewPalette(false)}).RunlabelText(&text, r); err != nil {
+			if err := (Text{}).RunlabelText(&text, r); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, name+".golden", text.Bytes())

@@ -25,7 +25,7 @@ func (t Text) Verify(w io.Writer, res *verify.Result) error {
 // VerifyHeader writes what is verified, how it is judged and where the
 // starting set came from.
 func (t Text) VerifyHeader(w io.Writer, res *verify.Result) {
-	p := t.Palette
+	p := t.pal()
 	start := namesSet(res.Start)
 	verb := "verify"
 	if res.Minimized {
@@ -46,7 +46,7 @@ func (t Text) VerifyHeader(w io.Writer, res *verify.Result) {
 // VerifyRun writes one run: its number, phase, verdict, duration and set,
 // and for a failure the reason on the next line.
 func (t Text) VerifyRun(w io.Writer, r verify.Run) {
-	p := t.Palette
+	p := t.pal()
 	verdict := p.Green("pass")
 	if !r.Passed {
 		verdict = p.Red("fail")
@@ -64,7 +64,7 @@ func (t Text) VerifyRun(w io.Writer, r verify.Run) {
 // removed, the counts, flaky sets, the evidence of the deciding run and how
 // to apply the set.
 func (t Text) VerifySummary(w io.Writer, res *verify.Result) error {
-	p := t.Palette
+	p := t.pal()
 	set := namesSet(res.Set)
 	fmt.Fprintln(w)
 	switch {

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/capdrop/capdrop/capset"
-	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/verify"
 )
 
@@ -95,7 +94,7 @@ func TestVerifyText(t *testing.T) {
 		{"verify-minimized.golden", sampleMinimized(), Text{}},
 		{"verify-failed.golden", sampleFailed(), Text{}},
 		{"verify-flaky.golden", sampleFlaky(), Text{}},
-		{"verify-tty60.golden", sampleMinimized(), Text{Palette: term.NewPalette(true), Width: 60}},
+		{"verify-tty60.golden", sampleMinimized(), Text{Color: true, Width: 60}},
 	} {
 		var b bytes.Buffer
 		if err := tc.text.Verify(&b, tc.res); err != nil {
