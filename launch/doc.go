@@ -23,9 +23,10 @@
 // The socket is close-on-exec: if the init fails it reports why on it, and
 // if the exec succeeds the launcher sees it closed.
 //
-// Any binary that imports this package gets the init: an init function
-// takes over the process when it is started as the init, before main (or
-// TestMain) runs.
+// A program that starts commands calls Init first thing in main (tests in
+// their TestMain): started as the init, the process becomes it there, before
+// anything else runs. Importing the package alone changes nothing, and
+// Start refuses to run in a program that never called Init.
 //
 // # What the command gets
 //

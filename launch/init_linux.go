@@ -24,12 +24,18 @@ const initArg0 = "capdrop:[init]"
 // initFD is where the init finds its socket to the launcher.
 const initFD = 3
 
-func init() {
+// Init must be the first thing main (and the TestMain of tests that start
+// commands) calls in every program that uses Plan.Start: Start re-executes
+// the running binary as the init, and Init is where that binary becomes it.
+// In the init it applies the launcher's plan and execs the command, never
+// returning; in any other process it returns at once.
+func Init() {
+	hooked.Store(true)
 	if len(os.Args) != 1 || os.Args[0] != initArg0 {
 		return
 	}
-	// Every package init runs on the main thread; locking it here keeps
-	// the rest of the init, and the execve, on this one thread.
+	// Locking the thread keeps the rest of the init, and the execve, on
+	// this one thread: capabilities belong to threads.
 	runtime.LockOSThread()
 	os.Exit(runInit())
 }

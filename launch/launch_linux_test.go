@@ -34,6 +34,7 @@ import (
 var shared, probePath string
 
 func TestMain(m *testing.M) {
+	Init() // the tests start commands through this binary
 	os.Exit(testMain(m))
 }
 

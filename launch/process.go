@@ -6,8 +6,16 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"syscall"
 )
+
+// hooked records that the program called Init, without which Start would
+// re-execute a binary that does not know it is the init.
+var hooked atomic.Bool
+
+// errNoInit is Start's refusal in a program whose main never calls Init.
+var errNoInit = errors.New("this program does not call launch.Init first in main: it cannot act as the launcher's init")
 
 // ErrUnsupported is returned where launching is not possible: on systems
 // other than Linux.

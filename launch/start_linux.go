@@ -47,6 +47,9 @@ func Prepare(req Request) (*Plan, error) {
 // (the exec succeeded), or with a *StartError saying which step failed.
 // The calling process's own credentials are never changed.
 func (p *Plan) Start(o Options) (*Process, error) {
+	if !hooked.Load() {
+		return nil, &StartError{Stage: "start", Err: errNoInit, Code: 125}
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, &StartError{Stage: "start", Err: fmt.Errorf("socketpair: %w", err), Code: 125}

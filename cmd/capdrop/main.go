@@ -10,9 +10,11 @@ import (
 
 	"github.com/capdrop/capdrop/internal/cli"
 	"github.com/capdrop/capdrop/internal/term"
+	"github.com/capdrop/capdrop/launch"
 )
 
 func main() {
+	launch.Init() // as the launcher's re-executed init, this never returns
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], term.System())
 	stop()
