@@ -84,34 +84,11 @@ func looksLikeMask(w string) bool {
 	return w != ""
 }
 
-// ParseSet parses what users write for a set: capability names separated by
-// commas and/or white space, in any case, with or without CAP_; "ALL" for
-// every known capability; hex masks with or without 0x. Parts are united.
-// The empty string is the empty set. Every unknown word is reported, joined
-// into one error.
+// ParseSet parses what users write for a set (see ParseList), with ALL
+// meaning every known capability. Parts are united.
 func ParseSet(text string) (Set, error) {
-	var s Set
-	var errs []error
-	for _, w := range Fields(text) {
-		switch {
-		case IsAll(w):
-			s |= Known
-		case looksLikeMask(w):
-			m, err := ParseMask(w)
-			if err != nil {
-				errs = append(errs, err)
-			}
-			s |= m
-		default:
-			c, err := Parse(w)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			s = s.With(c)
-		}
-	}
-	return s, errors.Join(errs...)
+	l, err := ParseList(text)
+	return l.Full(Known), err
 }
 
 // Fields splits a list at commas and white space, dropping empty parts.

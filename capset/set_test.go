@@ -1,6 +1,7 @@
 package capset
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -182,5 +183,49 @@ func TestLastCap(t *testing.T) {
 	}
 	if last, err := KernelLast(); err == nil && Supported() != Upto(last) {
 		t.Errorf("Supported() = %v for last %d", Supported(), last)
+	}
+}
+
+// TestMarshal: a set travels as its names and comes back the same, unknown
+// bits included; lists parse every spelling the runtimes accept.
+func TestMarshal(t *testing.T) {
+	for _, s := range []Set{0, Of(CHOWN, SETUID), Known, ^Set(0), Of(Cap(41), Cap(63))} {
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Set
+		if err := json.Unmarshal(b, &back); err != nil || back != s {
+			t.Errorf("%s: JSON %s read back as %s (%v)", s.Hex(), b, back.Hex(), err)
+		}
+		txt, _ := s.MarshalText()
+		var fromText Set
+		if err := fromText.UnmarshalText(txt); err != nil || fromText != s {
+			t.Errorf("%s: text %q read back as %s (%v)", s.Hex(), txt, fromText.Hex(), err)
+		}
+	}
+	if b, _ := json.Marshal(struct{ S Set }{Of(NET_RAW)}); string(b) != `{"S":["CAP_NET_RAW"]}` {
+		t.Errorf("in a struct: %s", b)
+	}
+	for in, want := range map[string]Set{`["chown","CAP_setuid"]`: Of(CHOWN, SETUID), `"net_raw, 0x1"`: Of(NET_RAW, CHOWN), `1024`: Of(NET_BIND_SERVICE), `[]`: 0, `["ALL"]`: Known} {
+		var s Set
+		if err := json.Unmarshal([]byte(in), &s); err != nil || s != want {
+			t.Errorf("%s: %s, %v; want %s", in, s, err, want)
+		}
+	}
+	var s Set
+	if err := json.Unmarshal([]byte(`["chown","sys_admn"]`), &s); err == nil || !strings.Contains(err.Error(), "item 1: unknown capability") {
+		t.Errorf("bad item: %v", err)
+	}
+	for in, want := range map[string]List{
+		"": {}, "none": {}, " NONE ": {}, "ALL": {All: true}, "all,chown": {Set: Of(CHOWN), All: true},
+		"cap_chown Net_Raw": {Set: Of(CHOWN, NET_RAW)}, "0x1": {Set: Of(CHOWN)},
+	} {
+		if l, err := ParseList(in); err != nil || l != want {
+			t.Errorf("ParseList(%q) = %+v, %v; want %+v", in, l, err, want)
+		}
+	}
+	if _, err := ParseList("chown,nonsense,0xzz"); err == nil || strings.Count(err.Error(), "\n") != 1 {
+		t.Errorf("every bad word is reported: %v", err)
 	}
 }

@@ -245,49 +245,6 @@ func TestTargetBody(t *testing.T) {
 	}
 }
 
-func TestParseSetDocument(t *testing.T) {
-	cases := []struct {
-		doc, want, from, err string
-	}{
-		{`{"version":1,"needed":["CAP_CHOWN","CAP_NET_RAW"],"denied":["CAP_SYS_ADMIN"]}`, "CAP_CHOWN,CAP_NET_RAW", `profile p.json ("needed")`, ""},
-		{`{"passed":true,"set":["CAP_KILL"],"runs":[]}`, "CAP_KILL", `verify result p.json ("set")`, ""},
-		{`{"needed":[]}`, "none", `profile p.json ("needed")`, ""},
-		{`{"needed":["chown","sys_admn","NOPE"]}`, "", "", `p.json: needed[1]: unknown capability "sys_admn" (did you mean CAP_SYS_ADMIN?)` + "\n" + `p.json: needed[2]: unknown capability "NOPE"`},
-		{`{"needed":"CAP_CHOWN"}`, "", "", `p.json: "needed" must be a list`},
-		{`{"other":1}`, "", "", "neither a profile"},
-		{"{\n\"needed\": [,]}", "", "", "p.json:2: not JSON"},
-		{`[1]`, "", "", "p.json: not a JSON object"},
-	}
-	for _, tc := range cases {
-		s, from, err := parseSetDocument([]byte(tc.doc), "p.json")
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%s: err %v, want %q", tc.doc, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || s.String() != tc.want || from != tc.from {
-			t.Errorf("%s: %v %q %v", tc.doc, s, from, err)
-		}
-	}
-}
-
-func FuzzParseSetDocument(f *testing.F) {
-	f.Add(`{"needed":["CAP_CHOWN"]}`)
-	f.Add(`{"set":["kill","cap_41"]}`)
-	f.Fuzz(func(t *testing.T, doc string) {
-		s, _, err := parseSetDocument([]byte(doc), "f.json")
-		if err == nil {
-			// Every name it accepted is in the set, and nothing else.
-			var d map[string][]string
-			_ = json.Unmarshal([]byte(doc), &d)
-			if s.Len() > len(d["needed"])+len(d["set"]) {
-				t.Fatalf("%q gave %v", doc, s)
-			}
-		}
-	})
-}
-
 func TestShellQuote(t *testing.T) {
 	words := []string{"-e", "A=1", "img", "sh", "-c", "echo 'hi' $x; true", ""}
 	q := shellQuote(words)

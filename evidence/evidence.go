@@ -1,0 +1,140 @@
+// Package evidence reads the documents capdrop writes about what a workload
+// needs — a profile (`capdrop profile -o json`: the capabilities measured as
+// needed) and a verify result (`capdrop verify -o json`: the set proven to
+// work) — into a capability set, with one policy for every verb that takes
+// one (verify --from, fix --from):
+//
+//   - a verify result that did not pass is refused: its set is known not to
+//     work (ErrFailed);
+//   - the set must be a list of capability names; ALL is refused, since
+//     neither document ever says it and it is no reduced set;
+//   - every bad name is reported, with its place in the list;
+//   - the document is read up to MaxSize bytes.
+package evidence
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/capdrop/capdrop/capset"
+)
+
+// Kind says which document a set came from.
+type Kind string
+
+// The documents Read tells apart.
+const (
+	Profile Kind = "profile" // capdrop profile -o json: the set is "needed"
+	Verify  Kind = "verify"  // capdrop verify -o json: the set is "set", proven when "passed"
+)
+
+// MaxSize bounds the bytes Read reads.
+const MaxSize = 64 << 20
+
+// ErrFailed is returned for a verify result that did not pass.
+var ErrFailed = errors.New("the verify result did not pass: its set is known not to work")
+
+// ErrNotEvidence is wrapped by every error about a document that is not a
+// readable profile or verify result.
+var ErrNotEvidence = errors.New("not a capdrop profile or verify document")
+
+// Evidence is the set a document holds, and where it came from.
+type Evidence struct {
+	Set  capset.Set
+	Kind Kind
+	// Name is the document's name as the caller gave it (a path, "-").
+	Name string
+}
+
+// Field is the document's member holding the set.
+func (e Evidence) Field() string {
+	if e.Kind == Verify {
+		return "set"
+	}
+	return "needed"
+}
+
+// String says where the set came from, for people: `profile p.json
+// ("needed")`.
+func (e Evidence) String() string {
+	what := "profile"
+	if e.Kind == Verify {
+		what = "verify result"
+	}
+	return fmt.Sprintf("%s %s (%q)", what, e.Name, e.Field())
+}
+
+// Read reads a profile or a verify result from r; name is how errors and
+// String call the document.
+func Read(r io.Reader, name string) (Evidence, error) {
+	b, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
+	if err != nil {
+		return Evidence{}, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(b) > MaxSize {
+		return Evidence{}, fmt.Errorf("%s: %w: larger than %d MiB", name, ErrNotEvidence, MaxSize>>20)
+	}
+	return parse(b, name)
+}
+
+func parse(b []byte, name string) (Evidence, error) {
+	ev := Evidence{Name: name}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(b, &doc); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line := 1 + bytes.Count(b[:min(int(se.Offset), len(b))], []byte("\n"))
+			return ev, fmt.Errorf("%s:%d: %w: not JSON: %v", name, line, ErrNotEvidence, err)
+		}
+		return ev, fmt.Errorf("%s: %w: not a JSON object", name, ErrNotEvidence)
+	}
+	raw, ok := doc["needed"]
+	ev.Kind = Profile
+	if !ok {
+		if raw, ok = doc["set"]; !ok {
+			return ev, fmt.Errorf("%s: %w: neither a profile (no \"needed\") nor a verify result (no \"set\")", name, ErrNotEvidence)
+		}
+		ev.Kind = Verify
+		var passed bool
+		if err := json.Unmarshal(doc["passed"], &passed); err != nil {
+			return ev, fmt.Errorf("%s: %w: a verify result says whether it passed (\"passed\": true or false)", name, ErrNotEvidence)
+		}
+		if !passed {
+			return ev, fmt.Errorf("%s: %w", name, ErrFailed)
+		}
+	}
+	var names []string
+	if err := json.Unmarshal(raw, &names); err != nil {
+		return ev, fmt.Errorf("%s: %w: %q must be a list of capability names", name, ErrNotEvidence, ev.Field())
+	}
+	var errs []error
+	for i, n := range names {
+		if capset.IsAll(n) {
+			errs = append(errs, fmt.Errorf("%s: %s[%d]: ALL is not a reduced set", name, ev.Field(), i))
+			continue
+		}
+		l, err := capset.ParseList(n)
+		if err != nil || l.All || l.Set.Len() != 1 {
+			if err == nil {
+				err = fmt.Errorf("%q is not one capability name", n)
+			}
+			errs = append(errs, fmt.Errorf("%s: %s[%d]: %w", name, ev.Field(), i, err))
+			continue
+		}
+		ev.Set |= l.Set
+	}
+	if err := errors.Join(errs...); err != nil {
+		return ev, badNames{err}
+	}
+	return ev, nil
+}
+
+// badNames lists every bad name of a set, one per line, and is an
+// ErrNotEvidence.
+type badNames struct{ err error }
+
+func (e badNames) Error() string   { return e.err.Error() }
+func (e badNames) Unwrap() []error { return []error{e.err, ErrNotEvidence} }
