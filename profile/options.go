@@ -1,12 +1,17 @@
 package profile
 
 import (
+	"errors"
 	"io"
 	"time"
 
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/trace"
 )
+
+// ErrNotSupported is returned where profiling cannot run: it traces the
+// Linux kernel, so it runs on Linux only.
+var ErrNotSupported = errors.New("profiling traces the Linux kernel: it runs on Linux only")
 
 // Options configure a profiling session.
 type Options struct {

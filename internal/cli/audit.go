@@ -1,9 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"io"
-	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,24 +20,13 @@ import (
 	"github.com/capdrop/capdrop/workload"
 )
 
-func init() { register("check", newAuditCmd) }
-
-// sources reads configuration files into workloads: source.Collect and
-// source.Parse, which tests may replace.
-type sources struct {
-	collect func(paths []string, opts source.Options) source.Result
-	parse   func(name string, data []byte, opts source.Options) ([]workload.Workload, []*workload.Error)
-}
-
-// auditSources are the readers the audit command uses.
-var auditSources = sources{collect: source.Collect, parse: source.Parse}
-
+// auditOptions are the flags of capdrop audit.
 type auditOptions struct {
 	exclude   []string
-	runtime   string
-	policy    string
-	failOn    string
-	output    string
+	runtime   *choice
+	policy    *choice
+	failOn    *choice
+	output    *choice
 	listRules bool
 	versions  []string
 	engine    string
@@ -45,7 +34,7 @@ type auditOptions struct {
 }
 
 func newAuditCmd(s *term.Streams) *cobra.Command {
-	var o auditOptions
+	o := &auditOptions{}
 	cmd := &cobra.Command{
 		Use:   "audit PATH... | -",
 		Short: "Compute the capabilities each configured container really gets, and judge them",
@@ -77,99 +66,69 @@ is not shell) are reported and do not change the exit status, unless
 			return argsUsage(cobra.MinimumNArgs(1))(cmd, args)
 		},
 	}
-	cmd.Flags().StringSliceVar(&o.exclude, "exclude", nil, "skip files and directories matching these glob patterns (repeatable)")
-	runtimes := make([]string, len(workload.Runtimes))
-	for i, r := range workload.Runtimes {
-		runtimes[i] = string(r)
-	}
-	cmd.Flags().StringVar(&o.runtime, "runtime", "", "apply this runtime's rules to every workload: "+strings.Join(runtimes, ", "))
-	cmd.Flags().StringVar(&o.policy, "policy", audit.PolicyDefault, "rule preset: "+strings.Join(audit.Policies, ", "))
-	cmd.Flags().StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: low, medium, high, critical, never")
-	cmd.Flags().BoolVar(&o.listRules, "list-rules", false, "list the rules and exit")
-	cmd.Flags().StringArrayVar(&o.versions, "runtime-version", nil, "model this release of a runtime, RUNTIME=VERSION (e.g. docker=20.10); default: current releases")
-	cmd.Flags().StringVar(&o.engine, "engine-caps", "", "capabilities the runtime itself holds (names or a mask, as in CapBnd); default: all")
-	cmd.Flags().BoolVar(&o.strict, "strict", false, "treat warnings (partial objects, templates not rendered, commands in prose that are not shell) as input errors: exit 2")
-	out := outputFlag(cmd, "text", "json", "sarif", "matrix")
-	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions(runtimes, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("policy", cobra.FixedCompletions(audit.Policies, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(append(audit.Severities, "never"), cobra.ShellCompDirectiveNoFileComp))
+	f := cmd.Flags()
+	f.StringSliceVar(&o.exclude, "exclude", nil, "skip files and directories matching these glob patterns (repeatable)")
+	o.runtime = choiceFlag(cmd, "runtime", "", "apply this runtime's rules to every workload: "+runtimeList(), runtimeNames()...)
+	o.policy = choiceFlag(cmd, "policy", audit.PolicyDefault, "rule preset: "+strings.Join(audit.Policies, ", "), audit.Policies...)
+	o.failOn = failOnFlag(cmd, "low", "exit 1 when a finding is at or above this severity")
+	f.BoolVar(&o.listRules, "list-rules", false, "list the rules and exit")
+	f.StringArrayVar(&o.versions, "runtime-version", nil, "model this release of a runtime, RUNTIME=VERSION (e.g. docker=20.10); default: current releases")
+	f.StringVar(&o.engine, "engine-caps", "", "capabilities the runtime itself holds (names or a mask, as in CapBnd); default: all")
+	f.BoolVar(&o.strict, "strict", false, "treat warnings (partial objects, templates not rendered, commands in prose that are not shell) as input errors: exit 2")
+	o.output = outputFlag(cmd, "text", "json", "sarif", "matrix")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		o.output = *out
-		return runAudit(s, o, args)
+		return runAudit(cmd.Context(), s, o, args)
 	}
 	return cmd
 }
 
-func runAudit(s *term.Streams, o auditOptions, paths []string) error {
-	if err := checkChoice("output", o.output, "text", "json", "sarif", "matrix"); err != nil {
-		return err
+// failOnFlag adds --fail-on: a severity, or never.
+func failOnFlag(cmd *cobra.Command, def, usage string) *choice {
+	return choiceFlag(cmd, "fail-on", def, usage+": "+strings.Join(append(slices.Clone(audit.Severities), "never"), ", "),
+		append(slices.Clone(audit.Severities), "never")...)
+}
+
+// threshold is the severity --fail-on names, SeverityUnset for never.
+func threshold(failOn *choice) audit.Severity {
+	sev, err := audit.ParseSeverity(failOn.String())
+	if err != nil {
+		return audit.SeverityUnset
 	}
-	if err := checkChoice("policy", o.policy, audit.Policies...); err != nil {
-		return err
-	}
-	threshold := audit.SeverityUnset // never
-	if o.failOn != "never" {
-		sev, err := audit.ParseSeverity(o.failOn)
-		if err != nil {
-			return usageErrorf("--fail-on must be one of low, medium, high, critical, never, not %q", o.failOn)
-		}
-		threshold = sev
-	}
-	if o.runtime != "" {
-		ok := false
-		for _, r := range workload.Runtimes {
-			ok = ok || string(r) == o.runtime
-		}
-		if !ok {
-			return usageErrorf("--runtime must be one of %s, not %q", runtimeList(), o.runtime)
-		}
-	}
-	mopts, err := mergeOptions(o)
+	return sev
+}
+
+func runAudit(ctx context.Context, s *term.Streams, o *auditOptions, paths []string) error {
+	mopts, err := mergeOptions(o.versions, o.engine)
 	if err != nil {
 		return err
 	}
 	if o.listRules {
-		return listRules(s, o.output)
+		return listRules(s, o.output.String())
 	}
-
-	sopts := source.Options{Exclude: o.exclude, Runtime: workload.Runtime(o.runtime)}
-	var res source.Result
-	var files []string
-	stdin := false
-	for _, p := range paths {
-		if p == source.Stdin {
-			stdin = true
-			continue
+	inputs := make([]source.Input, len(paths))
+	for i, p := range paths {
+		inputs[i] = source.Input{Path: p}
+		if p == "-" {
+			inputs[i] = source.Input{Reader: s.In, Name: source.StdinName}
 		}
-		files = append(files, p)
 	}
-	if f, ok := s.In.(*os.File); ok && f == os.Stdin {
-		// The process's own standard input: Collect reads it in place.
-		files, stdin = paths, false
-	}
-	if len(files) > 0 {
-		res = auditSources.collect(files, sopts)
-	}
-	if stdin {
-		ws, errs := readStdin(s.In, sopts)
-		res.Workloads = append(res.Workloads, ws...)
-		res.Errors = append(res.Errors, errs...)
-		res.Files++
-	}
-
-	rep, err := audit.Evaluate(res.Workloads, audit.Options{Policy: o.policy, Merge: mopts})
+	res, err := audit.Run(ctx, inputs, audit.Options{
+		Policy: o.policy.String(),
+		Merge:  mopts,
+		Source: source.Options{Exclude: o.exclude, Runtime: workload.Runtime(o.runtime.String())},
+	})
 	if err != nil {
-		return usageErrorf("%v", err)
+		return err
 	}
-	a := report.Audit{Report: rep, Errors: res.Errors, Files: res.Files, Skipped: res.Skipped, Tool: versionInfo().Version}
-	switch o.output {
+	a := report.Audit{Report: &res.Report, Errors: res.Errors, Files: res.Files, Skipped: res.Skipped, Tool: versionInfo().Version}
+	switch o.output.String() {
 	case "json":
 		err = report.AuditJSON(s.Out, a)
 	case "sarif":
 		err = report.AuditSARIF(s.Out, a)
 	case "matrix":
 		var b fleet.Builder
-		b.AddAudit(rep, res.Errors)
+		b.AddAudit(&res.Report, res.Errors)
 		err = picture.Text(s.Out, b.Build("", time.Time{}), picture.TextOptions{Color: s.Color, Width: s.Width})
 	default:
 		err = textRenderer(s).AuditText(s.Out, a)
@@ -189,38 +148,20 @@ func runAudit(s *term.Streams, o auditOptions, paths []string) error {
 		failed++
 		fmt.Fprintf(s.ErrOut, "capdrop: %v\n", e)
 	}
-	switch {
+	switch t := threshold(o.failOn); {
 	case failed > 0:
 		return &ExitError{Code: ExitUsage, Silent: true, Err: fmt.Errorf("%d input errors", failed)}
-	case threshold != audit.SeverityUnset && rep.Max() >= threshold:
+	case t != audit.SeverityUnset && res.Max() >= t:
 		return errFindings
 	}
 	return nil
 }
 
-// readStdin parses standard input as one file, with the same size limit
-// as files.
-func readStdin(in io.Reader, opts source.Options) ([]workload.Workload, []*workload.Error) {
-	limit := opts.MaxFileSize
-	if limit <= 0 {
-		limit = source.DefaultMaxFileSize
-	}
-	data, err := io.ReadAll(io.LimitReader(in, limit+1))
-	pos := workload.Position{File: source.StdinName}
-	switch {
-	case err != nil:
-		return nil, []*workload.Error{{Pos: pos, Err: fmt.Errorf("read standard input: %w", err)}}
-	case int64(len(data)) > limit:
-		return nil, []*workload.Error{{Pos: pos, Err: fmt.Errorf("standard input is larger than %d bytes; not read", limit)}}
-	}
-	return auditSources.parse(source.StdinName, data, opts)
-}
-
 // mergeOptions turns --runtime-version and --engine-caps into the model's
 // options.
-func mergeOptions(o auditOptions) (merge.Options, error) {
+func mergeOptions(versions []string, engineCaps string) (merge.Options, error) {
 	var m merge.Options
-	for _, v := range o.versions {
+	for _, v := range versions {
 		rt, ver, ok := strings.Cut(v, "=")
 		if !ok {
 			return m, usageErrorf("--runtime-version wants RUNTIME=VERSION (e.g. docker=20.10), not %q", v)
@@ -241,8 +182,8 @@ func mergeOptions(o auditOptions) (merge.Options, error) {
 		}
 		m.Versions[workload.Runtime(rt)] = parsed
 	}
-	if o.engine != "" {
-		set, err := capset.ParseSet(o.engine)
+	if engineCaps != "" {
+		set, err := capset.ParseSet(engineCaps)
 		if err != nil {
 			return m, usageErrorf("--engine-caps: %v", err)
 		}
@@ -288,10 +229,12 @@ func listRules(s *term.Streams, output string) error {
 	return err
 }
 
-func runtimeList() string {
+func runtimeNames() []string {
 	names := make([]string, len(workload.Runtimes))
 	for i, r := range workload.Runtimes {
 		names[i] = string(r)
 	}
-	return strings.Join(names, ", ")
+	return names
 }
+
+func runtimeList() string { return strings.Join(runtimeNames(), ", ") }

@@ -9,9 +9,11 @@ import (
 
 	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/inventory/inventorytest"
+	"github.com/capdrop/capdrop/launch"
 )
 
 func TestMain(m *testing.M) {
+	launch.Init() // run and runlabel start commands through this binary
 	testscript.Main(m, map[string]func(){
 		"capdrop": func() { os.Exit(Main(context.Background(), os.Args[1:], term.System())) },
 	})

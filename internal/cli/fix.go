@@ -9,11 +9,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/evidence"
 	"github.com/capdrop/capdrop/fix"
 	"github.com/capdrop/capdrop/internal/term"
 )
-
-func init() { register("apply", newFixCmd) }
 
 // maxFixFile bounds the size of a file capdrop fix reads.
 const maxFixFile = 16 << 20
@@ -75,16 +74,16 @@ targets (choose with --service, --container or --line).`,
 	f.BoolVar(&o.diff, "diff", false, "print a unified diff of the change (the default)")
 	f.BoolVar(&o.write, "write", false, "write the file in place, atomically (FILE - writes the result to stdout)")
 	f.BoolVar(&o.allowWiden, "allow-widen", false, "allow granting capabilities the target does not hold today")
-	f.StringVar(&o.format, "format", "", "the file's format when detection guesses wrong: "+strings.Join(formats, ", "))
-	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
+	format := choiceFlag(cmd, "format", "", "the file's format when detection guesses wrong: "+strings.Join(formats, ", "), formats...)
 	_ = cmd.RegisterFlagCompletionFunc("cap-add", completeCaps)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return runFix(s, cmd, args[0], o, formats)
+		o.format = format.String()
+		return runFix(s, cmd, args[0], o)
 	}
 	return cmd
 }
 
-func runFix(s *term.Streams, cmd *cobra.Command, path string, o fixOptions, formats []string) error {
+func runFix(s *term.Streams, cmd *cobra.Command, path string, o fixOptions) error {
 	switch {
 	case cmd.Flags().Changed("cap-add") == (o.from != ""):
 		return usageErrorf("give the set with exactly one of --cap-add and --from")
@@ -96,11 +95,6 @@ func runFix(s *term.Streams, cmd *cobra.Command, path string, o fixOptions, form
 		return usageErrorf("FILE and --from cannot both be standard input")
 	case o.line < 0:
 		return usageErrorf("--line must be a line number, not %d", o.line)
-	}
-	if o.format != "" {
-		if err := checkChoice("format", o.format, formats...); err != nil {
-			return err
-		}
 	}
 	set, err := fixSet(s, o)
 	if err != nil {
@@ -115,7 +109,7 @@ func runFix(s *term.Streams, cmd *cobra.Command, path string, o fixOptions, form
 		Format: fix.Format(o.format), AllowWiden: o.allowWiden,
 	})
 	if err != nil {
-		return inputError(err)
+		return err
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(s.ErrOut, "capdrop: note: %s\n", n)
@@ -133,7 +127,7 @@ func runFix(s *term.Streams, cmd *cobra.Command, path string, o fixOptions, form
 		return nil
 	case o.write:
 		if err := fix.WriteFile(path, src, res.Output); err != nil {
-			return inputError(err)
+			return err
 		}
 		fmt.Fprintf(s.Out, "%s: %s now drops ALL and %s\n", path, res.Target, what)
 		return nil
@@ -151,35 +145,32 @@ func btoi(b bool) int {
 // fixSet reads the set from --cap-add or --from.
 func fixSet(s *term.Streams, o fixOptions) (capset.Set, error) {
 	if o.from == "" {
-		text := strings.TrimSpace(o.capAdd)
-		if strings.EqualFold(text, "none") {
-			return 0, nil
-		}
-		for _, w := range capset.Fields(text) {
-			if capset.IsAll(w) {
-				return 0, usageErrorf("--cap-add ALL is not a reduced set: list the capabilities to keep")
-			}
-		}
-		set, err := capset.ParseSet(text)
+		l, err := capset.ParseList(o.capAdd)
 		if err != nil {
 			return 0, usageErrorf("--cap-add: %v", err)
 		}
-		return set, nil
+		if l.All {
+			return 0, usageErrorf("--cap-add ALL is not a reduced set: list the capabilities to keep")
+		}
+		return l.Set, nil
 	}
+	ev, err := readEvidence(s, o.from)
+	return ev.Set, err
+}
+
+// readEvidence reads --from: a profile or verify document, "-" for
+// standard input.
+func readEvidence(s *term.Streams, from string) (evidence.Evidence, error) {
 	var r io.Reader = s.In
-	if o.from != "-" {
-		f, err := os.Open(o.from)
+	if from != "-" {
+		f, err := os.Open(from)
 		if err != nil {
-			return 0, inputError(err)
+			return evidence.Evidence{}, err
 		}
 		defer f.Close()
 		r = f
 	}
-	set, _, err := fix.ReadSet(r)
-	if err != nil {
-		return 0, inputError(fmt.Errorf("%s: %w", o.from, err))
-	}
-	return set, nil
+	return evidence.Read(r, from)
 }
 
 func readFixFile(s *term.Streams, path string) ([]byte, error) {
@@ -187,17 +178,17 @@ func readFixFile(s *term.Streams, path string) ([]byte, error) {
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, inputError(err)
+			return nil, err
 		}
 		defer f.Close()
 		r = f
 	}
 	b, err := io.ReadAll(io.LimitReader(r, maxFixFile+1))
 	if err != nil {
-		return nil, inputError(fmt.Errorf("%s: %w", path, err))
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(b) > maxFixFile {
-		return nil, inputError(fmt.Errorf("%s: larger than %d MiB", path, maxFixFile>>20))
+		return nil, fmt.Errorf("%s: larger than %d MiB", path, maxFixFile>>20)
 	}
 	return b, nil
 }

@@ -15,11 +15,10 @@ import (
 )
 
 func textRenderer(s *term.Streams) report.Text {
-	return report.Text{Palette: s.Palette(), Width: s.Width}
+	return report.Text{Color: s.Color, Width: s.Width}
 }
 
 func newCapsCmd(s *term.Streams) *cobra.Command {
-	var runtime string
 	cmd := &cobra.Command{
 		Use:   "caps",
 		Short: "List every capability with its risk and which runtimes grant it by default",
@@ -29,21 +28,12 @@ func newCapsCmd(s *term.Streams) *cobra.Command {
 		Args: argsUsage(cobra.NoArgs),
 	}
 	out := outputFlag(cmd, "table", "json")
-	cmd.Flags().StringVar(&runtime, "runtime", "", "mark this runtime's default set: "+strings.Join(knowledge.RuntimeIDs, ", "))
-	_ = cmd.RegisterFlagCompletionFunc("runtime", cobra.FixedCompletions(knowledge.RuntimeIDs, cobra.ShellCompDirectiveNoFileComp))
+	rt := choiceFlag(cmd, "runtime", "", "mark this runtime's default set: "+strings.Join(knowledge.RuntimeIDs, ", "), knowledge.RuntimeIDs...)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := checkChoice("output", *out, "table", "json"); err != nil {
-			return err
-		}
-		if runtime != "" {
-			if err := checkChoice("runtime", runtime, knowledge.RuntimeIDs...); err != nil {
-				return err
-			}
-		}
-		if *out == "json" {
+		if out.String() == "json" {
 			return report.CapsJSON(s.Out, knowledge.All())
 		}
-		return textRenderer(s).CapsTable(s.Out, knowledge.All(), runtime)
+		return textRenderer(s).CapsTable(s.Out, knowledge.All(), rt.String())
 	}
 	return cmd
 }
@@ -75,9 +65,6 @@ func newExplainCmd(s *term.Streams) *cobra.Command {
 	}
 	out := outputFlag(cmd, "text", "json")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := checkChoice("output", *out, "text", "json"); err != nil {
-			return err
-		}
 		var entries []knowledge.Entry
 		var errs []error
 		for _, a := range args {
@@ -96,9 +83,9 @@ func newExplainCmd(s *term.Streams) *cobra.Command {
 			}
 		}
 		if len(errs) > 0 {
-			return inputError(errors.Join(errs...))
+			return errors.Join(errs...)
 		}
-		if *out == "json" {
+		if out.String() == "json" {
 			return report.CapsJSON(s.Out, entries)
 		}
 		return textRenderer(s).Explain(s.Out, entries)
@@ -129,14 +116,11 @@ several masks print one such object per line.`,
 	cmd.Flags().StringVar(&procRoot, "proc", procfs.DefaultRoot, "where the proc filesystem is mounted")
 	_ = cmd.Flags().MarkHidden("proc")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := checkChoice("output", *out, "text", "json"); err != nil {
-			return err
-		}
 		if cmd.Flags().Changed("pid") {
 			if len(args) > 0 {
 				return usageErrorf("give masks or --pid, not both")
 			}
-			return decodePID(s, procRoot, pid, *out)
+			return decodePID(s, procRoot, pid, out.String())
 		}
 		if len(args) == 0 {
 			return usageErrorf("give at least one mask, or --pid")
@@ -152,15 +136,15 @@ several masks print one such object per line.`,
 			sets = append(sets, m)
 		}
 		if len(errs) > 0 {
-			return inputError(errors.Join(errs...))
+			return errors.Join(errs...)
 		}
 		t := textRenderer(s)
 		for i, m := range sets {
 			var err error
 			switch {
-			case *out == "json" && len(sets) == 1:
+			case out.String() == "json" && len(sets) == 1:
 				err = report.JSON(s.Out, report.NewMask(m))
-			case *out == "json":
+			case out.String() == "json":
 				err = report.JSONLine(s.Out, report.NewMask(m))
 			default:
 				if i > 0 {
@@ -180,7 +164,7 @@ several masks print one such object per line.`,
 func decodePID(s *term.Streams, root string, pid int, out string) error {
 	st, err := procfs.ReadStatus(root, pid)
 	if err != nil {
-		return inputError(fmt.Errorf("process %d: %w", pid, err))
+		return fmt.Errorf("process %d: %w", pid, err)
 	}
 	f := st.Sets
 	if out == "json" {
@@ -204,14 +188,11 @@ space-separated; ALL means every capability capdrop knows.`,
 	}
 	out := outputFlag(cmd, "text", "json")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := checkChoice("output", *out, "text", "json"); err != nil {
-			return err
-		}
 		set, err := capset.ParseSet(strings.Join(args, ","))
 		if err != nil {
-			return inputError(err)
+			return err
 		}
-		if *out == "json" {
+		if out.String() == "json" {
 			return report.JSON(s.Out, report.NewMask(set))
 		}
 		_, err = fmt.Fprintln(s.Out, set.Hex())

@@ -18,15 +18,13 @@ import (
 	"github.com/capdrop/capdrop/trace"
 )
 
-func init() { register("measure", newProfileCmd) }
-
 type profileOptions struct {
 	container string
 	docker    bool
 	duration  time.Duration
 	mechanism string
 	maxKeys   int
-	output    *string
+	output    *choice
 }
 
 func newProfileCmd(s *term.Streams) *cobra.Command {
@@ -72,9 +70,6 @@ docs/profile.md for the JSON document (-o json) that verify and fix read.`,
 }
 
 func runProfile(cmd *cobra.Command, s *term.Streams, o *profileOptions, args []string) error {
-	if err := checkChoice("output", *o.output, "text", "json"); err != nil {
-		return err
-	}
 	modes := 0
 	if o.container != "" {
 		modes++
@@ -109,7 +104,7 @@ func runProfile(cmd *cobra.Command, s *term.Streams, o *profileOptions, args []s
 		return unsupportedError(err)
 	}
 	var live *liveView
-	if s.OutTTY && *o.output == "text" {
+	if s.OutTTY && o.output.String() == "text" {
 		live = &liveView{t: textRenderer(s), s: s, start: time.Now()}
 		opts.Live = live.update
 	}
@@ -145,11 +140,11 @@ func runProfile(cmd *cobra.Command, s *term.Streams, o *profileOptions, args []s
 		case errors.Is(err, trace.ErrPrivilege), errors.Is(err, trace.ErrUnsupported), errors.Is(err, engine.ErrUnreachable):
 			return unsupportedError(err)
 		case errors.Is(err, engine.ErrNotFound):
-			return inputError(err)
+			return err
 		}
-		return inputError(fmt.Errorf("profile: %w", err))
+		return fmt.Errorf("profile: %w", err)
 	}
-	if *o.output == "json" {
+	if o.output.String() == "json" {
 		return report.JSON(s.Out, p)
 	}
 	return textRenderer(s).Profile(s.Out, p)

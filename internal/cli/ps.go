@@ -21,8 +21,6 @@ import (
 	"github.com/capdrop/capdrop/report"
 )
 
-func init() { register("check", newPSCmd) }
-
 type psOptions struct {
 	all, containers, wide bool
 	pids                  []int
@@ -73,20 +71,13 @@ shape is documented in docs/ps.md and kept stable.`,
 	f.IntSliceVarP(&o.pids, "pid", "p", nil, "only these processes (comma-separated or repeated)")
 	f.StringVar(&o.container, "container", "", "only the processes of this container (name, ID or unique ID prefix)")
 	f.BoolVarP(&o.wide, "wide", "w", false, "show every set, the command line and security settings of each process")
-	f.StringVar(&o.threads, "threads", "quick", "find threads whose sets differ from their process's: quick (one capget per thread: effective, permitted, inheritable), full (every thread's status: all five sets, slower), off")
-	_ = cmd.RegisterFlagCompletionFunc("threads", cobra.FixedCompletions([]string{"quick", "full", "off"}, cobra.ShellCompDirectiveNoFileComp))
+	threads := choiceFlag(cmd, "threads", "quick", "find threads whose sets differ from their process's: quick (one capget per thread: effective, permitted, inheritable), full (every thread's status: all five sets, slower), off", "quick", "full", "off")
 	f.StringVar(&o.proc, "proc", procfs.DefaultRoot, "where the proc filesystem is mounted")
 	_ = f.MarkHidden("proc")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		o.output = *out
-		if err := checkChoice("output", o.output, "text", "json", "matrix"); err != nil {
-			return err
-		}
+		o.output, o.threads = out.String(), threads.String()
 		if o.output == "matrix" {
 			o.containers = true // the matrix has one row per container
-		}
-		if err := checkChoice("threads", o.threads, "quick", "full", "off"); err != nil {
-			return err
 		}
 		if o.wide && o.containers {
 			return usageErrorf("--wide applies to the process view, not --containers")
@@ -131,7 +122,7 @@ func runPS(cmd *cobra.Command, s *term.Streams, o *psOptions) error {
 	inv, err := inventory.Take(cmd.Context(), opts)
 	if err != nil {
 		if errors.Is(err, inventory.ErrNoContainer) || errors.Is(err, inventory.ErrAmbiguous) {
-			return inputError(err)
+			return err
 		}
 		return unsupportedError(err)
 	}
@@ -168,7 +159,7 @@ func runPS(cmd *cobra.Command, s *term.Streams, o *psOptions) error {
 		for i, p := range inv.MissingPIDs {
 			ids[i] = strconv.Itoa(p)
 		}
-		return inputError(fmt.Errorf("no user process with PID %s", strings.Join(ids, ", ")))
+		return fmt.Errorf("no user process with PID %s", strings.Join(ids, ", "))
 	}
 	return nil
 }

@@ -7,10 +7,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/capdrop/capdrop/internal/term"
 )
@@ -26,17 +27,16 @@ func Main(ctx context.Context, args []string, streams *term.Streams) int {
 	}
 	var ee *ExitError
 	if !errors.As(err, &ee) || !ee.Silent {
-		fmt.Fprintf(streams.ErrOut, "capdrop: %v\n", err)
+		fmt.Fprintf(streams.ErrOut, "capdrop: %s\n", message(ctx, err))
 		if isFlagError(err) && cmd != nil {
 			fmt.Fprintf(streams.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}
 	}
-	return exitCode(err)
+	return exitCode(ctx, err)
 }
 
 // NewRoot builds the command tree writing to streams.
 func NewRoot(streams *term.Streams) *cobra.Command {
-	var color string
 	root := &cobra.Command{
 		Use:   "capdrop",
 		Short: "Find, prove and apply the Linux capabilities your containers really need",
@@ -49,70 +49,65 @@ with eBPF (profile), proves a smaller set works (verify) and writes it back
 into your configuration (fix), or launches with it (run, runlabel).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			switch color {
-			case "auto":
-			case "always":
-				streams.Color = true
-			case "never":
-				streams.Color = false
-			default:
-				return usageErrorf("--color must be auto, always or never, not %q", color)
-			}
-			return nil
-		},
 	}
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
-	root.PersistentFlags().StringVar(&color, "color", "auto", "colour output: auto (on a terminal, unless NO_COLOR is set), always, never")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &ExitError{Code: ExitUsage, Err: flagError{err}}
-	})
-	for _, g := range groups {
-		var cmds []*cobra.Command
-		for _, v := range verbs {
-			if v.group == g.ID {
-				c := v.build(streams)
-				c.GroupID = g.ID
-				cmds = append(cmds, c)
-			}
+	color := newChoice("auto", "auto", "always", "never")
+	root.PersistentFlags().Var(color, "color", "colour output: auto (on a terminal, unless NO_COLOR is set), always, never")
+	root.PersistentPreRun = func(cmd *cobra.Command, args []string) {
+		switch color.String() {
+		case "always":
+			streams.Color = true
+		case "never":
+			streams.Color = false
 		}
-		if len(cmds) > 0 {
-			root.AddGroup(g)
-			root.AddCommand(cmds...)
+	}
+	root.SetFlagErrorFunc(flagErrors(ExitUsage))
+	// The commands, in the order of capdrop's loop: know, see and check,
+	// measure, prove and apply.
+	for _, g := range []struct {
+		group *cobra.Group
+		cmds  []*cobra.Command
+	}{
+		{&cobra.Group{ID: "know", Title: "Know the capabilities:"},
+			[]*cobra.Command{newCapsCmd(streams), newExplainCmd(streams), newDecodeCmd(streams), newEncodeCmd(streams)}},
+		{&cobra.Group{ID: "check", Title: "See and check what containers get:"},
+			[]*cobra.Command{newAuditCmd(streams), newPSCmd(streams)}},
+		{&cobra.Group{ID: "measure", Title: "Measure what a workload uses:"},
+			[]*cobra.Command{newProfileCmd(streams)}},
+		{&cobra.Group{ID: "apply", Title: "Prove and apply a smaller set:"},
+			[]*cobra.Command{newVerifyCmd(streams), newFixCmd(streams), newRunCmd(streams), newRunlabelCmd(streams)}},
+	} {
+		root.AddGroup(g.group)
+		for _, c := range g.cmds {
+			c.GroupID = g.group.ID
+			root.AddCommand(c)
 		}
 	}
 	root.AddCommand(newVersionCmd(streams))
 	return root
 }
 
-// The help groups, in the order of capdrop's loop: know, see and check,
-// measure, prove and apply.
-var groups = []*cobra.Group{
-	{ID: "know", Title: "Know the capabilities:"},
-	{ID: "check", Title: "See and check what containers get:"},
-	{ID: "measure", Title: "Measure what a workload uses:"},
-	{ID: "apply", Title: "Prove and apply a smaller set:"},
-}
-
-type verb struct {
-	group string
-	build func(*term.Streams) *cobra.Command
-}
-
-// verbs are capdrop's commands. Each file of this package that adds a verb
-// registers it in an init function, so adding a verb touches one file.
-var verbs = []verb{
-	{"know", newCapsCmd}, {"know", newExplainCmd}, {"know", newDecodeCmd}, {"know", newEncodeCmd},
-}
-
-// register adds a verb to a help group.
-func register(group string, build func(*term.Streams) *cobra.Command) {
-	verbs = append(verbs, verb{group, build})
-}
-
 type flagError struct{ error }
+
+// flagErrors returns a cobra flag-error function that exits with code and
+// says what a choice flag accepts.
+func flagErrors(code int) func(*cobra.Command, error) error {
+	return func(_ *cobra.Command, err error) error {
+		var ive *pflag.InvalidValueError
+		var ce *choiceError
+		if errors.As(err, &ive) && errors.As(err, &ce) {
+			err = fmt.Errorf("--%s must be one of %s, not %q", ive.GetFlag().Name, strings.Join(ce.choices, ", "), ive.GetValue())
+		}
+		return &ExitError{Code: code, Err: flagError{err}}
+	}
+}
+
+// choiceError is a value not among a choice flag's choices.
+type choiceError struct{ choices []string }
+
+func (e *choiceError) Error() string { return "must be one of " + strings.Join(e.choices, ", ") }
 
 func isFlagError(err error) bool {
 	var fe flagError
@@ -120,23 +115,48 @@ func isFlagError(err error) bool {
 		strings.Contains(err.Error(), "accepts ") || strings.Contains(err.Error(), "requires at least")
 }
 
-// outputFlag adds -o/--output with the given choices (the first is the
-// default) and returns the variable it sets.
-func outputFlag(cmd *cobra.Command, choices ...string) *string {
-	v := new(string)
-	cmd.Flags().StringVarP(v, "output", "o", choices[0], "output format: "+strings.Join(choices, ", "))
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(choices, cobra.ShellCompDirectiveNoFileComp))
-	return v
+// choice is a flag value that must be one of a fixed list: a wrong value
+// is refused while flags are parsed, as a usage error naming the choices.
+type choice struct {
+	value   string
+	choices []string
 }
 
-// checkChoice returns a usage error unless v is one of choices.
-func checkChoice(flag, v string, choices ...string) error {
-	for _, c := range choices {
-		if v == c {
-			return nil
-		}
+// newChoice returns a choice set to def.
+func newChoice(def string, choices ...string) *choice {
+	return &choice{value: def, choices: choices}
+}
+
+func (c *choice) String() string { return c.value }
+
+// Set accepts one of the choices.
+func (c *choice) Set(v string) error {
+	if !slices.Contains(c.choices, v) {
+		return &choiceError{c.choices}
 	}
-	return usageErrorf("--%s must be one of %s, not %q", flag, strings.Join(choices, ", "), v)
+	c.value = v
+	return nil
+}
+
+// Type names the value in help.
+func (c *choice) Type() string { return "string" }
+
+// choiceFlag adds a flag that takes one of choices (the first is the
+// default unless def is given), with shell completion.
+func choiceFlag(cmd *cobra.Command, name, def, usage string, choices ...string) *choice {
+	c := newChoice(def, choices...)
+	cmd.Flags().Var(c, name, usage)
+	_ = cmd.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(choices, cobra.ShellCompDirectiveNoFileComp))
+	return c
+}
+
+// outputFlag adds -o/--output with the given choices (the first is the
+// default).
+func outputFlag(cmd *cobra.Command, choices ...string) *choice {
+	c := newChoice(choices[0], choices...)
+	cmd.Flags().VarP(c, "output", "o", "output format: "+strings.Join(choices, ", "))
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(choices, cobra.ShellCompDirectiveNoFileComp))
+	return c
 }
 
 // argsUsage wraps a cobra positional-argument validator so its complaint

@@ -14,8 +14,6 @@ import (
 	"github.com/capdrop/capdrop/report"
 )
 
-func init() { register("apply", newRunCmd) }
-
 // ExitRunFailed is what `capdrop run` returns when it fails itself, before
 // the command runs: like env(1), nice(1) and docker run, it keeps the small
 // numbers for the command's own exit status.
@@ -76,14 +74,9 @@ a command that cannot be executed 126, one that is not found 127.`,
 	f.BoolVar(&dryRun, "dry-run", false, "print what the command would get (to standard output) and do not run it")
 	_ = cmd.RegisterFlagCompletionFunc("cap-drop", completeCaps)
 	_ = cmd.RegisterFlagCompletionFunc("cap-add", completeCaps)
-	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &ExitError{Code: ExitRunFailed, Err: flagError{err}}
-	})
+	cmd.SetFlagErrorFunc(flagErrors(ExitRunFailed))
 
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := checkChoice("output", *out, "text", "json"); err != nil {
-			return runError(err)
-		}
 		if len(args) == 0 {
 			return &ExitError{Code: ExitRunFailed, Err: flagError{errors.New("give the command to run after the flags (capdrop run [flags] -- CMD [ARGS...])")}}
 		}
@@ -104,7 +97,7 @@ a command that cannot be executed 126, one that is not found 127.`,
 			if dryRun {
 				w = s.Out
 			}
-			if err := renderPlan(s, w, plan, *out); err != nil {
+			if err := renderPlan(s, w, plan, out.String()); err != nil {
 				return runError(err)
 			}
 			if dryRun {
@@ -127,23 +120,17 @@ a command that cannot be executed 126, one that is not found 127.`,
 	return cmd
 }
 
-// parseCapList parses the values of a repeatable list flag: names in any
-// case with or without CAP_, separated by commas or spaces, or ALL.
+// parseCapList parses the values of a repeatable list flag
+// (capset.ParseList: names in any case with or without CAP_, separated by
+// commas or spaces, or ALL).
 func parseCapList(flag string, values []string) (all bool, set capset.Set, err error) {
 	var errs []error
 	for _, v := range values {
-		for _, w := range capset.Fields(v) {
-			if capset.IsAll(w) {
-				all = true
-				continue
-			}
-			c, err := capset.Parse(w)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("--%s: %w", flag, err))
-				continue
-			}
-			set = set.With(c)
+		l, err := capset.ParseList(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--%s: %w", flag, err))
 		}
+		all, set = all || l.All, set|l.Set
 	}
 	return all, set, errors.Join(errs...)
 }
@@ -152,7 +139,7 @@ func renderPlan(s *term.Streams, w io.Writer, plan *launch.Plan, format string) 
 	if format == "json" {
 		return report.JSON(w, report.NewLaunchPlan(plan))
 	}
-	t := report.Text{Palette: term.NewPalette(s.Color && w == s.Out), Width: s.Width}
+	t := report.Text{Color: s.Color && w == s.Out, Width: s.Width}
 	var b strings.Builder
 	if err := t.LaunchPlan(&b, plan); err != nil {
 		return err

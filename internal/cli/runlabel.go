@@ -20,13 +20,11 @@ import (
 	"github.com/capdrop/capdrop/workload"
 )
 
-func init() { register("apply", newRunlabelCmd) }
-
 type runlabelOptions struct {
 	runlabel.Options
 	display bool
 	strict  bool
-	failOn  string
+	failOn  *choice
 	policy  string
 	output  string
 }
@@ -85,21 +83,14 @@ runs; 1 when capdrop refuses to run it; 2 for a bad image, label or flag;
 		f.StringVar(&opts[i], fmt.Sprintf("opt%d", i+1), "", fmt.Sprintf("value of OPT%d (default: $OPT%d from the environment)", i+1, i+1))
 	}
 	f.BoolVar(&o.strict, "strict", false, "refuse to run a command that does not drop capabilities to an explicit list")
-	f.StringVar(&o.failOn, "fail-on", "never", "refuse to run when a finding is at or above this severity: low, medium, high, critical, never")
-	f.StringVar(&o.policy, "policy", audit.PolicyDefault, "audit rule preset: "+strings.Join(audit.Policies, ", "))
-	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(append(audit.Severities, "never"), cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("policy", cobra.FixedCompletions(audit.Policies, cobra.ShellCompDirectiveNoFileComp))
+	failOn := failOnFlag(cmd, "never", "refuse to run when a finding is at or above this severity")
+	policy := choiceFlag(cmd, "policy", audit.PolicyDefault, "audit rule preset: "+strings.Join(audit.Policies, ", "), audit.Policies...)
 	f.BoolVar(&o.Force, "force", false, "run a label that is not a docker run/create command, or that sets docker global options")
 	out := outputFlag(cmd, "text", "json")
 
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		o.output = *out
-		if err := checkChoice("output", o.output, "text", "json"); err != nil {
-			return err
-		}
-		if err := checkChoice("policy", o.policy, audit.Policies...); err != nil {
-			return err
-		}
+		o.output, o.policy = out.String(), policy.String()
+		o.failOn = failOn
 		for i := range opts {
 			o.Opt[i], o.OptSet[i] = opts[i], cmd.Flags().Changed(fmt.Sprintf("opt%d", i+1))
 		}
@@ -110,14 +101,7 @@ runs; 1 when capdrop refuses to run it; 2 for a bad image, label or flag;
 }
 
 func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref string) error {
-	failOn := audit.SeverityUnset
-	if o.failOn != "never" {
-		sev, err := audit.ParseSeverity(o.failOn)
-		if err != nil {
-			return usageErrorf("--fail-on must be one of low, medium, high, critical, never, not %q", o.failOn)
-		}
-		failOn = sev
-	}
+	failOn := threshold(o.failOn)
 	client, err := engine.FromEnv()
 	if err != nil {
 		return unsupportedError(err)
@@ -129,9 +113,9 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 	case errors.Is(err, engine.ErrUnreachable):
 		return unsupportedError(err)
 	case errors.Is(err, engine.ErrNotFound):
-		return inputError(fmt.Errorf("image %s is not on the engine at %s (capdrop runlabel does not pull: docker pull %s)", ref, client.Host(), runlabel.Quote(ref)))
+		return fmt.Errorf("image %s is not on the engine at %s (capdrop runlabel does not pull: docker pull %s)", ref, client.Host(), runlabel.Quote(ref))
 	case err != nil:
-		return inputError(err)
+		return err
 	}
 	if f, ok := s.In.(*os.File); ok {
 		o.TTY = xterm.IsTerminal(int(f.Fd()))
@@ -141,7 +125,7 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 		return &ExitError{Code: ExitFindings, Err: err}
 	}
 	if err != nil {
-		return inputError(err)
+		return err
 	}
 	rep, err := c.Audit(audit.Options{Policy: o.policy, Merge: engineMerge(cmd, client)})
 	if err != nil {
@@ -199,7 +183,7 @@ func renderRunlabel(s *term.Streams, w io.Writer, r report.Runlabel, format stri
 	if format == "json" {
 		return report.RunlabelJSON(w, r)
 	}
-	t := report.Text{Palette: term.NewPalette(s.Color && w == s.Out), Width: s.Width}
+	t := report.Text{Color: s.Color && w == s.Out, Width: s.Width}
 	var b strings.Builder
 	if err := t.RunlabelText(&b, r); err != nil {
 		return err

@@ -16,8 +16,6 @@ import (
 	"github.com/capdrop/capdrop/verify"
 )
 
-func init() { register("apply", newVerifyCmd) }
-
 // verifyOptions are the flags of capdrop verify.
 type verifyOptions struct {
 	capAdd       string
@@ -34,7 +32,7 @@ type verifyOptions struct {
 	checkHTTP    string
 	checkTCP     string
 	checkRunning time.Duration
-	output       *string
+	output       *choice
 	// labels go on every container (tests use them to find theirs).
 	labels map[string]string
 }
@@ -107,11 +105,8 @@ type verifyPlan struct {
 	retries int
 }
 
-func (o *verifyOptions) plan(cmd *cobra.Command, args []string) (verifyPlan, error) {
+func (o *verifyOptions) plan(s *term.Streams, cmd *cobra.Command, args []string) (verifyPlan, error) {
 	var p verifyPlan
-	if err := checkChoice("output", *o.output, "text", "json"); err != nil {
-		return p, err
-	}
 	sources := 0
 	for _, given := range []bool{len(args) > 0, o.compose != "", o.image != ""} {
 		if given {
@@ -133,16 +128,16 @@ func (o *verifyOptions) plan(cmd *cobra.Command, args []string) (verifyPlan, err
 	if capAddSet {
 		set, err := capset.ParseSet(o.capAdd)
 		if err != nil {
-			return p, inputError(fmt.Errorf("--cap-add: %w", err))
+			return p, fmt.Errorf("--cap-add: %w", err)
 		}
 		p.set, p.setFrom, p.hasSet = set, "--cap-add", true
 	}
 	if o.from != "" {
-		set, from, err := verify.ReadSetFile(o.from)
+		ev, err := readEvidence(s, o.from)
 		if err != nil {
-			return p, inputError(err)
+			return p, err
 		}
-		p.set, p.setFrom, p.hasSet = set, from, true
+		p.set, p.setFrom, p.hasSet = ev.Set, ev.String(), true
 	}
 
 	c := verify.Check{ExitCode: o.checkExit, Running: o.checkRunning}
@@ -195,7 +190,7 @@ func runVerify(ctx context.Context, s *term.Streams, o *verifyOptions, cmd *cobr
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	p, err := o.plan(cmd, args)
+	p, err := o.plan(s, cmd, args)
 	if err != nil {
 		return err
 	}
@@ -243,7 +238,7 @@ func runVerify(ctx context.Context, s *term.Streams, o *verifyOptions, cmd *cobr
 		all := verify.EngineAll(ver.Version)
 		set, err = tg.ConfiguredSet(all)
 		if err != nil {
-			return inputError(fmt.Errorf("the configuration's capabilities: %w", err))
+			return fmt.Errorf("the configuration's capabilities: %w", err)
 		}
 		from = "the configuration (Docker's rules)"
 		if tg.Kind == "image" {
@@ -259,7 +254,7 @@ func runVerify(ctx context.Context, s *term.Streams, o *verifyOptions, cmd *cobr
 		return usageErrorf("%v", err)
 	}
 	text := textRenderer(s)
-	live := *o.output == "text"
+	live := o.output.String() == "text"
 	if live {
 		head := &verify.Result{Target: tg, Check: p.check.String(), Start: set.Names(), StartFrom: from, Minimized: o.minimize}
 		text.VerifyHeader(s.Out, head)
@@ -300,7 +295,7 @@ func engineError(err error) error {
 	case errors.Is(err, engine.ErrUnreachable):
 		return unsupportedError(fmt.Errorf("%w (is dockerd running? set DOCKER_HOST to its socket)", err))
 	case errors.As(err, &ae) && ae.Status == 404:
-		return inputError(err)
+		return err
 	case errors.As(err, &ae):
 		return unsupportedError(fmt.Errorf("the engine refused: %w", err))
 	}
@@ -316,7 +311,7 @@ func targetError(err error) error {
 	case errors.Is(err, verify.ErrNoDockerCLI):
 		return unsupportedError(err)
 	case errors.As(err, &ra), errors.As(err, &ce):
-		return inputError(err)
+		return err
 	case errors.Is(err, engine.ErrUnreachable):
 		return engineError(err)
 	}
@@ -324,5 +319,5 @@ func targetError(err error) error {
 	if errors.As(err, &ae) {
 		return engineError(err)
 	}
-	return inputError(err)
+	return err
 }

@@ -53,11 +53,8 @@ func newVersionCmd(s *term.Streams) *cobra.Command {
 	}
 	out := outputFlag(cmd, "text", "json")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := checkChoice("output", *out, "text", "json"); err != nil {
-			return err
-		}
 		v := versionInfo()
-		if *out == "json" {
+		if out.String() == "json" {
 			return report.JSON(s.Out, v)
 		}
 		commit := ""
