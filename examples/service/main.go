@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command service is capdrop's example workload: a small web service that,
 // like many real images, starts as root, gives its data directory to its
 // own user and then drops to that user before serving. Its true needs are

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command probe is the launch tests' helper: a small static binary that
 // reports, from inside, what the kernel gave the process it runs as. Tests
 // run it under capdrop run (and as a set-user-ID copy) and check its output.
