@@ -85,6 +85,7 @@ func (c *Command) Workload(file string, kind workload.Kind) workload.Workload {
 		}
 	}
 	w.Uncertain = c.uncertain(file)
+	c.host(file, &w)
 	if w.CapsPos == nil && c.SubArg >= 0 {
 		p := c.pos(file, c.Args[c.SubArg].End)
 		w.CapsPos = &p
