@@ -32,6 +32,23 @@ var checks = map[string]checkFunc{
 	"CD023": checkPSARestrictedEscalation,
 	"CD024": checkPSARestrictedNonRoot,
 	"CD025": checkPSARestrictedUser0,
+	// Host access (host.go).
+	"CD030": checkHostMounts,
+	"CD031": checkHostMounts,
+	"CD032": checkHostMounts,
+	"CD033": checkHostMounts,
+	"CD034": checkHostMounts,
+	"CD035": checkHostNamespaces,
+	"CD036": checkHostNamespaces,
+	"CD037": checkHostNamespaces,
+	"CD038": checkHostNamespaces,
+	"CD039": checkHostNamespaces,
+	"CD040": checkHostNamespaces,
+	"CD041": checkHostDevices,
+	"CD042": checkSecurityOpts,
+	"CD043": checkSecurityOpts,
+	"CD044": checkSecurityOpts,
+	"CD045": checkSecurityOpts,
 }
 
 func isKube(w workload.Workload) bool {
@@ -134,12 +151,16 @@ func checkNoDropAll(c *ctx) {
 		return
 	}
 	var fromDefault, fromAll capset.Set
+	var allWord *workload.Word
 	for _, why := range c.res.Why {
 		if hasSource(why.Reasons, merge.FromDefault) {
 			fromDefault = fromDefault.With(why.Cap)
 		}
-		if hasSource(why.Reasons, merge.FromAll) {
-			fromAll = fromAll.With(why.Cap)
+		for _, r := range why.Reasons {
+			if r.Source == merge.FromAll {
+				fromAll = fromAll.With(why.Cap)
+				allWord = r.Word
+			}
 		}
 	}
 	if fromDefault|fromAll == 0 {
@@ -147,6 +168,9 @@ func checkNoDropAll(c *ctx) {
 	}
 	fix := dialectOf(c.w).dropAll(c.w, c.explicitAdds())
 	if fromAll != 0 {
+		if allWord != nil {
+			fix = dialectOf(c.w).replaceAddAll(c.w, *allWord, c.explicitAdds())
+		}
 		c.report(c.at(c.w.CapsPos), SeverityUnset, fromAll, fix,
 			"%s adds ALL capabilities (%d) instead of an explicit list", c.w.Name, fromAll.Len())
 		return
@@ -175,7 +199,7 @@ func checkRootEquivalent(c *ctx) {
 				allWord = r.Word
 			case merge.FromAdd, merge.FromExplicit, merge.FromImageLabel:
 				e, _ := knowledge.Lookup(cw.Cap)
-				fix := d.removeAdd(*r.Word)
+				fix := d.removeAddIn(c.w, *r.Word)
 				c.report(c.at(&r.Word.Pos, c.w.CapsPos), FromRisk(riskOf(cw.Cap)), capset.Of(cw.Cap), fix,
 					"%s grants %s, root-equivalent (%s risk: %s), and %s",
 					c.w.Name, cw.Cap.Short(), riskOf(cw.Cap), strings.TrimSuffix(e.Summary, "."), holdsOrGains(c.res, cw.Cap))
@@ -194,7 +218,11 @@ func checkRootEquivalent(c *ctx) {
 		if allWord != nil {
 			pos = &allWord.Pos
 		}
-		c.report(c.at(pos, c.w.CapsPos), FromRisk(worst), viaAll, d.dropAll(c.w, nil),
+		fix := d.dropAll(c.w, nil)
+		if allWord != nil {
+			fix = d.replaceAddAll(c.w, *allWord, c.explicitAdds())
+		}
+		c.report(c.at(pos, c.w.CapsPos), FromRisk(worst), viaAll, fix,
 			"%s adds ALL, which grants %d root-equivalent capabilities: %s",
 			c.w.Name, viaAll.Len(), strings.Join(viaAll.ShortNames(), " "))
 	}
@@ -439,14 +467,14 @@ func checkNoNewPrivs(c *ctx) {
 	if isKube(c.w) {
 		msg = fmt.Sprintf("%s does not set allowPrivilegeEscalation: false, so the kubelet does not set no_new_privs and setuid binaries can raise privileges", c.w.Name)
 	}
-	c.report(c.at(c.w.NoNewPrivsPos, c.w.CapsPos), SeverityUnset, 0, dialectOf(c.w).noNewPrivs(), "%s", msg)
+	c.report(c.at(c.w.NoNewPrivsPos, c.w.CapsPos), SeverityUnset, 0, dialectOf(c.w).noNewPrivs(c.w), "%s", msg)
 }
 
 func checkLabelRun(c *ctx) {
 	if c.w.Kind != workload.DockerfileLabel || c.w.Privileged || dropsAll(c.w) {
 		return
 	}
-	fix := dialectLabel.dropAll(c.w, nil)
+	fix := dialectLabel.dropAll(c.w, c.explicitAdds())
 	c.report(c.at(c.w.CapsPos), SeverityUnset, c.res.Sets.Bounding, fix,
 		"the LABEL RUN command starts the container without --cap-drop=ALL, so whoever runs the label gives it %s's %d default capabilities",
 		c.res.Runtime, c.res.Sets.Bounding.Len())
@@ -555,7 +583,7 @@ func checkPSARestrictedEscalation(c *ctx) {
 	if ape := c.w.AllowPrivilegeEscalation; ape != nil && !*ape {
 		return
 	}
-	c.report(c.at(c.w.NoNewPrivsPos, c.w.CapsPos), SeverityUnset, 0, dialectKube.noNewPrivs(),
+	c.report(c.at(c.w.NoNewPrivsPos, c.w.CapsPos), SeverityUnset, 0, dialectKube.noNewPrivs(c.w),
 		"container %q must set securityContext.allowPrivilegeEscalation=false (Pod Security restricted)", containerName(c.w))
 }
 

@@ -84,7 +84,11 @@ func (d dialect) dropAll(w workload.Workload, adds []string) string {
 		l := quoteList(caps, true)
 		return fmt.Sprintf("\"capabilities\": {\"bounding\": %s, \"effective\": %s, \"permitted\": %s}", l, l, l)
 	case dialectLabel:
-		if line, ok := labelWithDrop(w, adds); ok {
+		ins := []string{"--cap-drop=ALL"}
+		for _, a := range adds {
+			ins = append(ins, "--cap-add="+a)
+		}
+		if line, ok := labelRewrite(w, []labelOption{{long: []string{"cap-add", "cap-drop"}}}, ins); ok {
 			return line
 		}
 	case dialectImage:
@@ -126,7 +130,9 @@ func (d dialect) dropCaps(w workload.Workload, caps []string) string {
 		flags[i] = "--cap-drop=" + c
 	}
 	if d == dialectLabel {
-		return "add to the LABEL RUN command: " + strings.Join(flags, " ")
+		if line, ok := labelRewrite(w, nil, flags); ok {
+			return line
+		}
 	}
 	return strings.Join(flags, " ")
 }
@@ -165,7 +171,7 @@ func (d dialect) rename(word workload.Word, to string) string {
 }
 
 // noNewPrivs is the setting that turns no_new_privs on.
-func (d dialect) noNewPrivs() string {
+func (d dialect) noNewPrivs(w workload.Workload) string {
 	switch d {
 	case dialectCompose:
 		return "security_opt: [\"no-new-privileges:true\"]"
@@ -176,13 +182,25 @@ func (d dialect) noNewPrivs() string {
 	case dialectOCI:
 		return "\"noNewPrivileges\": true  (in \"process\")"
 	case dialectLabel:
-		return "add --security-opt=no-new-privileges to the LABEL RUN command"
+		if line, ok := labelRewrite(w, nil, []string{"--security-opt=no-new-privileges"}); ok {
+			return line
+		}
 	}
 	return "--security-opt=no-new-privileges"
 }
 
 // removePrivileged says how to stop running privileged.
 func (d dialect) removePrivileged(w workload.Workload, adds []string) string {
+	if d == dialectLabel {
+		// The label's own --cap-add words stay; privileged ignored them.
+		var ins []string
+		if !dropsAll(w) {
+			ins = []string{"--cap-drop=ALL"}
+		}
+		if line, ok := labelRewrite(w, []labelOption{privilegedOption}, ins); ok {
+			return line
+		}
+	}
 	var first string
 	switch d {
 	case dialectCompose:
@@ -200,20 +218,33 @@ func (d dialect) removePrivileged(w workload.Workload, adds []string) string {
 	return first + "; then\n" + d.dropAll(w, adds)
 }
 
-// labelWithDrop rewrites the LABEL RUN command with --cap-drop=ALL (and the
-// adds) right after "run".
-func labelWithDrop(w workload.Workload, adds []string) (string, bool) {
-	cmd := w.Attrs["command"]
-	fields := strings.Fields(cmd)
-	for i, f := range fields {
-		if f == "run" && i > 0 {
-			ins := []string{"--cap-drop=ALL"}
-			for _, a := range adds {
-				ins = append(ins, "--cap-add="+a)
-			}
-			out := append(append(append([]string{}, fields[:i+1]...), ins...), fields[i+1:]...)
-			return "LABEL RUN=" + strconv.Quote(strings.Join(out, " ")), true
+// removeAddIn says how to take one added name out of w: for a label, the
+// rewritten LABEL line.
+func (d dialect) removeAddIn(w workload.Workload, word workload.Word) string {
+	if d == dialectLabel {
+		if line, ok := labelRewrite(w, []labelOption{capOption("cap-add", word.Text)}, nil); ok {
+			return line
 		}
 	}
-	return "", false
+	return d.removeAdd(word)
+}
+
+// replaceAddAll says how to stop adding ALL: take the ALL out and, unless
+// the configuration drops ALL already, drop everything but the named adds.
+// Dropping ALL alone is not enough, since Docker lets an added ALL win.
+func (d dialect) replaceAddAll(w workload.Workload, all workload.Word, adds []string) string {
+	if d == dialectLabel {
+		var ins []string
+		if !dropsAll(w) {
+			ins = []string{"--cap-drop=ALL"}
+		}
+		if line, ok := labelRewrite(w, []labelOption{capOption("cap-add", "ALL")}, ins); ok {
+			return line
+		}
+	}
+	fix := d.removeAdd(all)
+	if !dropsAll(w) {
+		fix += "; then\n" + d.dropAll(w, adds)
+	}
+	return fix
 }

@@ -1,0 +1,3 @@
+#!/bin/sh
+# the host's processes
+docker run --rm -it --pid=container:web --cap-drop=ALL alpine:3.20 ps aux

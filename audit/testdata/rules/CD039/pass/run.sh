@@ -1,0 +1,3 @@
+#!/bin/sh
+# out of the daemon's userns-remap
+docker run --rm --cap-drop=ALL alpine:3.20 id

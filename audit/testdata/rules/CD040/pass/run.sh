@@ -1,0 +1,3 @@
+#!/bin/sh
+# the host's cgroups
+docker run --rm --cgroupns=private --cap-drop=ALL alpine:3.20 cat /proc/self/cgroup

@@ -1,0 +1,3 @@
+#!/bin/sh
+# no AppArmor profile
+docker run --rm --cap-drop=ALL --security-opt apparmor=docker-default alpine:3.20 true
