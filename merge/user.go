@@ -33,11 +33,14 @@ func identify(w workload.Workload, rt workload.Runtime) identity {
 			id.refusal = "runAsNonRoot is true but runAsUser is 0: the kubelet refuses to start the container"
 		}
 	case strings.TrimSpace(w.User) != "":
-		id.root, id.how = userIsRoot(w.User, rt)
+		id.root, id.how = userIsRoot(w.User, rt, w.ImageAccounts)
 		id.how = "user " + strconv.Quote(w.User) + id.how
 	case strings.TrimSpace(w.ImageUser) != "":
-		id.root, id.how = userIsRoot(w.ImageUser, rt)
+		id.root, id.how = userIsRoot(w.ImageUser, rt, w.ImageAccounts)
 		id.how = "image USER " + strconv.Quote(w.ImageUser) + id.how
+	case w.ImageAccounts != nil && !w.ImageAccounts.Known:
+		id.root = true
+		id.how = "image USER unknown: " + w.ImageAccounts.Source + "; judged as root"
 	case w.RunAsNonRoot != nil && *w.RunAsNonRoot:
 		id.root = false
 		id.how = "runAsNonRoot: the kubelet starts it only as a non-root user"
@@ -49,13 +52,23 @@ func identify(w workload.Workload, rt workload.Runtime) identity {
 }
 
 // userIsRoot reads "uid[:gid]" or "name[:group]". A numeric uid decides; the
-// name root is root; any other name is taken as a non-root user (the engine
-// resolves it in the image's /etc/passwd, which capdrop does not see).
-// Podman compares the text itself: only "root" and "0" are root.
-func userIsRoot(user string, rt workload.Runtime) (bool, string) {
-	u, _, _ := strings.Cut(strings.TrimSpace(user), ":")
+// name root is root. Other names are resolved in the image's accounts when
+// they were read: a name that maps to 0 is root, and a user or group name
+// they lack is judged as root (the engine refuses to start the container,
+// and capdrop never guesses in the safe direction). Without the accounts a
+// name is taken as a non-root user. Podman compares the text itself: only
+// "root" and "0" are root.
+func userIsRoot(user string, rt workload.Runtime, acc *workload.Accounts) (bool, string) {
+	u, g, hasGroup := strings.Cut(strings.TrimSpace(user), ":")
 	if rt == workload.Podman {
 		return u == "root" || u == "0", ""
+	}
+	if acc != nil && hasGroup && g != "" {
+		if _, err := strconv.ParseUint(g, 10, 32); err != nil {
+			if _, ok := acc.Groups[g]; !ok {
+				return true, fmt.Sprintf(" (group %q is not in %s: judged as root; the engine refuses to start it)", g, acc.Source)
+			}
+		}
 	}
 	if n, err := strconv.ParseUint(u, 10, 32); err == nil {
 		return n == 0, ""
@@ -63,5 +76,15 @@ func userIsRoot(user string, rt workload.Runtime) (bool, string) {
 	if u == "root" {
 		return true, ""
 	}
-	return false, " (a name: assumed not uid 0 in the image's /etc/passwd)"
+	if acc == nil {
+		return false, " (a name: assumed not uid 0 in the image's /etc/passwd)"
+	}
+	uid, ok := acc.Users[u]
+	switch {
+	case !ok:
+		return true, fmt.Sprintf(" (not in %s: judged as root; the engine refuses to start it)", acc.Source)
+	case uid == 0:
+		return true, fmt.Sprintf(" (uid 0 in %s)", acc.Source)
+	}
+	return false, fmt.Sprintf(" (uid %d in %s)", uid, acc.Source)
 }

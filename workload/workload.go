@@ -107,6 +107,13 @@ type Workload struct {
 	// ImageUser is the image's USER, when the source knows it (a Dockerfile,
 	// docker inspect of an image); used when User is empty.
 	ImageUser string `json:"image_user,omitempty"`
+	// ImageAccounts are the user and group names of the image's own
+	// /etc/passwd and /etc/group, when a verb read them from the image
+	// (runlabel does, through the engine). Names in User and ImageUser
+	// are resolved against them, and a name they lack is judged as root.
+	// nil when nobody read them: a name other than root is then taken as
+	// a non-root user.
+	ImageAccounts *Accounts `json:"image_accounts,omitempty"`
 
 	// Kubernetes securityContext fields after applying pod-level defaults
 	// (container level wins). nil means not set anywhere.
@@ -143,6 +150,20 @@ type Workload struct {
 	// "namespace", "object" (Deployment/web), "service", "command" (the run
 	// line as written), "label" (LABEL RUN text), "pod_privileged", ….
 	Attrs map[string]string `json:"attrs,omitempty"`
+}
+
+// Accounts are user and group names with their ids as an image's
+// /etc/passwd and /etc/group define them: the first entry of a name wins,
+// as in the runtime's own lookup.
+type Accounts struct {
+	Users  map[string]int64 `json:"users"`
+	Groups map[string]int64 `json:"groups"`
+	// Known is false when the image could not be read (it is not on the
+	// engine): its USER is unknown too, and every name is judged as root.
+	Known bool `json:"known"`
+	// Source says where the names were read ("/etc/passwd and /etc/group
+	// of image sha256:…"), or why they could not be.
+	Source string `json:"source"`
 }
 
 // Host holds the settings through which a container reaches its host.
