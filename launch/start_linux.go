@@ -13,13 +13,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// gainedMsg is the refusal of a capdrop binary that gained privileges at
+// exec (set-user-ID, set-group-ID or file capabilities).
+const gainedMsg = "this capdrop binary runs set-user-ID, set-group-ID or with file capabilities: " +
+	"it refuses to launch anything with privileges it gained itself (install it without them)"
+
+// CheckGained refuses (an error wrapping ErrRefused) when this process
+// gained privileges at exec: set-user-ID, set-group-ID or file
+// capabilities. Verbs that act with privileges for their caller — start
+// containers through an engine socket, launch commands — call it first,
+// so that a capdrop installed that way never lends its privileges to
+// whoever runs it.
+func CheckGained() error {
+	if secureExec() {
+		return refused(gainedMsg)
+	}
+	return nil
+}
+
 // Prepare resolves req against the calling process — its capability sets,
 // identity and securebits as the kernel reports them — and the account
 // files. It changes nothing.
 func Prepare(req Request) (*Plan, error) {
-	if secureExec() {
-		return nil, refused("this capdrop binary runs set-user-ID, set-group-ID or with file capabilities: " +
-			"it refuses to launch anything with privileges it gained itself (install it without them)")
+	if err := CheckGained(); err != nil {
+		return nil, err
 	}
 	c, err := readThread()
 	if err != nil {

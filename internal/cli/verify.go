@@ -12,6 +12,7 @@ import (
 	"github.com/capdrop/capdrop/engine"
 	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/knowledge"
+	"github.com/capdrop/capdrop/launch"
 	"github.com/capdrop/capdrop/report"
 	"github.com/capdrop/capdrop/verify"
 )
@@ -189,6 +190,11 @@ func errOr(err error, msg string) error {
 func runVerify(ctx context.Context, s *term.Streams, o *verifyOptions, cmd *cobra.Command, args []string) error {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	// verify drives the engine (root's, usually) for its caller: a
+	// capdrop that gained privileges at exec must not lend them.
+	if err := launch.CheckGained(); err != nil {
+		return unsupportedError(err)
 	}
 	p, err := o.plan(s, cmd, args)
 	if err != nil {
