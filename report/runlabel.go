@@ -38,7 +38,10 @@ type RunlabelDoc struct {
 	Command    string                `json:"command"`
 	Variables  []runlabel.Var        `json:"variables"`
 	HostAccess []runlabel.HostAccess `json:"host_access"`
-	Notes      []string              `json:"notes"`
+	// Judged is the image the audit judged the container as: the one the
+	// command names (null when the label was refused before that).
+	Judged *runlabel.Judged `json:"judged"`
+	Notes  []string         `json:"notes"`
 	// Audit is capdrop audit's document for the one workload (its file is
 	// "command": positions are columns of Command); null when the command
 	// starts no container.
@@ -60,6 +63,11 @@ func NewRunlabelDoc(r Runlabel) RunlabelDoc {
 	if r.Audit != nil {
 		a := NewAuditDoc(Audit{Report: r.Audit})
 		doc.Audit = &a
+		j := c.Judged
+		doc.Judged = &j
+	}
+	if doc.Argv == nil {
+		doc.Argv = []string{}
 	}
 	return doc
 }
@@ -110,7 +118,9 @@ func (t Text) RunlabelText(w io.Writer, r Runlabel) error {
 		row("variables", strings.Join(vs, ", "))
 	}
 	// The command is never wrapped: it is shown exactly as it runs.
-	b.WriteString(p.Bold(fmt.Sprintf("%-9s", "command")) + "  " + c.Text + "\n")
+	if c.Text != "" {
+		b.WriteString(p.Bold(fmt.Sprintf("%-9s", "command")) + "  " + c.Text + "\n")
+	}
 	for _, h := range c.Host {
 		row("host", fmt.Sprintf("%s (column %d): %s", h.Option, h.Col, h.What))
 	}
@@ -118,6 +128,7 @@ func (t Text) RunlabelText(w io.Writer, r Runlabel) error {
 		row("note", n)
 	}
 	if r.Audit != nil {
+		row("judged", judgedText(c.Judged))
 		t.runlabelAudit(&b, r.Audit)
 	}
 	for _, why := range r.Refused {
@@ -177,4 +188,32 @@ func (t Text) runlabelAudit(b *strings.Builder, rep *audit.Report) {
 		line += " (" + strings.Join(parts, ", ") + ")"
 	}
 	b.WriteString(p.Bold(fmt.Sprintf("%-9s", "findings")) + "  " + line + "; policy " + rep.Policy + "\n")
+}
+
+// judgedText says which image the audit judged and who it runs as.
+func judgedText(j runlabel.Judged) string {
+	switch {
+	case j.Ref == "":
+		return "no image capdrop can read in the command: judged as root"
+	case !j.Present:
+		return "image " + runlabel.Quote(j.Ref) + ", not on the engine: its USER is unknown, judged as root"
+	}
+	s := "image " + runlabel.Quote(j.Ref)
+	if id := strings.TrimPrefix(j.ID, "sha256:"); len(id) >= 12 {
+		s += " (" + id[:12] + ")"
+	}
+	if j.Labelled {
+		s += ", the labelled image"
+	} else {
+		s += ", not the labelled image"
+	}
+	if j.User == "" {
+		s += "; no USER (root)"
+	} else {
+		s += "; USER " + runlabel.Quote(j.User)
+	}
+	if j.Accounts != "" {
+		s += "; names resolved in " + j.Accounts
+	}
+	return s
 }

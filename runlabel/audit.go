@@ -24,9 +24,11 @@ func (c *Command) Audit(opts audit.Options) (*audit.Report, error) {
 
 // Verdict says why a command must not run, given its audit: --strict wants
 // every capability the container holds named in --cap-add (so the command
-// drops ALL, is not privileged and adds no ALL), and failOn refuses
-// findings at or above that severity (SeverityUnset: never). An empty
-// verdict lets it run.
+// drops ALL, is not privileged and adds no ALL) and no access to the host
+// (no host path, engine socket, host namespace, device, confinement turned
+// off, or host file the docker CLI reads or writes); failOn refuses
+// findings at or above that severity (SeverityUnset: never), host-access
+// findings included. An empty verdict lets it run.
 func Verdict(c *Command, rep *audit.Report, strict bool, failOn audit.Severity) []string {
 	var out []string
 	if rep == nil || len(rep.Workloads) == 0 {
@@ -37,6 +39,9 @@ func Verdict(c *Command, rep *audit.Report, strict bool, failOn audit.Severity) 
 	}
 	if strict {
 		if why := notDropped(rep.Workloads[0].Result); why != "" {
+			out = append(out, "--strict: "+why)
+		}
+		if why := hostReach(c, rep); why != "" {
 			out = append(out, "--strict: "+why)
 		}
 	}
@@ -52,6 +57,31 @@ func Verdict(c *Command, rep *audit.Report, strict bool, failOn audit.Severity) 
 		}
 	}
 	return out
+}
+
+// hostReach says which options reach into the host, or "" when none do.
+func hostReach(c *Command, rep *audit.Report) string {
+	var opts []string
+	for _, h := range c.Host {
+		opts = append(opts, h.Option)
+	}
+	n := 0
+	for _, f := range rep.Findings {
+		if audit.HostAccess(f.Rule) {
+			n++
+		}
+	}
+	if len(opts) == 0 && n == 0 {
+		return ""
+	}
+	why := "the command reaches into the host"
+	if len(opts) > 0 {
+		why += " (" + strings.Join(opts, ", ") + ")"
+	}
+	if n > 0 {
+		why += fmt.Sprintf(", %d host-access %s", n, plural(n, "finding", "findings"))
+	}
+	return why + "; a label run under --strict may only use what the container is given by name"
 }
 
 // notDropped says which capabilities the container holds without the

@@ -115,6 +115,9 @@ type Command struct {
 	Workload *workload.Workload `json:"-"`
 	// Host are the options that reach into the host.
 	Host []HostAccess `json:"host_access"`
+	// Judged is the image the audit judged the container as (see
+	// JudgeImage): the one the command names.
+	Judged Judged `json:"judged"`
 	// Notes are facts worth telling before the command runs.
 	Notes []string `json:"notes"`
 }
@@ -128,7 +131,10 @@ func (e *NoLabelError) Error() string {
 	return fmt.Sprintf("image %s has no %s label", e.Image, e.Label)
 }
 
-// Build resolves the label of img into the command to execute.
+// Build resolves the label of img into the command to execute. When the
+// label is refused or cannot be read (a *LabelError), the Command is
+// returned too, with the label's text and, when it got that far, the
+// command it expanded to: a refusal shows what it refused.
 func Build(img Image, o Options) (*Command, error) {
 	if o.Label == "" {
 		o.Label = DefaultLabel
@@ -170,7 +176,7 @@ func Build(img Image, o Options) (*Command, error) {
 	} else {
 		argv, used, err := Expand(text, vars)
 		if err != nil {
-			return nil, fmt.Errorf("image %s, label %s: %w", img.Ref, key, err)
+			return c, fmt.Errorf("image %s, label %s: %w", img.Ref, key, err)
 		}
 		c.Argv, c.Vars = argv, used
 	}
@@ -184,7 +190,7 @@ func Build(img Image, o Options) (*Command, error) {
 	}
 	c.Text = Join(c.Argv)
 	if err := c.classify(replaced, o.Force); err != nil {
-		return nil, fmt.Errorf("image %s, label %s: %w", img.Ref, key, err)
+		return c, fmt.Errorf("image %s, label %s: %w", img.Ref, key, err)
 	}
 	if c.Run != nil {
 		w := c.Run.Workload(File, kind)

@@ -102,6 +102,10 @@ runs; 1 when capdrop refuses to run it; 2 for a bad image, label or flag;
 
 func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref string) error {
 	failOn := threshold(o.failOn)
+	// --display too: reading the image's accounts creates a container.
+	if err := launch.CheckGained(); err != nil {
+		return &ExitError{Code: ExitRunFailed, Err: err}
+	}
 	client, err := engine.FromEnv()
 	if err != nil {
 		return unsupportedError(err)
@@ -120,11 +124,27 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 	if f, ok := s.In.(*os.File); ok {
 		o.TTY = xterm.IsTerminal(int(f.Fd()))
 	}
+	w := s.ErrOut
+	if o.display {
+		w = s.Out
+	}
 	c, err := runlabel.Build(runlabel.FromEngine(ref, inspected), o.Options)
-	if errors.Is(err, runlabel.ErrRefused) {
-		return &ExitError{Code: ExitFindings, Err: err}
+	var le *runlabel.LabelError
+	if c != nil && errors.As(err, &le) {
+		// Shown whole: the label, what it expanded to, and why not.
+		if rerr := renderRunlabel(s, w, report.Runlabel{Command: c, Refused: []string{err.Error()}}, o.output); rerr != nil {
+			return rerr
+		}
+		code := ExitUsage
+		if errors.Is(err, runlabel.ErrRefused) {
+			code = ExitFindings
+		}
+		return &ExitError{Code: code, Silent: true}
 	}
 	if err != nil {
+		return err
+	}
+	if err := c.JudgeImage(ctx, client); err != nil {
 		return err
 	}
 	rep, err := c.Audit(audit.Options{Policy: o.policy, Merge: engineMerge(cmd, client)})
@@ -132,11 +152,6 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 		return usageErrorf("%v", err)
 	}
 	r := report.Runlabel{Command: c, Audit: rep, Refused: runlabel.Verdict(c, rep, o.strict, failOn)}
-
-	w := s.ErrOut
-	if o.display {
-		w = s.Out
-	}
 	if err := renderRunlabel(s, w, r, o.output); err != nil {
 		return err
 	}

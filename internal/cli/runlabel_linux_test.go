@@ -310,7 +310,7 @@ func TestRunlabelEngine(t *testing.T) {
 		t.Setenv("CAPDROP_RL_MARKER", marker)
 		img := labelImage(t, `RUN="touch \$CAPDROP_RL_MARKER"`, `INSTALL="docker run --rm IMAGE true; touch \$CAPDROP_RL_MARKER"`)
 		_, stderr, code := runMain(t, "runlabel", img)
-		if code != ExitFindings || !strings.Contains(stderr, "label RUN: touch is not docker or podman (--force runs it anyway)") {
+		if code != ExitFindings || !strings.Contains(flat(stderr), "label RUN: touch is not docker or podman (--force runs it anyway)") {
 			t.Errorf("exit %d: %s", code, stderr)
 		}
 		if _, err := os.Stat(marker); err == nil {
@@ -318,7 +318,7 @@ func TestRunlabelEngine(t *testing.T) {
 		}
 		// Shell code is refused even with --force: nothing runs at all.
 		_, stderr, code = runMain(t, "runlabel", "--force", "--label", "INSTALL", img)
-		if code != ExitFindings || !strings.Contains(stderr, "column 29: the label holds more than one command; capdrop runs a label as one command without a shell") {
+		if code != ExitFindings || !strings.Contains(flat(stderr), "column 29: the label holds more than one command; capdrop runs a label as one command without a shell") {
 			t.Errorf("exit %d: %s", code, stderr)
 		}
 		if _, err := os.Stat(marker); err == nil {
