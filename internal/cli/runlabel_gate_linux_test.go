@@ -40,7 +40,9 @@ func TestRunlabelGate(t *testing.T) {
 
 	t.Run("the command's own image is judged, not the labelled one", func(t *testing.T) {
 		other := dockertest.Image(t, nil) // root: no USER
-		img := labelImage(t, `RUN="docker run --rm --label capdrop-test=1 --cap-drop=ALL --cap-add=SYS_ADMIN `+other+` `+grepCaps+`"`, "USER 1000")
+		// no_new_privs: judged as USER 1000, nothing could gain SYS_ADMIN
+		// and --fail-on high would pass, as it did before.
+		img := labelImage(t, `RUN="docker run --rm --label capdrop-test=1 --cap-drop=ALL --cap-add=SYS_ADMIN --security-opt=no-new-privileges `+other+` `+grepCaps+`"`, "USER 1000")
 		doc := audited(t, "--strict", "--fail-on", "high", img)
 		w := doc.Audit.Workloads[0]
 		if doc.Run || !w.Root || doc.Judged == nil || doc.Judged.Ref != other || doc.Judged.Labelled || !doc.Judged.Present ||
@@ -65,7 +67,7 @@ func TestRunlabelGate(t *testing.T) {
 	})
 
 	t.Run("an image the engine lacks is judged as root", func(t *testing.T) {
-		img := labelImage(t, `RUN="docker run --rm --cap-drop=ALL --cap-add=SYS_ADMIN capdrop-test/never-built:404 true"`, "USER 1000")
+		img := labelImage(t, `RUN="docker run --rm --cap-drop=ALL --cap-add=SYS_ADMIN --security-opt=no-new-privileges capdrop-test/never-built:404 true"`, "USER 1000")
 		doc := audited(t, "--fail-on", "high", img)
 		if doc.Run || !doc.Audit.Workloads[0].Root || doc.Judged.Present || doc.Judged.Ref != "capdrop-test/never-built:404" ||
 			!strings.Contains(doc.Audit.Workloads[0].UserReason, "image capdrop-test/never-built:404 is not on the engine") {
@@ -74,7 +76,7 @@ func TestRunlabelGate(t *testing.T) {
 	})
 
 	t.Run("a named user is resolved in the image's own passwd", func(t *testing.T) {
-		label := `RUN="docker run --rm --label capdrop-test=1 --cap-drop=ALL --cap-add=SYS_ADMIN IMAGE ` + grepCaps + `"`
+		label := `RUN="docker run --rm --label capdrop-test=1 --cap-drop=ALL --cap-add=SYS_ADMIN --security-opt=no-new-privileges IMAGE ` + grepCaps + `"`
 		for _, c := range []struct {
 			name, passwd, group, user string
 			root, starts              bool
@@ -92,9 +94,8 @@ func TestRunlabelGate(t *testing.T) {
 				img := passwdImage(t, c.passwd, c.group, append([]string{"USER " + c.user}, "LABEL "+label)...)
 				doc := audited(t, "--fail-on", "high", img)
 				w := doc.Audit.Workloads[0]
-				// Non-root, SYS_ADMIN is still reachable through set-user-ID
-				// binaries (no no_new_privs), so --fail-on high refuses both.
-				if w.Root != c.root || doc.Run || !strings.Contains(doc.Judged.Accounts, "/etc/passwd and /etc/group of image") {
+				// Non-root with no_new_privs never holds SYS_ADMIN: it passes.
+				if w.Root != c.root || doc.Run == c.root || !strings.Contains(doc.Judged.Accounts, "/etc/passwd and /etc/group of image") {
 					t.Errorf("root %v (%s), run %v, judged %+v, findings %q", w.Root, w.UserReason, doc.Run, doc.Judged, rules(doc))
 				}
 				stdout, stderr, code := runMain(t, "runlabel", img)
@@ -114,7 +115,7 @@ func TestRunlabelGate(t *testing.T) {
 		// --user in the command is resolved the same way, and a symbolic
 		// link to the passwd file is followed inside the image.
 		img := dockertest.Image(t, nil, `RUN ["/bin/busybox", "sh", "-c", "mkdir /etc/db && mv /etc/passwd /etc/db/passwd && ln -s db/passwd /etc/passwd && echo 'svc:x:0:0::/:/bin/sh' >> /etc/db/passwd"]`,
-			`LABEL RUN="docker run --rm --label capdrop-test=1 --cap-drop=ALL --cap-add=SYS_ADMIN --user svc IMAGE `+grepCaps+`"`, "USER 1000")
+			`LABEL RUN="docker run --rm --label capdrop-test=1 --cap-drop=ALL --cap-add=SYS_ADMIN --security-opt=no-new-privileges --user svc IMAGE `+grepCaps+`"`, "USER 1000")
 		doc := audited(t, "--fail-on", "high", img)
 		stdout, stderr, code := runMain(t, "runlabel", img)
 		if !doc.Audit.Workloads[0].Root || doc.Run || code != 0 || !strings.Contains(stdout, "Uid:\t0\t") {
@@ -127,7 +128,7 @@ func TestRunlabelGate(t *testing.T) {
 	})
 
 	t.Run("host access is gated", func(t *testing.T) {
-		img := labelImage(t, `RUN="docker run --rm --label capdrop-test=1 --cap-drop=ALL \$OPT1 IMAGE true"`)
+		img := labelImage(t, `RUN="docker run --rm --label capdrop-test=1 --cap-drop=ALL --security-opt=no-new-privileges \$OPT1 IMAGE true"`)
 		for _, c := range []struct{ opt, rule string }{
 			{"--volume=/:/host", "CD030"},
 			{"--volume=/var/run/docker.sock:/var/run/docker.sock:ro", "CD030"},
@@ -162,7 +163,7 @@ func TestRunlabelGate(t *testing.T) {
 		// capability at all, writes into a root-owned host directory.
 		dir := t.TempDir()
 		t.Setenv("CAPDROP_RL_HOSTDIR", dir)
-		img = labelImage(t, `RUN="docker run --rm --label capdrop-test=1 --cap-drop=ALL -v \$CAPDROP_RL_HOSTDIR:/host IMAGE touch /host/written"`)
+		img = labelImage(t, `RUN="docker run --rm --label capdrop-test=1 --cap-drop=ALL --security-opt=no-new-privileges -v \$CAPDROP_RL_HOSTDIR:/host IMAGE touch /host/written"`)
 		if _, stderr, code := runMain(t, "runlabel", "--strict", "--fail-on", "low", img); code != ExitFindings ||
 			!strings.Contains(flat(stderr), "CD033") || !strings.Contains(flat(stderr), "--strict: the command reaches into the host (-v "+dir+":/host)") {
 			t.Errorf("gated: exit %d: %s", code, stderr)
