@@ -25,8 +25,11 @@ type Builder struct {
 	before     []beforeEntry
 	inputs     []string
 	errors     []string
+	warnings   []string
 	hasBefore  bool
 }
+
+func (b *Builder) warn(s string) { b.warnings = append(b.warnings, s) }
 
 type attached[T any] struct {
 	doc  T
@@ -143,7 +146,12 @@ func (b *Builder) AddAuditDoc(doc report.AuditDoc) {
 		b.containers = append(b.containers, c)
 	}
 	for _, e := range doc.Errors {
-		b.errors = append(b.errors, fmt.Sprintf("%s: %s", at(e.File, e.Line, e.Column), e.Message))
+		msg := fmt.Sprintf("%s: %s", at(e.File, e.Line, e.Column), e.Message)
+		if e.Warning {
+			b.warn(msg)
+		} else {
+			b.errors = append(b.errors, msg)
+		}
 	}
 }
 
@@ -195,7 +203,7 @@ func (b *Builder) BeforePS(docs []report.PSContainer) {
 // the state before a change, orders rows and columns, and returns the
 // fleet.
 func (b *Builder) Build(title string, generated time.Time) *Fleet {
-	f := &Fleet{Title: title, Generated: generated, Inputs: b.inputs, Errors: b.errors}
+	f := &Fleet{Title: title, Generated: generated, Inputs: b.inputs, Errors: b.errors, Warnings: b.warnings}
 	for _, p := range b.profiles {
 		t := p.doc.Target
 		cs, how := b.match(key{id: t.ContainerID, name: t.ContainerName, image: t.Image, from: p.from})
@@ -331,11 +339,25 @@ func (b *Builder) match(k key) ([]*Container, string) {
 		}
 	}
 	if k.image != "" {
-		if cs := find(func(c *Container) bool { return c.Image == k.image }); len(cs) == 1 {
+		if cs := find(func(c *Container) bool { return sameImage(c.Image, k.image) }); len(cs) == 1 {
 			return cs, "image"
 		}
 	}
 	return nil, ""
+}
+
+// sameImage reports whether two references name the same image: equal
+// once Docker Hub's implied "docker.io/library/" and ":latest" are taken
+// off.
+func sameImage(a, b string) bool {
+	norm := func(s string) string {
+		s = strings.TrimPrefix(strings.TrimPrefix(s, "docker.io/"), "library/")
+		if i := strings.LastIndexByte(s, ':'); i < 0 || strings.Contains(s[i:], "/") {
+			s += ":latest"
+		}
+		return s
+	}
+	return a != "" && norm(a) == norm(b)
 }
 
 // nameIs reports whether a container goes by name: its own name, or the

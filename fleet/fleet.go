@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/fix"
 	"github.com/capdrop/capdrop/knowledge"
+	"github.com/capdrop/capdrop/workload"
 )
 
 // State is what one cell of the matrix says about one capability of one
@@ -330,6 +332,29 @@ func (c *Container) UsedSet() capset.Set {
 // Recommended is the set the container should get, when known: what it
 // needs.
 func (c *Container) Recommended() (capset.Set, bool) { return c.NeededSet() }
+
+// Snippet is ready-to-paste configuration giving the container exactly
+// what it needs, in its own dialect; false when the need is not known.
+func (c *Container) Snippet() (Snippet, bool) {
+	set, ok := c.Recommended()
+	if !ok {
+		return Snippet{}, false
+	}
+	format, dialect := fix.Script, "docker run flags"
+	switch workload.Kind(c.Kind) {
+	case workload.ComposeService:
+		format, dialect = fix.Compose, "compose service"
+	case workload.KubeContainer, workload.KubeInitContainer, workload.KubeEphemeral:
+		format, dialect = fix.Kubernetes, "Kubernetes container"
+	case workload.DockerfileLabel:
+		format, dialect = fix.Dockerfile, "Dockerfile"
+	case workload.QuadletUnit:
+		format, dialect = fix.Quadlet, "Quadlet unit"
+	case workload.OCISpec:
+		format, dialect = fix.OCI, "OCI config.json"
+	}
+	return Snippet{Dialect: dialect, Text: fix.Snippet(format, set)}, true
+}
 
 // Cell returns the container's cell for a capability.
 func (c *Container) Cell(cp capset.Cap) Cell {

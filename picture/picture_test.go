@@ -2,6 +2,7 @@ package picture
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -39,16 +40,38 @@ type scenario struct {
 	name   string
 	before string
 	paths  []string
+	// audit and docs, when set, make the fleet the way `capdrop report
+	// --audit AUDIT DOCS` does (paths from the repository's root); shot is
+	// where its screenshot is kept, when not in testdata.
+	audit, docs []string
+	shot        string
 }
 
 var scenarios = []scenario{
 	{name: "host", paths: []string{"host"}},
 	{name: "cluster", paths: []string{"cluster/audit.json"}},
 	{name: "fix", before: "fix/before.json", paths: []string{"fix/after.json", "fix/web.profile.json", "fix/web.verify.json"}},
+	// The README's picture: capdrop report --audit examples/ --profiles
+	// examples/service/results/ -o report.html
+	{name: "example", audit: []string{"examples/"}, docs: []string{"examples/service/results/"}, shot: "../docs/report.png"},
 }
 
 func (s scenario) fleet(t testing.TB) *fleet.Fleet {
 	t.Helper()
+	if s.audit != nil {
+		// Run from the repository's root, so paths read as in the README.
+		wd, _ := os.Getwd()
+		if err := os.Chdir(".."); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Chdir(wd)
+		f, errs, err := fleet.Collect(context.Background(), fleet.Options{Title: "capdrop report: " + strings.Join(s.audit, ", "),
+			Now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC), Audit: s.audit, Documents: s.docs})
+		if err != nil || len(errs) > 0 {
+			t.Fatal(err, errs)
+		}
+		return f
+	}
 	var b fleet.Builder
 	var paths []string
 	for _, p := range s.paths {
@@ -72,6 +95,9 @@ func (s scenario) fleet(t testing.TB) *fleet.Fleet {
 
 func TestText(t *testing.T) {
 	for _, s := range scenarios {
+		if s.audit != nil {
+			continue
+		}
 		for _, color := range []bool{false, true} {
 			name := s.name + ".txt"
 			if color {
@@ -127,4 +153,17 @@ func stripANSI(s string) string {
 		}
 	}
 	return b.String()
+}
+
+func TestHTMLWrite(t *testing.T) {
+	for _, s := range scenarios {
+		f := s.fleet(t)
+		var buf bytes.Buffer
+		if err := HTML(&buf, f, HTMLOptions{Version: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		if *update {
+			os.WriteFile(filepath.Join(os.TempDir(), "capdrop-"+s.name+".html"), buf.Bytes(), 0o644)
+		}
+	}
 }
