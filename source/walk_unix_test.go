@@ -131,4 +131,3 @@ func TestUnreadable(t *testing.T) {
 		t.Errorf("child output:\n%s", out)
 	}
 }
-
