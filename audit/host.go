@@ -227,13 +227,15 @@ func checkHostMounts(c *ctx) {
 var namespaceRule = map[string]string{"pid": "CD035", "network": "CD036", "ipc": "CD037", "uts": "CD038", "user": "CD039", "cgroup": "CD040"}
 
 // hostNamespace reports whether a namespace setting shares the host's:
-// "host", or (Podman, OCI) a path to the namespace of the host's init.
+// "host", or (Podman, OCI) a path to the namespace of the host's init, or
+// the host network namespace Docker's own OCI specs join
+// (/var/run/docker/netns/default).
 func hostNamespace(w *workload.Word) bool {
 	if w == nil {
 		return false
 	}
 	t := strings.TrimPrefix(w.Text, "ns:")
-	return w.Text == "host" || strings.HasPrefix(t, "/proc/1/ns/")
+	return w.Text == "host" || strings.HasPrefix(t, "/proc/1/ns/") || strings.HasSuffix(t, "/docker/netns/default")
 }
 
 func namespaces(w workload.Workload) []struct {

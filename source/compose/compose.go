@@ -1,8 +1,10 @@
 // Package compose reads Docker Compose files (the compose spec, file
 // formats 2 and 3): each service becomes a workload.Workload with its
-// cap_add, cap_drop, privileged, user, security_opt (no-new-privileges),
-// image and container_name, after ${VAR} interpolation, YAML anchors,
-// aliases and << merges, and extends within the same file.
+// cap_add, cap_drop, privileged, user, security_opt, image and
+// container_name, and what it opens onto the host (volumes, devices, pid,
+// network_mode, ipc, uts, userns_mode, cgroup), after ${VAR}
+// interpolation, YAML anchors, aliases and << merges, and extends within
+// the same file.
 package compose
 
 import (
@@ -133,6 +135,7 @@ type svc struct {
 	capAdd, capDrop, securityOpt   []field
 	capAddKey, capDropKey, mapping *yaml.Node
 	extends                        []string
+	host                           hostSvc
 }
 
 // field is one interpolated scalar with its node.
@@ -194,6 +197,8 @@ func (r *reader) service(name string, seen map[string]bool) *svc {
 			s.capDrop, s.capDropKey = union(s.capDrop, r.list(kv.Value, name, "cap_drop")), kv.Key
 		case "security_opt":
 			s.securityOpt = union(s.securityOpt, r.list(kv.Value, name, "security_opt"))
+		default:
+			r.hostKey(s, kv, name)
 		}
 	}
 	return s
@@ -300,6 +305,7 @@ func (r *reader) workload(p tree.Pair, s *svc) workload.Workload {
 			w.NoNewPrivs, w.NoNewPrivsPos = &on, r.ptr(o.node)
 		}
 	}
+	r.host(&w, s)
 	switch {
 	case s.capAddKey != nil:
 		w.CapsPos = r.ptr(s.capAddKey)

@@ -4,7 +4,11 @@
 // ReplicationController or PodTemplate (and any other kind that embeds a
 // pod template at spec.template, or a pod spec whose containers name their
 // images at spec.podSpec) becomes a workload.Workload, with the
-// pod-level securityContext applied under the container-level one.
+// pod-level securityContext applied under the container-level one, and
+// what each container opens onto the host: the pod's host namespaces, the
+// hostPath volumes it mounts, seccomp and AppArmor profiles and SELinux
+// types that turn confinement off (fields and legacy annotations), and
+// procMount: Unmasked.
 //
 // Documents that are not Kubernetes objects (no apiVersion and kind) are
 // passed over silently; objects of a workload kind whose structure is
@@ -203,7 +207,14 @@ func (r *reader) object(n *yaml.Node, depth int) {
 		}
 		cur = next
 	}
-	r.podSpec(cur, obj, ns)
+	// The pod's metadata (for its annotations) is beside its spec.
+	podMeta := meta
+	if len(path) > 1 && path[len(path)-1] == "spec" {
+		podMeta = w.Path(n, append(append([]string{}, path[:len(path)-1]...), "metadata")...)
+	} else if len(path) > 1 {
+		podMeta = nil // spec.podSpec: the controller builds the pod's metadata
+	}
+	r.podSpec(cur, obj, ns, podMeta)
 }
 
 // containerGroups are the lists of a pod spec that hold containers.
@@ -264,11 +275,13 @@ type podCtx struct {
 	runAsUser    *int64
 	runAsUserPos *yaml.Node
 	runAsNonRoot *bool
+	host         podHost
 }
 
-func (r *reader) podSpec(spec *yaml.Node, obj, ns string) {
+func (r *reader) podSpec(spec *yaml.Node, obj, ns string, meta *yaml.Node) {
 	w := r.w
 	var pc podCtx
+	pc.host = r.podHostOf(spec, meta, obj)
 	if sc := w.Get(spec, "securityContext"); !tree.IsNull(sc) {
 		if !tree.IsMap(sc) {
 			r.errorf(sc, "%s: securityContext must be a mapping", obj)
@@ -373,6 +386,7 @@ func (r *reader) container(c *yaml.Node, kind workload.Kind, obj string, attrs m
 		}
 	}
 	wl.CapsPos = r.ptr(capsAt)
+	wl.Host = r.containerHost(c, w.Get(c, "securityContext"), name, pc.host)
 	if wl.RunAsUser != nil {
 		wl.User = strconv.FormatInt(*wl.RunAsUser, 10)
 		wl.UserPos = r.ptr(userNode)

@@ -1,9 +1,11 @@
 // Package oci reads the JSON that runtimes and engines write: an OCI
 // runtime bundle's config.json (whose process.capabilities are the five
-// sets, stated outright) and `docker inspect` / `podman inspect` output for
-// containers (HostConfig.CapAdd, CapDrop, Privileged, SecurityOpt,
-// Config.User) and for images (the RUN/INSTALL/UNINSTALL and
-// io.containers.capabilities labels, Config.User).
+// sets, stated outright; namespaces, mounts, devices, seccomp and masked
+// paths for host access) and `docker inspect` / `podman inspect` output
+// for containers (HostConfig.CapAdd, CapDrop, Privileged, SecurityOpt,
+// Config.User; the namespace modes, Binds, Mounts and Devices) and for
+// images (the RUN/INSTALL/UNINSTALL and io.containers.capabilities labels,
+// Config.User).
 package oci
 
 import (
@@ -184,6 +186,7 @@ func (r *reader) config(root *yaml.Node) {
 			r.errorf(n, "process.noNewPrivileges must be true or false")
 		}
 	}
+	wl.Host = r.configHost(root)
 	r.out = append(r.out, wl)
 }
 
@@ -233,6 +236,7 @@ func (r *reader) container(c *yaml.Node) {
 			wl.NoNewPrivs, wl.NoNewPrivsPos = &on, &p
 		}
 	}
+	wl.Host = r.inspectHost(hc)
 	for _, k := range []string{"EffectiveCaps", "BoundingCaps"} {
 		if ws := r.words(w.Get(c, k), k); len(ws) > 0 {
 			wl.Attrs[strings.ToLower(strings.TrimSuffix(k, "Caps"))+"_caps"] = strings.Join(workload.Texts(ws), ",")

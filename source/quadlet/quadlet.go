@@ -1,7 +1,10 @@
 // Package quadlet reads Podman Quadlet .container units: the [Container]
 // section's AddCapability=, DropCapability=, User=, NoNewPrivileges=,
-// Image=, ContainerName= and PodmanArgs= (read as podman run options)
-// become one workload.Workload under Podman's rules.
+// Image=, ContainerName=, the keys that open it onto the host (Volume=,
+// Mount=, AddDevice=, Network=, UserNS=, SeccompProfile=,
+// SecurityLabelDisable=, SecurityLabelType=, Unmask=) and PodmanArgs=
+// (read as podman run options) become one workload.Workload under
+// Podman's rules.
 //
 // Quadlet in Podman 4.4 dropped all capabilities and set no_new_privs by
 // default; since 4.5 it adds nothing of its own, which is what this package
@@ -155,6 +158,8 @@ func Parse(file string, data []byte) ([]workload.Workload, []*workload.Error) {
 				continue
 			}
 			podmanArgs = append(podmanArgs, e)
+		default:
+			hostEntry(&w, e.key, strings.TrimSpace(string(e.value)), pos)
 		}
 	}
 	// Quadlet puts PodmanArgs after its own options, so they come last.
@@ -187,6 +192,7 @@ func Parse(file string, data []byte) ([]workload.Workload, []*workload.Error) {
 		if pw.NoNewPrivs != nil {
 			w.NoNewPrivs, w.NoNewPrivsPos = pw.NoNewPrivs, pw.NoNewPrivsPos
 		}
+		mergeHost(&w.Host, pw.Host)
 		w.Attrs["podman_args"] = strings.TrimSpace(strings.Join([]string{w.Attrs["podman_args"], string(data[e.valueStart:e.end])}, " "))
 	}
 	if w.CapsPos == nil {

@@ -146,3 +146,37 @@ func Errors(errs []*workload.Error) []string {
 	}
 	return out
 }
+
+// Host condenses h into one line: each namespace, mount, device and
+// security option with its position as "line:col".
+func Host(h workload.Host) string {
+	var out []string
+	ns := func(name string, w *workload.Word) {
+		if w != nil {
+			out = append(out, fmt.Sprintf("%s=%s@%d:%d", name, w.Text, w.Pos.Line, w.Pos.Col))
+		}
+	}
+	ns("pid", h.Namespaces.PID)
+	ns("net", h.Namespaces.Network)
+	ns("ipc", h.Namespaces.IPC)
+	ns("uts", h.Namespaces.UTS)
+	ns("user", h.Namespaces.User)
+	ns("cgroup", h.Namespaces.Cgroup)
+	for _, m := range h.Mounts {
+		s := fmt.Sprintf("%s:%s>%s", m.Type, m.Source, m.Target)
+		if m.ReadOnly {
+			s += ",ro"
+		}
+		if len(m.Options) > 0 {
+			s += "," + strings.Join(m.Options, ",")
+		}
+		out = append(out, fmt.Sprintf("%s@%d:%d", s, m.Pos.Line, m.Pos.Col))
+	}
+	for _, d := range h.Devices {
+		out = append(out, fmt.Sprintf("dev=%s@%d:%d", d.Text, d.Pos.Line, d.Pos.Col))
+	}
+	for _, o := range h.SecurityOpt {
+		out = append(out, fmt.Sprintf("opt=%s@%d:%d", o.Text, o.Pos.Line, o.Pos.Col))
+	}
+	return strings.Join(out, " ")
+}

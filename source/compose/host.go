@@ -1,0 +1,165 @@
+package compose
+
+import (
+	"go.yaml.in/yaml/v3"
+
+	"github.com/capdrop/capdrop/source/internal/tree"
+	"github.com/capdrop/capdrop/source/runargs"
+	"github.com/capdrop/capdrop/workload"
+)
+
+// hostKeys are the service keys that share a host namespace, and the
+// namespace each one sets.
+var hostKeys = map[string]string{
+	"pid": "pid", "network_mode": "network", "ipc": "ipc", "uts": "uts", "userns_mode": "user", "cgroup": "cgroup",
+}
+
+// hostSvc is what a service opens onto its host, extends applied: the
+// extending service's namespace settings win; volumes merge by target,
+// devices and security options are the union (compose's merge rules).
+type hostSvc struct {
+	namespaces map[string]*field
+	volumes    []workload.Mount
+	devices    []field
+}
+
+// hostKey reads one service key into s when it is a host-access key and
+// reports whether it was one.
+func (r *reader) hostKey(s *svc, kv tree.Pair, service string) bool {
+	if ns, ok := hostKeys[kv.Key.Value]; ok {
+		if s.host.namespaces == nil {
+			s.host.namespaces = map[string]*field{}
+		}
+		s.host.namespaces[ns] = r.scalar(kv.Value, service)
+		return true
+	}
+	switch kv.Key.Value {
+	case "volumes":
+		for _, m := range r.volumes(kv.Value, service) {
+			s.host.volumes = mergeMount(s.host.volumes, m)
+		}
+	case "devices":
+		s.host.devices = union(s.host.devices, r.devices(kv.Value, service))
+	default:
+		return false
+	}
+	return true
+}
+
+// mergeMount adds m, replacing a mount at the same target.
+func mergeMount(ms []workload.Mount, m workload.Mount) []workload.Mount {
+	for i := range ms {
+		if ms[i].Target == m.Target {
+			out := append([]workload.Mount(nil), ms...)
+			out[i] = m
+			return out
+		}
+	}
+	return append(ms, m)
+}
+
+// volumes reads a service's volumes: the short syntax (docker -v's) and
+// the long one (type, source, target, read_only).
+func (r *reader) volumes(n *yaml.Node, service string) []workload.Mount {
+	if n == nil || n.Tag == "!!null" {
+		return nil
+	}
+	if !tree.IsSeq(n) {
+		r.errorf(n, "service %s: volumes must be a list", service)
+		return nil
+	}
+	var out []workload.Mount
+	for _, it := range r.w.Items(n) {
+		switch {
+		case it.Kind == yaml.ScalarNode:
+			if v, ok := r.interpolate(it, service); ok {
+				out = append(out, runargs.ParseVolume(v, r.pos(it)))
+			}
+		case tree.IsMap(it):
+			m := workload.Mount{Type: "volume", Pos: r.pos(it)}
+			for _, kv := range r.w.Pairs(it) {
+				f := r.scalar(kv.Value, service)
+				if f == nil {
+					continue
+				}
+				switch kv.Key.Value {
+				case "type":
+					switch f.text {
+					case "bind", "volume", "tmpfs":
+						m.Type = f.text
+					default:
+						m.Type = "other"
+						m.Options = append(m.Options, "type="+f.text)
+					}
+				case "source":
+					m.Source = f.text
+				case "target":
+					m.Target = f.text
+				case "read_only":
+					m.ReadOnly, _ = tree.Bool(f.text)
+				}
+			}
+			if m.Type == "volume" && runargs.HostPathSource(m.Source) && m.Source != "" {
+				// A long-syntax volume without a type is a bind when its
+				// source is a path, as in the short syntax.
+				m.Type = "bind"
+			}
+			out = append(out, m)
+		default:
+			r.errorf(it, "service %s: volumes items must be strings or mappings", service)
+		}
+	}
+	return out
+}
+
+// devices reads "HOST[:CONTAINER[:PERMISSIONS]]" strings and the long
+// syntax's mappings (source, target, permissions).
+func (r *reader) devices(n *yaml.Node, service string) []field {
+	if n == nil || n.Tag == "!!null" {
+		return nil
+	}
+	if !tree.IsSeq(n) {
+		r.errorf(n, "service %s: devices must be a list", service)
+		return nil
+	}
+	var out []field
+	for _, it := range r.w.Items(n) {
+		switch {
+		case it.Kind == yaml.ScalarNode:
+			if v, ok := r.interpolate(it, service); ok {
+				out = append(out, field{text: v, node: it})
+			}
+		case tree.IsMap(it):
+			if f := r.scalar(r.w.Get(it, "source"), service); f != nil {
+				out = append(out, field{text: f.text, node: it})
+			}
+		default:
+			r.errorf(it, "service %s: devices items must be strings or mappings", service)
+		}
+	}
+	return out
+}
+
+// host fills w.Host from s.
+func (r *reader) host(w *workload.Workload, s *svc) {
+	h := &w.Host
+	word := func(ns string) *workload.Word {
+		f := s.host.namespaces[ns]
+		if f == nil || f.text == "" {
+			return nil
+		}
+		return &workload.Word{Text: f.text, Pos: r.pos(f.node)}
+	}
+	h.Namespaces = workload.Namespaces{PID: word("pid"), Network: word("network"), IPC: word("ipc"),
+		UTS: word("uts"), User: word("user"), Cgroup: word("cgroup")}
+	h.Mounts = append(h.Mounts, s.host.volumes...)
+	h.Devices = r.words(s.host.devices)
+	for _, o := range s.securityOpt {
+		if v, ok := runargs.SecurityOpt(o.text); ok {
+			h.SecurityOpt = append(h.SecurityOpt, workload.Word{Text: v, Pos: r.pos(o.node)})
+		}
+	}
+	if len(h.Devices) == 0 {
+		h.Devices = nil
+	}
+}
