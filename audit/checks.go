@@ -249,7 +249,12 @@ func checkRiskyDefaults(c *ctx) {
 	if c.res.Sets.Effective&risky == 0 {
 		how = "can regain through setuid-root or file-capability binaries (no no_new_privs)"
 	}
-	c.report(c.at(c.w.CapsPos), SeverityUnset, risky, dialectOf(c.w).dropCaps(c.w, risky.ShortNames()),
+	fix := dialectOf(c.w).dropCaps(c.w, risky.ShortNames())
+	if dialectOf(c.w) == dialectImage {
+		// The label is the image's default set: list what stays.
+		fix = "LABEL io.containers.capabilities=\"" + strings.Join((c.res.Sets.Bounding&^risky).ShortNames(), ",") + "\""
+	}
+	c.report(c.at(c.w.CapsPos), SeverityUnset, risky, fix,
 		"%s %s risky capabilities only because they are in %s's default set: %s",
 		c.w.Name, how, c.res.Runtime, describe(risky))
 }
@@ -273,7 +278,8 @@ func checkIgnoredAdd(c *ctx) {
 		// that changes nothing is to remove the word; granting it is the
 		// author's call.
 		fix := dialectOf(c.w).removeAdd(n.Word) + " (the container never had it)"
-		if rename := fixName(c.w, n.Word); !strings.HasPrefix(rename, "remove") {
+		if rename := fixName(c.w, n.Word); !strings.HasPrefix(rename, "remove") && !strings.HasPrefix(rename, "write "+n.Word.Text+" instead of "+n.Word.Text) &&
+			!strings.HasPrefix(rename, fmt.Sprintf("write %q instead of %q", n.Word.Text, n.Word.Text)) {
 			fix += "; only if the workload needs it: " + rename
 		}
 		c.report(c.at(&n.Word.Pos, c.w.CapsPos), SeverityUnset, 0, fix, "%s: %s", c.w.Name, n.Message)
@@ -318,7 +324,8 @@ func checkRefused(c *ctx) {
 		pos = &r.Word.Pos
 		switch {
 		case strings.Contains(r.Message, "cannot be dropped and added"), strings.Contains(r.Message, "adding all caps and removing all caps"):
-			fix = fmt.Sprintf("name %s in only one of the two lists", r.Word.Text)
+			what, _ := conflict(c.w)
+			fix = conflictFix(c.w, what)
 		case strings.Contains(r.Message, "not available") || strings.Contains(r.Hint, "does not know"):
 			fix = dialectOf(c.w).removeAdd(*r.Word) + ", or use a runtime release and host that have it"
 		default:
@@ -399,6 +406,18 @@ func outcome(r merge.Result) string {
 	return strings.Join(b.ShortNames(), " ")
 }
 
+// conflictFix takes the added name out of a capability both added and
+// dropped (or an ALL in both lists): every runtime then agrees, on the
+// narrower result.
+func conflictFix(w workload.Workload, what string) string {
+	for _, a := range w.CapAdd {
+		if c, ok := merge.Lenient(a.Text); (ok && c.Short() == what) || (what == "ALL" && strings.EqualFold(a.Text, "ALL")) {
+			return dialectOf(w).removeAddIn(w, a) + "; or take it out of the drop list instead, if the workload needs it"
+		}
+	}
+	return fmt.Sprintf("name %s in only one of the two lists", what)
+}
+
 func checkRuntimeDependent(c *ctx) {
 	what, word := conflict(c.w)
 	if word == nil || c.w.Privileged {
@@ -417,7 +436,7 @@ func checkRuntimeDependent(c *ctx) {
 		return
 	}
 	c.report(c.at(&word.Pos, c.w.CapsPos), SeverityUnset, 0,
-		fmt.Sprintf("name %s in only one of the two lists", what),
+		conflictFix(c.w, what),
 		"%s both adds and drops %s; the runtimes disagree — %s", c.w.Name, what, strings.Join(parts, "; "))
 }
 
@@ -427,7 +446,7 @@ func checkNonRootAdd(c *ctx) {
 		return
 	}
 	var never capset.Set
-	var first *workload.Word
+	var words []workload.Word
 	for _, cw := range r.Why {
 		if r.Sets.Effective.Has(cw.Cap) || r.Sets.Ambient.Has(cw.Cap) {
 			continue
@@ -435,8 +454,8 @@ func checkNonRootAdd(c *ctx) {
 		for _, rs := range cw.Reasons {
 			if rs.Source == merge.FromAdd || rs.Source == merge.FromAll {
 				never = never.With(cw.Cap)
-				if first == nil {
-					first = rs.Word
+				if rs.Word != nil && !slices.ContainsFunc(words, func(w workload.Word) bool { return w.Pos == rs.Word.Pos }) {
+					words = append(words, *rs.Word)
 				}
 			}
 		}
@@ -445,16 +464,16 @@ func checkNonRootAdd(c *ctx) {
 		return
 	}
 	var pos *workload.Position
-	if first != nil {
-		pos = &first.Pos
+	if len(words) > 0 {
+		pos = &words[0].Pos
 	}
 	gain := "only a binary with file capabilities could use them"
 	if r.NoNewPrivs {
 		gain = "and no_new_privs stops even file capabilities, so they are never used"
 	}
 	c.report(c.at(pos, c.w.CapsPos), SeverityUnset, never,
-		fmt.Sprintf("remove %s from the added capabilities, or give the binary a file capability in the image (setcap cap_%s+ep BINARY) and run without no_new_privs",
-			strings.Join(never.ShortNames(), ", "), strings.ToLower(never.Caps()[0].Short())),
+		fmt.Sprintf("%s; or give the binary a file capability in the image (setcap cap_%s+ep BINARY) and run without no_new_privs",
+			dialectOf(c.w).removeAdds(c.w, words), strings.ToLower(never.Caps()[0].Short())),
 		"%s runs as %s: %s puts added capabilities only in the bounding set, so %s never holds %s; %s",
 		c.w.Name, r.User, r.Runtime, c.w.Name, strings.Join(never.ShortNames(), " "), gain)
 }
@@ -491,20 +510,19 @@ func checkPSABaselineCaps(c *ctx) {
 		return
 	}
 	var bad []string
-	var first *workload.Word
-	for i, a := range c.w.CapAdd {
+	var badWords []workload.Word
+	for _, a := range c.w.CapAdd {
 		if !slices.Contains(psaBaselineAllowed, a.Text) {
 			bad = append(bad, a.Text)
-			if first == nil {
-				first = &c.w.CapAdd[i]
-			}
+			badWords = append(badWords, a)
 		}
 	}
-	if first == nil {
+	if len(badWords) == 0 {
 		return
 	}
-	fix := fmt.Sprintf("remove %s from securityContext.capabilities.add (baseline allows only %s, spelled exactly so)",
-		quoteList(bad, true), strings.Join(psaBaselineAllowed, ", "))
+	first := &badWords[0]
+	fix := fmt.Sprintf("%s (baseline allows only %s, spelled exactly so)",
+		dialectKube.removeAdds(c.w, badWords), strings.Join(psaBaselineAllowed, ", "))
 	if len(bad) == 1 {
 		if cp, err := capset.Parse(bad[0]); err == nil && slices.Contains(psaBaselineAllowed, cp.Short()) {
 			fix = dialectKube.rename(*first, cp.Short())

@@ -58,20 +58,26 @@ func quoteList(names []string, quote bool) string {
 // adds.
 func (d dialect) dropAll(w workload.Workload, adds []string) string {
 	switch d {
+	// The add list is written out whenever the configuration has one:
+	// under containerd and CRI-O a drop of ALL makes every add count, so
+	// a name the old drops cancelled must not survive the fix.
 	case dialectCompose:
 		s := "cap_drop: [ALL]"
-		if len(adds) > 0 {
+		if len(adds) > 0 || len(w.CapAdd) > 0 {
 			s += "\ncap_add: " + quoteList(adds, false)
 		}
 		return s
 	case dialectKube:
 		s := "securityContext:\n  capabilities:\n    drop: [\"ALL\"]"
-		if len(adds) > 0 {
+		if len(adds) > 0 || len(w.CapAdd) > 0 {
 			s += "\n    add: " + quoteList(adds, true)
 		}
 		return s
 	case dialectQuadlet:
 		s := "DropCapability=ALL"
+		if len(w.CapAdd) > 0 {
+			s += "\nAddCapability=" // an empty assignment resets the list
+		}
 		if len(adds) > 0 {
 			s += "\nAddCapability=" + strings.Join(adds, " ")
 		}
@@ -151,7 +157,7 @@ func (d dialect) removeAdd(word workload.Word) string {
 	case dialectQuadlet:
 		return fmt.Sprintf("remove %s from AddCapability=%s", word.Text, at)
 	case dialectOCI:
-		return fmt.Sprintf("remove %q from process.capabilities%s", word.Text, at)
+		return fmt.Sprintf("remove %s from every list of process.capabilities%s", word.Text, at)
 	case dialectImage:
 		return fmt.Sprintf("remove %s from the io.containers.capabilities label%s", word.Text, at)
 	}
@@ -174,7 +180,7 @@ func (d dialect) rename(word workload.Word, to string) string {
 func (d dialect) noNewPrivs(w workload.Workload) string {
 	switch d {
 	case dialectCompose:
-		return "security_opt: [\"no-new-privileges:true\"]"
+		return "add \"no-new-privileges:true\" to security_opt"
 	case dialectKube:
 		return "securityContext:\n  allowPrivilegeEscalation: false"
 	case dialectQuadlet:
@@ -216,6 +222,22 @@ func (d dialect) removePrivileged(w workload.Workload, adds []string) string {
 		first += " (" + w.PrivilegedPos.String() + ")"
 	}
 	return first + "; then\n" + d.dropAll(w, adds)
+}
+
+// removeAdds says how to take several added names out of w, as one
+// change: for a label, one rewritten LABEL line.
+func (d dialect) removeAdds(w workload.Workload, words []workload.Word) string {
+	if d == dialectLabel {
+		names := workload.Texts(words)
+		if line, ok := labelRewrite(w, []labelOption{capOption("cap-add", names...)}, nil); ok {
+			return line
+		}
+	}
+	parts := make([]string, len(words))
+	for i, word := range words {
+		parts[i] = d.removeAdd(word)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // removeAddIn says how to take one added name out of w: for a label, the

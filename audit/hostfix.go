@@ -79,7 +79,7 @@ func (d dialect) removeNamespace(w workload.Workload, ns string, word workload.W
 		return fmt.Sprintf("remove %s: %s%s", composeNamespaceKey[ns], word.Text, at(word.Pos))
 	case dialectKube:
 		if ns == "user" {
-			return fmt.Sprintf("write hostUsers: false%s (a user namespace per pod; Kubernetes 1.30+ and a runtime that supports it)", at(word.Pos))
+			return fmt.Sprintf("write hostUsers: false at %s (a user namespace per pod; Kubernetes 1.30+ and a runtime that supports it)", word.Pos)
 		}
 		return fmt.Sprintf("remove %s: true%s", kubeNamespaceKey[ns], at(word.Pos))
 	case dialectOCI:
@@ -126,10 +126,8 @@ func (d dialect) removeSecurityOpt(w workload.Workload, opt workload.Word) strin
 		return fmt.Sprintf("remove %q from security_opt%s", opt.Text, at(opt.Pos))
 	case dialectKube:
 		switch k {
-		case "seccomp":
-			return fmt.Sprintf("write seccompProfile: {type: RuntimeDefault}%s", at(opt.Pos))
-		case "apparmor":
-			return fmt.Sprintf("write appArmorProfile: {type: RuntimeDefault}%s", at(opt.Pos))
+		case "seccomp", "apparmor":
+			return fmt.Sprintf("write RuntimeDefault instead of Unconfined at %s (runtime/default instead of unconfined in the legacy annotation)", opt.Pos)
 		case "label":
 			return fmt.Sprintf("remove the SELinux type from seLinuxOptions%s", at(opt.Pos))
 		}
