@@ -245,7 +245,9 @@ type rowCells struct {
 	Cells [][2]string `json:"cells"`
 }
 
-const readRows = `Array.from(document.querySelectorAll(%q)).map(tr => ({
+// staticRows reads the static matrix (the page without script), which a
+// browser running the script keeps unparsed in a noscript element.
+const staticRows = `Array.from(new DOMParser().parseFromString(document.getElementById('static').textContent, 'text/html').querySelectorAll('#rows tr')).map(tr => ({
 	key: tr.dataset.k, name: tr.querySelector('th').textContent,
 	cells: Array.from(tr.querySelectorAll('td')).map(td => [td.classList[0] === 'act' ? td.classList[1] : td.classList[0], td.textContent])}))`
 
@@ -268,7 +270,7 @@ func TestBrowser(t *testing.T) {
 				if sel == "drawn" {
 					s.evalAsync(t, drawnRows, &got)
 				} else {
-					s.eval(t, fmt.Sprintf(readRows, sel), &got)
+					s.eval(t, staticRows, &got)
 				}
 				if len(got) != len(f.Containers) {
 					t.Fatalf("%s: %d rows, want %d", sel, len(got), len(f.Containers))
@@ -290,7 +292,7 @@ func TestBrowser(t *testing.T) {
 					}
 				}
 			}
-			checkRows("#rows tr", true)
+			checkRows("static", true)
 			checkRows("drawn", false)
 			s.setControl(t, "group", "")
 			checkRows("drawn", true)
@@ -387,6 +389,26 @@ func TestBrowser(t *testing.T) {
 					t.Errorf("group by %s: headings %q, want one per value of %v", dims[0], heads, want)
 				}
 				s.setControl(t, "group", "")
+			}
+			// Printing (with the script) prints the static page: every row
+			// and every container's details.
+			if err := call(s.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"}); err != nil {
+				t.Fatal(err)
+			}
+			var pr struct {
+				Rows, Details int
+				Shown, Matrix bool
+			}
+			s.eval(t, `window.dispatchEvent(new Event('beforeprint')), ({Rows: document.querySelectorAll('#print #rows tr').length,
+				Details: document.querySelectorAll('#print article').length,
+				Shown: getComputedStyle(document.getElementById('print')).display !== 'none',
+				Matrix: getComputedStyle(document.getElementById('scroller')).display !== 'none'})`, &pr)
+			if pr.Rows != len(f.Containers) || pr.Details != len(f.Containers) || !pr.Shown || pr.Matrix {
+				t.Errorf("print: %+v, want %d rows and details shown, the scripted matrix hidden", pr, len(f.Containers))
+			}
+			s.eval(t, `window.dispatchEvent(new Event('afterprint')), true`, nil)
+			if err := call(s.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{}); err != nil {
+				t.Fatal(err)
 			}
 			s.check(t, url)
 		})

@@ -31,9 +31,11 @@ var pageJS string
 //go:embed detail.tmpl
 var detailTmpl string
 
-// boot marks the page as scripted before anything is drawn, so the static
-// matrix (the page without JavaScript, and in print) is never laid out
-// when the scripted one replaces it.
+// boot marks the page as scripted before anything is drawn. The static
+// matrix and the containers' details (the page without JavaScript) are in
+// noscript elements: a browser that runs the script keeps them as text,
+// unparsed, and the script parses one container's details when it is
+// opened, and all of it only to print.
 const boot = "document.documentElement.classList.add('js');"
 
 var (
@@ -81,7 +83,12 @@ type view struct {
 	Dims                      []string
 	Cols                      []col
 	Rows                      []row
-	Details                   []template.HTML
+	Details                   []detailHTML
+}
+
+type detailHTML struct {
+	Key  string
+	HTML template.HTML
 }
 
 type changeRow struct {
@@ -233,7 +240,7 @@ func newView(f *fleet.Fleet, o HTMLOptions) (*view, error) {
 		if err := detail.Execute(&dbuf, newDetail(c)); err != nil {
 			return nil, err
 		}
-		v.Details = append(v.Details, template.HTML(dbuf.String()))
+		v.Details = append(v.Details, detailHTML{c.Key, template.HTML(dbuf.String())})
 	}
 	js, err := json.Marshal(d) // escapes <, > and &: safe inside a script element
 	if err != nil {

@@ -69,12 +69,20 @@
     render();
   }
 
+  function label(r, ci) {
+    var code = r.c[ci], lower = code.toLowerCase();
+    return cols[ci].n + ': ' + S[lower].w + (code !== lower ? ', asked for in the configuration' : '');
+  }
+
+  // Cells are bare: the active cell carries its description for assistive
+  // technology, and a hovered cell gets its tooltip when hovered.
   function cellHTML(r, ci, rowPos) {
-    var code = r.c[ci], lower = code.toLowerCase(), st = S[lower];
+    var code = r.c[ci], lower = code.toLowerCase();
     var cls = 's-' + (lower === '.' ? '' : lower) + (code !== lower ? ' cfg' : '');
-    var label = cols[ci].n + ': ' + st.w + (code !== lower ? ', asked for in the configuration' : '');
-    var a = rowPos === act.r && ci === act.c ? ' id="act" class="act ' + cls + '"' : ' class="' + cls + '"';
-    return '<td role="gridcell"' + a + ' data-c="' + ci + '" aria-label="' + esc(label) + '" title="' + esc(label) + '">' + (lower === '.' ? '·' : st.s) + '</td>';
+    if (rowPos === act.r && ci === act.c) {
+      return '<td role="gridcell" id="act" class="act ' + cls + '" aria-label="' + esc(label(r, ci)) + '">' + (lower === '.' ? '·' : S[lower].s) + '</td>';
+    }
+    return '<td class="' + cls + '">' + (lower === '.' ? '·' : S[lower].s) + '</td>';
   }
 
   function render() {
@@ -123,13 +131,15 @@
     });
   }
 
+  // A container's details wait, unparsed, in its noscript element.
+  function detailsOf(i) {
+    var ns = document.getElementById('d-' + rows[i].k);
+    return ns ? ns.textContent : '';
+  }
   function open(i) {
-    var art = document.getElementById(rows[i].k);
-    if (!art) return;
-    var copy = art.cloneNode(true);
-    copy.removeAttribute('id');
-    panel.innerHTML = '<button type="button" class="close" aria-label="close the details">✕ close</button>';
-    panel.appendChild(copy);
+    panel.innerHTML = '<button type="button" class="close" aria-label="close the details">✕ close</button>' + detailsOf(i);
+    var art = panel.querySelector('article');
+    if (art) art.removeAttribute('id');
     panel.classList.add('open');
     panel.querySelector('button.close').addEventListener('click', close);
     opened = i;
@@ -154,6 +164,13 @@
     render();
   }
 
+  // Print the whole static page: every row and every container.
+  window.addEventListener('beforeprint', function () {
+    var parts = [$('static').textContent, '<h2>Containers</h2>'];
+    for (var i = 0; i < rows.length; i++) parts.push(detailsOf(i));
+    $('print').innerHTML = parts.join('');
+  });
+  window.addEventListener('afterprint', function () { $('print').innerHTML = ''; });
   $('controls').addEventListener('submit', function (e) { e.preventDefault(); });
   scroller.setAttribute('tabindex', '0');
   scroller.addEventListener('scroll', function () { window.requestAnimationFrame(render); });
@@ -180,9 +197,15 @@
   vbody.addEventListener('click', function (e) {
     var tr = e.target.closest('tr[data-p]');
     if (!tr) return;
-    var p = +tr.getAttribute('data-p'), td = e.target.closest('td[data-c]');
-    moveTo(p, td ? +td.getAttribute('data-c') : -1);
+    var p = +tr.getAttribute('data-p'), td = e.target.closest('td');
+    moveTo(p, td && td.cellIndex > 0 ? td.cellIndex - 1 : -1);
     if (typeof view[p] === 'number') open(view[p]);
+  });
+  vbody.addEventListener('mouseover', function (e) {
+    var td = e.target.closest('td'), tr = td && td.closest('tr[data-p]');
+    if (!tr || td.cellIndex < 1 || td.title) return;
+    var it = view[+tr.getAttribute('data-p')];
+    if (typeof it === 'number') td.title = label(rows[it], td.cellIndex - 1);
   });
   document.querySelector('#matrix thead').addEventListener('click', function (e) {
     var th = e.target.closest('th.cap');
@@ -200,4 +223,5 @@
   if (dims.length && D.group) { group.value = D.group; fillGroupValues(); }
   apply();
   document.documentElement.setAttribute('data-ready', 'true');
+  if (window.performance && performance.mark) performance.mark('capdrop-ready');
 })();
