@@ -221,13 +221,46 @@ func (c *Client) call(ctx context.Context, op, method, path string, query url.Va
 		return readAPIError(op, resp)
 	}
 	if out == nil {
-		_, _ = io.Copy(io.Discard, resp.Body)
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxAnswer))
 		return nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	cr := &capped{r: resp.Body, left: MaxAnswer}
+	if err := json.NewDecoder(cr).Decode(out); err != nil {
+		if cr.over {
+			return fmt.Errorf("%s: the engine's answer is larger than %d MiB, the most capdrop reads (an image label that large?)", op, MaxAnswer>>20)
+		}
 		return fmt.Errorf("%s: decode engine answer: %w", op, err)
 	}
 	return nil
+}
+
+// MaxAnswer is the most capdrop reads of one engine answer: inspections
+// carry labels and environments an image's author wrote, which must not
+// be able to exhaust memory.
+const MaxAnswer = 64 << 20
+
+// capped reads at most left bytes and then fails, remembering it did.
+type capped struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		if n, _ := c.r.Read(one[:]); n > 0 {
+			c.over = true
+			return 0, errors.New("engine answer too large")
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 func readAPIError(op string, resp *http.Response) error {

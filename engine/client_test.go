@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -162,6 +163,19 @@ func TestPathEscape(t *testing.T) {
 	for in, want := range map[string]string{"library/busybox:1": "library/busybox:1", "a b": "a%20b", "x?y#z": "x%3Fy%23z"} {
 		if got := pathEscape(in); got != want {
 			t.Errorf("pathEscape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCapped(t *testing.T) {
+	for _, c := range []struct {
+		size int
+		over bool
+	}{{10, false}, {16, false}, {17, true}} {
+		cr := &capped{r: strings.NewReader(strings.Repeat("x", c.size)), left: 16}
+		b, err := io.ReadAll(cr)
+		if cr.over != c.over || (err != nil) != c.over || (!c.over && len(b) != c.size) {
+			t.Errorf("%d bytes: read %d, over %v, err %v", c.size, len(b), cr.over, err)
 		}
 	}
 }

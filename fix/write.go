@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/capdrop/capdrop/internal/input"
 )
 
 // ErrChanged says the file changed on disk while it was being fixed.
@@ -33,7 +35,7 @@ func WriteFile(path string, orig, data []byte) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a regular file", path)
 	}
-	now, err := os.ReadFile(real)
+	now, err := input.ReadFile(real, input.DefaultLimit)
 	if err != nil {
 		return err
 	}

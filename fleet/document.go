@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/capdrop/capdrop/internal/input"
 	"github.com/capdrop/capdrop/profile"
 	"github.com/capdrop/capdrop/report"
 	"github.com/capdrop/capdrop/verify"
@@ -166,7 +167,7 @@ func (b *Builder) AddBefore(name string, data []byte) error {
 // ReadFile reads a document, refusing what is not a regular file or is
 // larger than MaxDocument.
 func ReadFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, _, err := input.Open(path) // a pipe or device is refused, never waited on
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/capdrop/capdrop/internal/input"
 )
 
 // Default account databases. capdrop reads them itself instead of going
@@ -65,8 +67,8 @@ type accounts struct {
 // as the C library does.
 func loadAccounts(passwdPath, groupPath string) (accounts, error) {
 	var a accounts
-	if f, err := os.Open(passwdPath); err == nil {
-		a.users, err = parsePasswd(f)
+	if f, _, err := input.Open(passwdPath); err == nil {
+		a.users, err = parsePasswd(io.LimitReader(f, input.DefaultLimit))
 		f.Close()
 		if err != nil {
 			return a, fmt.Errorf("read %s: %w", passwdPath, err)
@@ -74,8 +76,8 @@ func loadAccounts(passwdPath, groupPath string) (accounts, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return a, err
 	}
-	if f, err := os.Open(groupPath); err == nil {
-		a.groups, err = parseGroup(f)
+	if f, _, err := input.Open(groupPath); err == nil {
+		a.groups, err = parseGroup(io.LimitReader(f, input.DefaultLimit))
 		f.Close()
 		if err != nil {
 			return a, fmt.Errorf("read %s: %w", groupPath, err)

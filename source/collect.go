@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/capdrop/capdrop/internal/input"
 	"github.com/capdrop/capdrop/workload"
 )
 
@@ -92,7 +93,7 @@ func Walk(parent context.Context, inputs []Input, opts Options, emit func(Result
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	n := runtime.GOMAXPROCS(0)
-	c := &collector{ctx: ctx, opts: opts, max: opts.MaxFileSize, dotenv: map[string]map[string]string{},
+	c := &collector{ctx: ctx, opts: opts, max: opts.MaxFileSize, dotenv: map[string]dotenvFile{},
 		sem: make(chan struct{}, n), queue: make(chan chan Result, 4*n)}
 	if c.max <= 0 {
 		c.max = DefaultMaxFileSize
@@ -168,7 +169,7 @@ type collector struct {
 	wg    sync.WaitGroup
 
 	mu     sync.Mutex // guards dotenv
-	dotenv map[string]map[string]string
+	dotenv map[string]dotenvFile
 }
 
 func (c *collector) fail(file string, err error) { fail(&c.res, file, err) }
@@ -202,6 +203,12 @@ func fail(r *Result, file string, err error) {
 // describe turns a file system error into a short message.
 func describe(err error) error {
 	switch {
+	case errors.Is(err, input.ErrNotRegular), errors.Is(err, input.ErrTooLarge), errors.Is(err, input.ErrChanged):
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
 	case errors.Is(err, syscall.ELOOP):
 		return errors.New("symbolic link loop (too many levels of symbolic links)")
 	case errors.Is(err, fs.ErrPermission):
@@ -216,17 +223,7 @@ func describe(err error) error {
 	return err
 }
 
-func kind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	}
-	return m.Type().String()
-}
+func kind(m fs.FileMode) string { return input.Kind(m) }
 
 // reader reads one input's content. The read runs apart so that a
 // cancelled walk does not wait for a reader that never ends (a terminal).
@@ -266,7 +263,7 @@ func (c *collector) reader(name string, in io.Reader) {
 func (c *collector) parse(r *Result, name string, data []byte, explicit, fromReader bool) {
 	dotenv := c.readDotEnv
 	if fromReader {
-		dotenv = func(string) map[string]string { return nil }
+		dotenv = func(string) (map[string]string, error) { return nil, nil }
 	}
 	ws, errs, known := parse(name, data, c.opts, dotenv, Unknown)
 	if !known && fromReader && len(data) > 0 {
@@ -284,15 +281,21 @@ func (c *collector) parse(r *Result, name string, data []byte, explicit, fromRea
 	r.Errors = append(r.Errors, errs...)
 }
 
-func (c *collector) readDotEnv(dir string) map[string]string {
+// dotenvFile is a directory's .env, read once per walk.
+type dotenvFile struct {
+	env map[string]string
+	err error
+}
+
+func (c *collector) readDotEnv(dir string) (map[string]string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if env, ok := c.dotenv[dir]; ok {
-		return env
+	if d, ok := c.dotenv[dir]; ok {
+		return d.env, d.err
 	}
-	env := readDotEnv(dir)
-	c.dotenv[dir] = env
-	return env
+	env, err := readDotEnv(dir)
+	c.dotenv[dir] = dotenvFile{env, err}
+	return env, err
 }
 
 // file reads one regular file on a worker, into a slot of its own. Walked
@@ -332,19 +335,11 @@ func (c *collector) read(r *Result, p string, fi fs.FileInfo, explicit bool) {
 		fail(r, p, fmt.Errorf("file too large: %d bytes (limit %d)", fi.Size(), c.max))
 		return
 	}
-	f, err := os.Open(p)
+	// Opened again the guarded way: the file may have been replaced by a
+	// pipe or a link to a device since the walk looked at it.
+	data, err := input.ReadFile(p, c.max)
 	if err != nil {
 		fail(r, p, describe(err))
-		return
-	}
-	data, err := io.ReadAll(io.LimitReader(f, c.max+1))
-	f.Close()
-	if err != nil {
-		fail(r, p, describe(err))
-		return
-	}
-	if int64(len(data)) > c.max {
-		fail(r, p, fmt.Errorf("file too large: more than %d bytes (limit)", c.max))
 		return
 	}
 	if !explicit && !byName && isBinary(data) {
@@ -356,7 +351,7 @@ func (c *collector) read(r *Result, p string, fi fs.FileInfo, explicit bool) {
 
 // shebang reads the start of a file for a shell #! line.
 func (c *collector) shebang(p string) bool {
-	f, err := os.Open(p)
+	f, _, err := input.Open(p)
 	if err != nil {
 		return false
 	}

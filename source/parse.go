@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"regexp"
 
+	"github.com/capdrop/capdrop/internal/input"
 	"github.com/capdrop/capdrop/source/compose"
 	"github.com/capdrop/capdrop/source/dockerfile"
 	"github.com/capdrop/capdrop/source/internal/tree"
@@ -44,7 +45,7 @@ func ParseAs(name string, data []byte, format Format, opts Options) ([]workload.
 // parse returns known=false when the content is no format capdrop reads.
 // dotenv loads the .env beside a compose file (nil: read it from disk);
 // format, when not Unknown, is used instead of detecting one.
-func parse(name string, data []byte, opts Options, dotenv func(dir string) map[string]string, format Format) (ws []workload.Workload, errs []*workload.Error, known bool) {
+func parse(name string, data []byte, opts Options, dotenv func(dir string) (map[string]string, error), format Format) (ws []workload.Workload, errs []*workload.Error, known bool) {
 	defer func() {
 		// Last line of defence: a bug in a parser must cost one file, not
 		// the whole audit.
@@ -85,7 +86,7 @@ func parse(name string, data []byte, opts Options, dotenv func(dir string) map[s
 	return ws, errs, true
 }
 
-func parseYAML(name string, data []byte, opts Options, composeByName bool, dotenv func(string) map[string]string) ([]workload.Workload, []*workload.Error, bool) {
+func parseYAML(name string, data []byte, opts Options, composeByName bool, dotenv func(string) (map[string]string, error)) ([]workload.Workload, []*workload.Error, bool) {
 	docs, errs := tree.SplitYAML(name, data)
 	var kdocs, cdocs []tree.Doc
 	for _, d := range docs {
@@ -108,7 +109,11 @@ func parseYAML(name string, data []byte, opts Options, composeByName bool, doten
 	if len(cdocs) > 0 {
 		copts := compose.Options{Env: opts.Env, Runtime: opts.Runtime}
 		if name != StdinName {
-			copts.DotEnv = dotenv(filepath.Dir(name))
+			env, err := dotenv(filepath.Dir(name))
+			if err != nil {
+				errs = append(errs, &workload.Error{Pos: workload.Position{File: name}, Err: err})
+			}
+			copts.DotEnv = env
 		}
 		w, e := compose.FromDocs(name, cdocs, copts)
 		ws, errs = append(ws, w...), append(errs, e...)
@@ -159,11 +164,17 @@ func parseJSON(name string, data []byte, opts Options) ([]workload.Workload, []*
 
 var jsonConfig = regexp.MustCompile(`"(ociVersion|HostConfig|apiVersion)"\s*:`)
 
-// readDotEnv reads dir/.env, nil when there is none.
-func readDotEnv(dir string) map[string]string {
-	data, err := os.ReadFile(filepath.Join(dir, ".env"))
-	if err != nil || len(data) > DefaultMaxFileSize {
-		return nil
+// readDotEnv reads dir/.env: nil and no error when there is none, an
+// error naming it when it is there but cannot be read (a pipe, a device,
+// too large), which the compose file it belongs to reports.
+func readDotEnv(dir string) (map[string]string, error) {
+	p := filepath.Join(dir, ".env")
+	data, err := input.ReadFile(p, DefaultMaxFileSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf(".env beside it (%s): %w", p, describe(err))
 	}
-	return compose.ParseDotEnv(data)
+	return compose.ParseDotEnv(data), nil
 }

@@ -5,7 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/capdrop/capdrop/source/compose"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +14,9 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/capdrop/capdrop/internal/input"
+	"github.com/capdrop/capdrop/source/compose"
 )
 
 // ComposeKeys says what capdrop verify does with each key of a compose
@@ -93,7 +96,7 @@ func FromCompose(path, service string, getenv func(string) (string, bool)) (*Tar
 	if getenv == nil {
 		getenv = os.LookupEnv
 	}
-	data, err := os.ReadFile(path)
+	data, err := input.ReadFile(path, input.DefaultLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -103,8 +106,11 @@ func FromCompose(path, service string, getenv func(string) (string, bool)) (*Tar
 	}
 	dir := filepath.Dir(abs)
 	env := composeEnv{getenv: getenv, dotenv: map[string]string{}}
-	if b, err := os.ReadFile(filepath.Join(dir, ".env")); err == nil {
+	switch b, err := input.ReadFile(filepath.Join(dir, ".env"), input.DefaultLimit); {
+	case err == nil:
 		env.dotenv = compose.ParseDotEnv(b)
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("the .env beside %s: %w", path, err)
 	}
 	return parseCompose(data, path, dir, service, env)
 }
@@ -797,9 +803,9 @@ func (c *composer) envFiles(key string, v any) []string {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(c.dir, p)
 		}
-		b, err := os.ReadFile(p)
+		b, err := input.ReadFile(p, input.DefaultLimit)
 		if err != nil {
-			if !optional[i] {
+			if !optional[i] || !errors.Is(err, fs.ErrNotExist) {
 				c.errorf(key, "%v", err)
 			}
 			continue

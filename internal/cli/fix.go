@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -11,6 +10,7 @@ import (
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/evidence"
 	"github.com/capdrop/capdrop/fix"
+	"github.com/capdrop/capdrop/internal/input"
 	"github.com/capdrop/capdrop/internal/term"
 )
 
@@ -163,7 +163,7 @@ func fixSet(s *term.Streams, o fixOptions) (capset.Set, error) {
 func readEvidence(s *term.Streams, from string) (evidence.Evidence, error) {
 	var r io.Reader = s.In
 	if from != "-" {
-		f, err := os.Open(from)
+		f, _, err := input.Open(from)
 		if err != nil {
 			return evidence.Evidence{}, err
 		}
@@ -176,7 +176,7 @@ func readEvidence(s *term.Streams, from string) (evidence.Evidence, error) {
 func readFixFile(s *term.Streams, path string) ([]byte, error) {
 	var r io.Reader = s.In
 	if path != "-" {
-		f, err := os.Open(path)
+		f, _, err := input.Open(path)
 		if err != nil {
 			return nil, err
 		}

@@ -127,6 +127,22 @@ func TestRunlabelGate(t *testing.T) {
 		}
 	})
 
+	t.Run("account files that are not files, or too large, are judged as root", func(t *testing.T) {
+		label := `LABEL RUN="docker run --rm --cap-drop=ALL --cap-add=SYS_ADMIN --security-opt=no-new-privileges IMAGE true"`
+		for name, sh := range map[string]string{
+			// A reader that opened this would wait for a writer forever.
+			"a named pipe": "echo 'app:x:1000:1000::/:/bin/sh' >> /etc/passwd && mv /etc/passwd /etc/passwd.real && mkfifo /etc/passwd",
+			"5 MiB":        "echo 'app:x:1000:1000::/:/bin/sh' >> /etc/passwd && dd if=/dev/zero bs=1M count=5 2>/dev/null | tr '\\0' '#' >> /etc/passwd",
+		} {
+			b, _ := json.Marshal([]string{"/bin/busybox", "sh", "-c", sh})
+			img := dockertest.Image(t, nil, "RUN "+string(b), "USER app", label)
+			doc := audited(t, "--fail-on", "high", img)
+			if w := doc.Audit.Workloads[0]; !w.Root || doc.Run || !strings.Contains(w.UserReason, "could not read") {
+				t.Errorf("%s: root %v run %v: %s", name, w.Root, doc.Run, w.UserReason)
+			}
+		}
+	})
+
 	t.Run("host access is gated", func(t *testing.T) {
 		img := labelImage(t, `RUN="docker run --rm --label capdrop-test=1 --cap-drop=ALL --security-opt=no-new-privileges \$OPT1 IMAGE true"`)
 		for _, c := range []struct{ opt, rule string }{
