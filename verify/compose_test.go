@@ -144,7 +144,7 @@ func TestComposeErrors(t *testing.T) {
 		{"services:\n  s:\n    image: a\n    environment: 3", "environment: want a mapping or a list"},
 		{"services:\n  s:\n    image: a\n    user: {a: 1}", "user: want a string, not a mapping"},
 		{"services:\n  s:\n    image: a\n    read_only: maybe", `read_only: "maybe" is not true or false`},
-		{"services:\n  s:\n    image: a\n    env_file: nothere.env", "env_file: open"},
+		{"services:\n  s:\n    image: a\n    env_file: nothere.env", "nothere.env: no such file or directory"},
 	}
 	dir := t.TempDir()
 	for _, tc := range cases {
