@@ -57,3 +57,29 @@ func TestReportCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestReportReadme runs the README's report command from the repository's
+// root; picture's browser test draws the same inputs into docs/report.png,
+// the README's screenshot.
+func TestReportReadme(t *testing.T) {
+	const cmd = "capdrop report --audit examples/ --profiles examples/service/results/ -o report.html"
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), cmd) {
+		t.Fatalf("README.md does not show %q", cmd)
+	}
+	page := filepath.Join(t.TempDir(), "report.html")
+	t.Chdir("../..")
+	args := strings.Fields(strings.TrimPrefix(cmd, "capdrop "))
+	args[len(args)-1] = page
+	_, errOut, code := runMain(t, args...)
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	// The example service: profiled and verified, 3 needed, 11 never used.
+	if !strings.Contains(errOut, "11 of them never used by the 1 profiled") {
+		t.Errorf("stderr: %s", errOut)
+	}
+}
