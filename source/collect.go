@@ -10,11 +10,14 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
 
 	"github.com/capdrop/capdrop/internal/input"
+	"github.com/capdrop/capdrop/source/helm"
+	"github.com/capdrop/capdrop/source/kustomize"
 	"github.com/capdrop/capdrop/workload"
 )
 
@@ -65,6 +68,31 @@ func (r *Result) add(o Result) {
 	r.Errors = append(r.Errors, o.Errors...)
 	r.Files += o.Files
 	r.Skipped += o.Skipped
+	for why, n := range o.SkippedBy {
+		if r.SkippedBy == nil {
+			r.SkippedBy = map[string]int{}
+		}
+		r.SkippedBy[why] += n
+	}
+}
+
+// Why files are skipped (Result.SkippedBy).
+const (
+	SkipFormat    = "not a configuration format"
+	SkipBinary    = "binary"
+	SkipSpecial   = "not a regular file"
+	SkipChart     = "part of a Helm chart, audited as rendered"
+	SkipKustomize = "part of a Kustomize build, audited as built"
+	SkipTemplate  = "a Go template outside any chart, not rendered"
+)
+
+// skip counts one file passed over, and why.
+func (r *Result) skip(why string) {
+	r.Skipped++
+	if r.SkippedBy == nil {
+		r.SkippedBy = map[string]int{}
+	}
+	r.SkippedBy[why]++
 }
 
 // Walk reads every input: files, directories (walked recursively,
@@ -100,6 +128,7 @@ func Walk(parent context.Context, inputs []Input, opts Options, emit func(Result
 	}
 	go func() {
 		defer close(c.queue)
+		c.plan(inputs)
 		for _, in := range inputs {
 			if ctx.Err() != nil {
 				break
@@ -170,6 +199,13 @@ type collector struct {
 
 	mu     sync.Mutex // guards dotenv
 	dotenv map[string]dotenvFile
+
+	// plan, before the walk, reads the graph of the kustomizations under
+	// the inputs: which overlays to build, and which files are parts of a
+	// build (absolute path → skip reason) and not read on their own.
+	graph map[string]*kustomize.Node
+	build map[string]bool
+	parts map[string]string
 }
 
 func (c *collector) fail(file string, err error) { fail(&c.res, file, err) }
@@ -259,8 +295,20 @@ func (c *collector) reader(name string, in io.Reader) {
 }
 
 // parse records what one file holds into r. Content that came from a
-// reader, not a file, is read as shell when it is nothing else.
+// reader, not a file, is read as shell when it is nothing else. A Helm
+// template is skipped with a warning: only its chart renders it.
 func (c *collector) parse(r *Result, name string, data []byte, explicit, fromReader bool) {
+	if f := Detect(name, data); (f == YAML || f == Compose) && IsTemplate(data) {
+		r.skip(SkipTemplate)
+		if dir := chartOf(name); dir != "" {
+			r.Errors = append(r.Errors, workload.Warnf(workload.Position{File: name},
+				"a template of the Helm chart in %s, not audited on its own: audit the chart's directory to render it", dir))
+		} else {
+			r.Errors = append(r.Errors, workload.Warnf(workload.Position{File: name},
+				"a Go template (Helm {{ … }}) outside any chart: not rendered, not audited"))
+		}
+		return
+	}
 	dotenv := c.readDotEnv
 	if fromReader {
 		dotenv = func(string) (map[string]string, error) { return nil, nil }
@@ -271,7 +319,7 @@ func (c *collector) parse(r *Result, name string, data []byte, explicit, fromRea
 		ws, errs, known = parse(name, data, c.opts, dotenv, Script)
 	}
 	if !known {
-		r.Skipped++
+		r.skip(SkipFormat)
 		if explicit {
 			fail(r, name, ErrUnknownFormat)
 		}
@@ -301,6 +349,17 @@ func (c *collector) readDotEnv(dir string) (map[string]string, error) {
 // file reads one regular file on a worker, into a slot of its own. Walked
 // files (explicit false) are chosen by name or #! line first.
 func (c *collector) file(p string, fi fs.FileInfo, explicit bool) {
+	if why, ok := c.parts[abs(p)]; ok && !explicit {
+		c.res.Files++
+		c.res.skip(why)
+		return
+	}
+	c.job(func(r *Result) { c.read(r, p, fi, explicit) })
+}
+
+// job runs f on a worker, into a slot of its own: reading a file,
+// rendering a chart, building an overlay.
+func (c *collector) job(f func(r *Result)) {
 	c.flush()
 	if c.ctx.Err() != nil {
 		return
@@ -319,7 +378,7 @@ func (c *collector) file(p string, fi fs.FileInfo, explicit bool) {
 	go func() {
 		defer func() { <-c.sem; c.wg.Done() }()
 		var r Result
-		c.read(&r, p, fi, explicit)
+		f(&r)
 		slot <- r
 	}()
 }
@@ -328,7 +387,7 @@ func (c *collector) read(r *Result, p string, fi fs.FileInfo, explicit bool) {
 	r.Files++
 	byName := DetectName(p) != Unknown
 	if !explicit && !byName && !c.shebang(p) {
-		r.Skipped++
+		r.skip(SkipFormat)
 		return
 	}
 	if fi.Size() > c.max {
@@ -343,7 +402,7 @@ func (c *collector) read(r *Result, p string, fi fs.FileInfo, explicit bool) {
 		return
 	}
 	if !explicit && !byName && isBinary(data) {
-		r.Skipped++
+		r.skip(SkipBinary)
 		return
 	}
 	c.parse(r, p, data, explicit, false)
@@ -380,12 +439,30 @@ func (c *collector) walk(root, dir string, fi fs.FileInfo, ancestors []fileID) {
 		return
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	// A Helm chart is rendered, its templates and subcharts audited as
+	// rendered; an overlay is built (unless another overlay of the run
+	// includes it). Other files of those directories are read as usual.
+	chart := helm.IsChart(dir)
+	if chart {
+		c.job(func(r *Result) {
+			r.Workloads, r.Errors = renderChart(dir, c.opts)
+		})
+	}
+	if c.build[abs(dir)] {
+		c.job(func(r *Result) {
+			r.Workloads, r.Errors = buildKustomization(dir, c.opts, c.graph)
+		})
+	}
 	for _, e := range entries {
 		if c.ctx.Err() != nil {
 			return
 		}
 		p := filepath.Join(dir, e.Name())
 		if c.excluded(root, p) {
+			continue
+		}
+		if chart && e.IsDir() && (e.Name() == "templates" || e.Name() == "charts") {
+			c.countParts(p, SkipChart, 0)
 			continue
 		}
 		info, err := e.Info()
@@ -413,9 +490,167 @@ func (c *collector) walk(root, dir string, fi fs.FileInfo, ancestors []fileID) {
 			c.file(p, info, false)
 		default:
 			c.res.Files++
-			c.res.Skipped++ // FIFOs, sockets, devices: never opened
+			c.res.skip(SkipSpecial) // FIFOs, sockets, devices: never opened
 		}
 	}
+}
+
+// countParts counts the files under dir as skipped for why, without
+// reading them.
+func (c *collector) countParts(dir, why string, depth int) {
+	entries, err := os.ReadDir(dir)
+	if err != nil || depth > 64 {
+		return
+	}
+	for _, e := range entries {
+		switch {
+		case e.IsDir():
+			c.countParts(filepath.Join(dir, e.Name()), why, depth+1)
+		case e.Type().IsRegular():
+			c.res.Files++
+			c.res.skip(why)
+		}
+	}
+}
+
+// chartOf returns the chart directory a template belongs to (the nearest
+// parent with a Chart.yaml, the file being under its templates/ or charts/),
+// or "".
+func chartOf(name string) string {
+	dir := filepath.Dir(name)
+	for i := 0; i < 32; i++ {
+		parent := filepath.Dir(dir)
+		if b := filepath.Base(dir); (b == "templates" || b == "charts") && helm.IsChart(parent) {
+			return parent
+		}
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+	return ""
+}
+
+// plan finds the kustomizations under the inputs (a walk of directory
+// names only, honouring the exclusions) and reads their graph. An overlay
+// is built unless another kustomization of the run includes it (a base is
+// built as part of its overlays); its files and those of every
+// kustomization it includes are parts, not read on their own. An overlay
+// that cannot be built offline keeps its files: they are audited one by
+// one, and its build's warning says why.
+func (c *collector) plan(inputs []Input) {
+	c.graph, c.build, c.parts = map[string]*kustomize.Node{}, map[string]bool{}, map[string]string{}
+	var dirs []string
+	for _, in := range inputs {
+		if in.Reader != nil {
+			continue
+		}
+		if fi, err := os.Stat(in.Path); err == nil && fi.IsDir() {
+			c.findKustomizations(in.Path, in.Path, map[string]bool{}, &dirs, 0)
+		}
+	}
+	if len(dirs) == 0 {
+		return
+	}
+	included := map[string]bool{}
+	for _, d := range dirs {
+		kustomize.Scan(d, c.graph)
+	}
+	for _, n := range c.graph {
+		for _, d := range n.Dirs {
+			included[abs(d)] = true
+		}
+	}
+	for _, d := range dirs {
+		n := c.graph[filepath.Clean(d)]
+		switch {
+		case included[abs(d)]:
+			continue // built by the overlay that includes it
+		case n.Component:
+			c.parts[abs(n.File)] = SkipKustomize
+			c.build[abs(d)] = true // Build says a component alone is not built
+			continue
+		}
+		c.build[abs(d)] = true
+		if n.Err == nil && c.offline(n, map[string]bool{}) {
+			c.markParts(n, map[string]bool{})
+		}
+	}
+}
+
+// findKustomizations collects the directories under dir that hold a
+// kustomization file.
+func (c *collector) findKustomizations(root, dir string, seen map[string]bool, out *[]string, depth int) {
+	a := abs(dir)
+	if seen[a] || depth > 256 || c.ctx.Err() != nil {
+		return
+	}
+	seen[a] = true
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && slices.Contains(kustomize.FileNames, e.Name()) {
+			*out = append(*out, filepath.Clean(dir))
+			break
+		}
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if SkipDirs[e.Name()] || c.excluded(root, p) {
+			continue
+		}
+		isDir := e.IsDir()
+		if e.Type()&fs.ModeSymlink != 0 {
+			if fi, err := os.Stat(p); err == nil {
+				isDir = fi.IsDir()
+			}
+		}
+		if isDir {
+			c.findKustomizations(root, p, seen, out, depth+1)
+		}
+	}
+}
+
+// offline reports whether n and everything it includes can be built
+// without the network or the helm binary.
+func (c *collector) offline(n *kustomize.Node, seen map[string]bool) bool {
+	if n == nil || seen[n.Dir] {
+		return true
+	}
+	seen[n.Dir] = true
+	if len(n.Remote) > 0 || n.Helm || n.Err != nil {
+		return false
+	}
+	for _, d := range n.Dirs {
+		if !c.offline(c.graph[filepath.Clean(d)], seen) {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *collector) markParts(n *kustomize.Node, seen map[string]bool) {
+	if n == nil || seen[n.Dir] {
+		return
+	}
+	seen[n.Dir] = true
+	c.parts[abs(n.File)] = SkipKustomize
+	for _, f := range n.Files {
+		c.parts[abs(f)] = SkipKustomize
+	}
+	for _, d := range n.Dirs {
+		c.markParts(c.graph[filepath.Clean(d)], seen)
+	}
+}
+
+// abs is the key of a path in collector.parts and collector.build.
+func abs(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
 }
 
 // excluded matches opts.Exclude against the path relative to the root and

@@ -29,6 +29,10 @@ type Options struct {
 	// MaxFileSize bounds the bytes read from one file; 0 means the default
 	// (DefaultMaxFileSize). Larger files are reported, not read.
 	MaxFileSize int64
+	// HelmValues are values files merged over every Helm chart's own
+	// values, in order, and HelmSet key=value assignments applied after
+	// them, as `helm template --values F --set K=V` does.
+	HelmValues, HelmSet []string
 }
 
 // DefaultMaxFileSize is the largest file read when Options.MaxFileSize is 0.
@@ -39,7 +43,11 @@ type Result struct {
 	Workloads []workload.Workload
 	Errors    []*workload.Error
 	// Files counts the files examined (read, whether or not they held
-	// workloads); Skipped the ones passed over as not a known format.
-	Files   int
-	Skipped int
+	// workloads); Skipped the ones passed over, and SkippedBy why (one of
+	// the Skip… reasons): not a known format, binary, part of a chart or a
+	// Kustomize build (audited as rendered or built), a template nobody
+	// renders.
+	Files     int
+	Skipped   int
+	SkippedBy map[string]int
 }

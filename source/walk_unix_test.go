@@ -67,13 +67,23 @@ func TestWalk(t *testing.T) {
 		"app/self.yaml: symbolic link loop",
 		"app/up: symbolic link loop: this directory contains itself",
 		"big/huge.sh: file too large: 2000 bytes (limit 1000)",
+		"app/chart/templates/dep.yaml: a Go template (Helm {{ … }}) outside any chart: not rendered, not audited",
 	} {
 		if !strings.Contains(errs, w) {
 			t.Errorf("missing error %q in:\n%s", w, errs)
 		}
 	}
-	if n := len(res.Errors); n != 6 {
-		t.Errorf("%d errors, want 6:\n%s", n, errs)
+	warnings := 0
+	for _, e := range res.Errors {
+		if e.Warning {
+			warnings++
+		}
+	}
+	if n := len(res.Errors); n != 7 || warnings != 1 {
+		t.Errorf("%d errors and %d warnings, want 6 and 1:\n%s", n-warnings, warnings, errs)
+	}
+	if res.SkippedBy[SkipTemplate] != 1 {
+		t.Errorf("skipped: %v, want one template", res.SkippedBy)
 	}
 }
 

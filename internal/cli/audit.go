@@ -31,6 +31,8 @@ type auditOptions struct {
 	versions  []string
 	engine    string
 	strict    bool
+	values    []string
+	set       []string
 }
 
 func newAuditCmd(s *term.Streams) *cobra.Command {
@@ -45,8 +47,13 @@ sets each container's main process really gets under its runtime's exact
 rules; report findings with stable rule IDs and a fix in the file's own
 dialect.
 
-Directories are read recursively; "-" reads standard input. Kubernetes
-manifests use containerd's rules unless --runtime says otherwise.
+Directories are read recursively; "-" reads standard input. A directory with
+a Chart.yaml is a Helm chart: it is rendered as helm template renders it
+(offline, with --values and --set) and its manifests are audited. A directory
+with a kustomization.yaml is built as kustomize build builds it (offline),
+unless an overlay of the same run includes it; the files a chart or an overlay
+uses are audited as rendered or built, not on their own. Kubernetes manifests
+use containerd's rules unless --runtime says otherwise.
 
 Exit status: 0 when no finding reaches --fail-on, 1 when one does, 2 when an
 input could not be read (everything else is still audited). Warnings (a
@@ -74,6 +81,8 @@ is not shell) are reported and do not change the exit status, unless
 	f.BoolVar(&o.listRules, "list-rules", false, "list the rules and exit")
 	f.StringArrayVar(&o.versions, "runtime-version", nil, "model this release of a runtime, RUNTIME=VERSION (e.g. docker=20.10); default: current releases")
 	f.StringVar(&o.engine, "engine-caps", "", "capabilities the runtime itself holds (names or a mask, as in CapBnd); default: all")
+	f.StringArrayVar(&o.values, "values", nil, "values file merged over every Helm chart's own values, as helm template --values (repeatable)")
+	f.StringArrayVar(&o.set, "set", nil, "KEY=VALUE set in every Helm chart's values after --values, as helm template --set (repeatable)")
 	f.BoolVar(&o.strict, "strict", false, "treat warnings (partial objects, templates not rendered, commands in prose that are not shell) as input errors: exit 2")
 	o.output = outputFlag(cmd, "text", "json", "sarif", "matrix")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -115,7 +124,7 @@ func runAudit(ctx context.Context, s *term.Streams, o *auditOptions, paths []str
 	res, err := audit.Run(ctx, inputs, audit.Options{
 		Policy: o.policy.String(),
 		Merge:  mopts,
-		Source: source.Options{Exclude: o.exclude, Runtime: workload.Runtime(o.runtime.String())},
+		Source: source.Options{Exclude: o.exclude, Runtime: workload.Runtime(o.runtime.String()), HelmValues: o.values, HelmSet: o.set},
 	})
 	if err != nil {
 		return err
