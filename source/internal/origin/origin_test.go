@@ -83,7 +83,7 @@ spec:
 		{side, "base.yaml:12:11"},
 		{caps(app).Content[1].Content[0], "patch.yaml:8:21"}, // NET_RAW
 		{caps(app).Content[3].Content[0], "base.yaml:11:22"}, // app's ALL: the base, not side's
-		{caps(side).Content[1].Content[0], "ops.yaml:3:11"}, // the JSON 6902 patch set it
+		{caps(side).Content[1].Content[0], "ops.yaml:3:11"},  // the JSON 6902 patch set it
 	} {
 		if got := m[tt.n].String(); got != tt.want {
 			t.Errorf("%s at %s, want %s", tt.n.Value, got, tt.want)
