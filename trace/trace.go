@@ -16,6 +16,16 @@
 // namespaces with full capabilities before it execs the entrypoint, is never
 // counted.
 //
+// Capabilities can also be kept or gained without any cap_capable check:
+// capset(2) is judged by cap_capset() with subset tests, and an execve gives
+// file capabilities. The tracer records what each capset asked for (from
+// the CAP_SETPCAP check capset makes, with the tracepoint; by hooking
+// cap_capset, with fexit and kprobe) and what each exec gave a process that
+// is not root, per workload and command (Gains).
+//
+// The tracer runs on Linux on amd64 and arm64 (a BPF object for each is
+// embedded); elsewhere Open fails with ErrPlatform.
+//
 // The tracer needs CAP_BPF and CAP_PERFMON (Linux ≥ 5.8), or CAP_SYS_ADMIN.
 // Nothing is pinned: when the process ends, even by SIGKILL, the kernel
 // detaches every program.
@@ -102,6 +112,10 @@ const (
 	// could not be read to look for the overcommit probe; user space falls
 	// back to judging it by syscall.
 	NoStack Flag = 1 << 9
+	// CapsetInheritable: the CAP_SETPCAP check cap_capset() makes on every
+	// capset(2), for a call whose new inheritable set stays within the old
+	// inheritable and permitted sets, where the answer does not matter.
+	CapsetInheritable Flag = 1 << 10
 )
 
 var flagNames = []struct {
@@ -110,7 +124,7 @@ var flagNames = []struct {
 }{
 	{OptsKnown, "opts"}, {NoAudit, "noaudit"}, {InSetID, "insetid"}, {OtherCred, "other-cred"},
 	{Compat, "compat"}, {NoSyscall, "no-syscall"}, {SameID, "same-id"}, {VMProbe, "vm-probe"},
-	{NoSetgidBit, "no-setgid-bit"}, {NoStack, "no-stack"},
+	{NoSetgidBit, "no-setgid-bit"}, {NoStack, "no-stack"}, {CapsetInheritable, "capset-inheritable"},
 }
 
 // String lists the flags by name, joined by "|".
@@ -134,7 +148,8 @@ type Key struct {
 	Cgroup uint64
 	// MntNS is the mount-namespace inode of the root task at its exec.
 	MntNS uint32
-	// Syscall is the x86_64 syscall number the task was in, or -1.
+	// Syscall is the number of the syscall the task was in (of the
+	// tracer's architecture: x86_64 or arm64; i386's with Compat), or -1.
 	Syscall int32
 	// Cap is the capability checked.
 	Cap capset.Cap
@@ -152,6 +167,56 @@ type Key struct {
 type Record struct {
 	Key
 	Count uint64
+}
+
+// GainSource says how a workload kept or gained capabilities without a
+// cap_capable check.
+type GainSource uint8
+
+// The sources of a Gain; the values are the BPF program's.
+const (
+	// GainCapset: capset(2) asked for the capabilities (as libcap's
+	// cap_set_proc does, for example to keep some across a switch to
+	// another uid with PR_SET_KEEPCAPS). cap_capset() checks the new sets
+	// against the old with subset tests, not with cap_capable().
+	GainCapset GainSource = 1
+	// GainExec: an execve gave a process that is not root the
+	// capabilities, from the file's capabilities or from ambient ones the
+	// workload raised (PR_CAP_AMBIENT_RAISE) before it.
+	GainExec GainSource = 2
+)
+
+func (g GainSource) String() string {
+	switch g {
+	case GainCapset:
+		return "capset"
+	case GainExec:
+		return "exec"
+	}
+	return fmt.Sprintf("gain-%d", uint8(g))
+}
+
+// Gain is what the tasks of one workload and command kept or gained
+// through one source, summed over every time it happened.
+type Gain struct {
+	Cgroup uint64
+	MntNS  uint32
+	Source GainSource
+	// Failed: a capset that cap_capset() refused.
+	Failed bool
+	// Root: a capset by a task whose effective uid was 0. Root asking for
+	// a set only reduces what it has (some programs ask for every
+	// capability of a list they hold); a task that is no longer root asks
+	// to keep capabilities across its switch to another uid.
+	Root bool
+	Comm   string
+	// Caps: for a capset, the effective, permitted and inheritable sets it
+	// asked for together (every capability in them had to be held for it
+	// to succeed); for an exec, the permitted capabilities it gave.
+	Caps capset.Set
+	// Lacking: for a refused capset, what the task lacked.
+	Lacking capset.Set
+	Count   uint64
 }
 
 // Root is a task that became tracked by its exec, rather than by being
@@ -197,11 +262,14 @@ type Counters struct {
 	PendingOverflow uint64 `json:"pending_overflow"`
 	// RootsOverflow counts roots not recorded in the roots map.
 	RootsOverflow uint64 `json:"roots_overflow"`
+	// GainsOverflow counts capsets and execs not recorded because the
+	// gains map was full: capabilities kept or gained may be missing.
+	GainsOverflow uint64 `json:"gains_overflow"`
 }
 
 // Missing is the number of checks or tasks the trace may lack.
 func (c Counters) Missing() uint64 {
-	return c.Overflow + c.TasksOverflow + c.PendingOverflow
+	return c.Overflow + c.TasksOverflow + c.PendingOverflow + c.GainsOverflow
 }
 
 // Options configure a Tracer.

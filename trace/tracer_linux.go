@@ -1,4 +1,4 @@
-//go:build linux && amd64
+//go:build linux && (amd64 || arm64)
 
 package trace
 
@@ -193,12 +193,23 @@ func (t *Tracer) load(spec *ebpf.CollectionSpec, m Mechanism) (err error) {
 	case RawTracepoint:
 		err = attach(link.AttachRawTracepoint(link.RawTracepointOptions{Name: "cap_capable", Program: coll.Programs["cap_raw_tp"]}))
 	case Fexit:
-		err = attach(link.AttachTracing(link.TracingOptions{Program: coll.Programs["cap_fexit"]}))
+		if err = attach(link.AttachTracing(link.TracingOptions{Program: coll.Programs["capset_fexit"]})); err == nil {
+			err = attach(link.AttachTracing(link.TracingOptions{Program: coll.Programs["cap_fexit"]}))
+		}
 	case Kprobe:
-		// The kretprobe first: a kprobe without its kretprobe would only
-		// fill the pending map.
-		if err = attach(link.Kretprobe("cap_capable", coll.Programs["cap_kretprobe"], nil)); err == nil {
-			err = attach(link.Kprobe("cap_capable", coll.Programs["cap_kprobe"], nil))
+		// Each kretprobe first: a kprobe without its kretprobe would only
+		// fill the pending maps.
+		for _, fn := range []string{"cap_capset", "cap_capable"} {
+			prefix := strings.TrimPrefix(fn, "cap_") + "_"
+			if fn == "cap_capable" {
+				prefix = "cap_"
+			}
+			if err = attach(link.Kretprobe(fn, coll.Programs[prefix+"kretprobe"], nil)); err != nil {
+				break
+			}
+			if err = attach(link.Kprobe(fn, coll.Programs[prefix+"kprobe"], nil)); err != nil {
+				break
+			}
 		}
 	}
 	if err != nil {
@@ -237,9 +248,9 @@ func mechanismPrograms(m Mechanism) ([]string, error) {
 	case RawTracepoint:
 		return []string{"cap_raw_tp"}, nil
 	case Fexit:
-		return []string{"cap_fexit"}, nil
+		return []string{"cap_fexit", "capset_fexit"}, nil
 	case Kprobe:
-		return []string{"cap_kprobe", "cap_kretprobe"}, nil
+		return []string{"cap_kprobe", "cap_kretprobe", "capset_kprobe", "capset_kretprobe"}, nil
 	}
 	return nil, fmt.Errorf("unknown mechanism %q", m)
 }
@@ -414,7 +425,7 @@ func (t *Tracer) Track(pid int, mntns uint32) error {
 		if err != nil {
 			continue
 		}
-		ti := capableTaskInfo{Mntns: mntns, Root: uint32(pid)}
+		ti := capableTaskInfo{Mntns: mntns, Root: uint32(pid), Amb0: ambient(pid)}
 		// The command, as the BPF side records it at exec; a thread that
 		// ended meanwhile keeps an empty one (it makes no more checks).
 		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/comm", pid, tid)); err == nil {
@@ -430,6 +441,17 @@ func (t *Tracer) Track(pid int, mntns uint32) error {
 		}
 	}
 	return nil
+}
+
+// ambient returns the ambient set of process pid (0 when unreadable): for a
+// root tracked from user space, what the runtime gave it, so that only
+// ambient capabilities raised later count as gained at an exec.
+func ambient(pid int) uint64 {
+	st, err := procfs.ReadStatus("", pid)
+	if err != nil {
+		return 0
+	}
+	return uint64(st.Sets.Ambient)
 }
 
 // track adds a task to the tracked tasks as the BPF side's tracked_put
@@ -604,7 +626,7 @@ func (t *Tracer) Roots() ([]Root, error) {
 // Counters reads the loss counters.
 func (t *Tracer) Counters() (Counters, error) {
 	var c Counters
-	fields := []*uint64{&c.Overflow, &c.Lost, &c.TasksOverflow, &c.PendingOverflow, &c.RootsOverflow}
+	fields := []*uint64{&c.Overflow, &c.Lost, &c.TasksOverflow, &c.PendingOverflow, &c.RootsOverflow, &c.GainsOverflow}
 	for i, f := range fields {
 		var per []uint64
 		if err := t.coll.Maps["counters"].Lookup(uint32(i), &per); err != nil {
@@ -620,16 +642,43 @@ func (t *Tracer) Counters() (Counters, error) {
 
 // ProgramIDs returns the kernel IDs of the loaded programs (for tests and
 // diagnostics).
-func (t *Tracer) ProgramIDs() []ebpf.ProgramID {
-	var ids []ebpf.ProgramID
+func (t *Tracer) ProgramIDs() []uint32 {
+	var ids []uint32
 	for _, p := range t.coll.Programs {
 		if info, err := p.Info(); err == nil {
 			if id, ok := info.ID(); ok {
-				ids = append(ids, id)
+				ids = append(ids, uint32(id))
 			}
 		}
 	}
 	return ids
+}
+
+// Gains reads what the workloads' tasks kept or gained without a
+// cap_capable check: per workload, command and source, the capabilities a
+// capset(2) asked for or an exec gave (see Gain).
+func (t *Tracer) Gains() ([]Gain, error) {
+	var (
+		k   capableGainKey
+		per []capableGain
+		out []Gain
+	)
+	it := t.coll.Maps["gains"].Iterate()
+	for it.Next(&k, &per) {
+		g := Gain{Cgroup: k.Cgroup, MntNS: k.Mntns, Source: GainSource(k.Source), Failed: k.Failed != 0, Root: k.Root != 0, Comm: cString(k.Comm[:])}
+		for _, v := range per {
+			g.Caps |= capset.Set(v.Caps)
+			g.Lacking |= capset.Set(v.Lacking)
+			g.Count += v.Count
+		}
+		if g.Count > 0 {
+			out = append(out, g)
+		}
+	}
+	if err := it.Err(); err != nil {
+		return out, fmt.Errorf("read the gains map: %w", err)
+	}
+	return out, nil
 }
 
 // Close detaches and unloads everything. It is safe to call more than once.

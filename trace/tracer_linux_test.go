@@ -1,13 +1,16 @@
-//go:build linux && amd64
+//go:build linux && (amd64 || arm64)
 
 package trace
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,10 +47,47 @@ func TestMain(m *testing.M) {
 }
 
 // workload runs needs operations plus a few checks the tracer must
-// classify: "chown5" chowns five times, "sameuid" calls setuid(0) as root.
+// classify: "chown5" chowns five times, "sameuid" calls setuid(0) as root,
+// and capabilities kept or gained without a cap_capable check: "keepcaps"
+// keeps CAP_NET_BIND_SERVICE across a switch to uid 1234 as libcap users do
+// (PR_SET_KEEPCAPS, setresuid, capset), "capset-fail" asks capset for
+// CAP_NET_ADMIN after dropping it, "filecap" runs a copy of this binary
+// with the file capability CAP_NET_RAW as uid 1234, "noop" does nothing.
 func workload(ops []string) error {
 	for _, op := range ops {
 		switch op {
+		case "noop":
+		case "keepcaps":
+			if err := throwaway(func() error {
+				if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+					return fmt.Errorf("PR_SET_KEEPCAPS: %w", err)
+				}
+				if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, needs.OtherID, needs.OtherID, needs.OtherID); e != 0 {
+					return fmt.Errorf("setresuid: %w", e)
+				}
+				return capSet(capset.Of(capset.NET_BIND_SERVICE))
+			}); err != nil {
+				return fmt.Errorf("keepcaps: %w", err)
+			}
+		case "capset-fail":
+			if err := throwaway(func() error {
+				if err := capSet(capset.Of(capset.CHOWN)); err != nil {
+					return err
+				}
+				if err := capSet(capset.Of(capset.CHOWN, capset.NET_ADMIN)); err == nil {
+					return errors.New("capset asking for a dropped capability succeeded")
+				}
+				return nil
+			}); err != nil {
+				return fmt.Errorf("capset-fail: %w", err)
+			}
+		case "filecap":
+			cmd := exec.Command(filepath.Join(os.Getenv("CAPDROP_TRACE_DIR"), fileCapBinary), "-test.run=^$")
+			cmd.Env = append(os.Environ(), workloadEnv+"=noop")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: needs.OtherID, Gid: needs.OtherID}}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("filecap: %v: %s", err, out)
+			}
 		case "chown5":
 			for i := 0; i < 5; i++ {
 				if err := needs.Run(os.Getenv("CAPDROP_TRACE_DIR"), "chown"); err != nil {
@@ -65,6 +105,31 @@ func workload(ops []string) error {
 		}
 	}
 	return nil
+}
+
+// fileCapBinary is the copy of the test binary with the file capability
+// CAP_NET_RAW (permitted and effective) among the fixtures.
+const fileCapBinary = "filecap-bin"
+
+// throwaway runs f on a locked thread the Go runtime ends afterwards, so
+// the credentials f changes die with it.
+func throwaway(f func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		done <- f()
+	}()
+	return <-done
+}
+
+// capSet sets the calling thread's effective and permitted sets to s and
+// empties its inheritable set, with capset(2) version 3.
+func capSet(s capset.Set) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	data[0].Effective, data[0].Permitted = uint32(s), uint32(s)
+	data[1].Effective, data[1].Permitted = uint32(s>>32), uint32(s>>32)
+	return unix.Capset(&hdr, &data[0])
 }
 
 func requireRoot(t *testing.T) {
@@ -152,6 +217,23 @@ func fixtures(t *testing.T) string {
 	self, _ := os.Executable()
 	if err := needs.Prepare(dir, self); err != nil {
 		t.Fatal(err)
+	}
+	// The file-capability copy: struct vfs_cap_data revision 2 with the
+	// effective flag, CAP_NET_RAW permitted.
+	bin, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := filepath.Join(dir, fileCapBinary)
+	if err := os.WriteFile(fc, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var xattr bytes.Buffer
+	for _, v := range []uint32{0x02000000 | 1, 1 << capset.NET_RAW, 0, 0, 0} {
+		binary.Write(&xattr, binary.LittleEndian, v)
+	}
+	if err := unix.Setxattr(fc, "security.capability", xattr.Bytes(), 0); err != nil {
+		t.Fatalf("give %s a file capability: %v", fc, err)
 	}
 	fixturesDir = dir
 	return dir
@@ -259,10 +341,10 @@ func TestCacheFlushKeepsExactCounts(t *testing.T) {
 			own := func(c capset.Cap, nr int32) func(Record) bool {
 				return func(r Record) bool { return r.Cap == c && !r.Denied && r.Flags&OtherCred == 0 && r.Syscall == nr }
 			}
-			if n := sum(recs, own(capset.CHOWN, 260)); n != 30 {
+			if n := sum(recs, own(capset.CHOWN, unix.SYS_FCHOWNAT)); n != 30 {
 				t.Errorf("CAP_CHOWN checks in fchownat = %d, want 30", n)
 			}
-			if n := sum(recs, own(capset.NET_RAW, 41)); n != 2 {
+			if n := sum(recs, own(capset.NET_RAW, unix.SYS_SOCKET)); n != 2 {
 				t.Errorf("CAP_NET_RAW checks in socket = %d, want 2", n)
 			}
 			seen := map[Key]bool{}
@@ -307,32 +389,32 @@ func testCountAndAttribute(t *testing.T, m Mechanism) {
 			return r.Cap == c && !r.Denied && r.Flags&OtherCred == 0 && r.Syscall == syscall
 		}
 	}
-	// Exactly ten CAP_CHOWN checks in fchownat (260): five chowns, each
+	// Exactly ten CAP_CHOWN checks in fchownat: five chowns, each
 	// changing the owner and the group. The test process's own chown above
 	// is not counted.
-	if n := sum(recs, own(capset.CHOWN, 260)); n != 10 {
+	if n := sum(recs, own(capset.CHOWN, unix.SYS_FCHOWNAT)); n != 10 {
 		t.Errorf("CAP_CHOWN checks in fchownat = %d, want 10", n)
 	}
-	if n := sum(recs, func(r Record) bool { return r.Cap == capset.CHOWN && r.Syscall != 260 }); n != 0 {
+	if n := sum(recs, func(r Record) bool { return r.Cap == capset.CHOWN && r.Syscall != unix.SYS_FCHOWNAT }); n != 0 {
 		t.Errorf("%d CAP_CHOWN checks outside fchownat", n)
 	}
-	// setuid(0) as root: a CAP_SETUID check in setuid (105) flagged SameID.
-	if n := sum(recs, func(r Record) bool { return own(capset.SETUID, 105)(r) && r.Flags&SameID != 0 }); n == 0 {
+	// setuid(0) as root: a CAP_SETUID check in setuid flagged SameID.
+	if n := sum(recs, func(r Record) bool { return own(capset.SETUID, unix.SYS_SETUID)(r) && r.Flags&SameID != 0 }); n == 0 {
 		t.Error("no same-id CAP_SETUID check from setuid(0)")
 	}
-	if n := sum(recs, own(capset.NET_RAW, 41)); n != 1 {
+	if n := sum(recs, own(capset.NET_RAW, unix.SYS_SOCKET)); n != 1 {
 		t.Errorf("CAP_NET_RAW checks in socket = %d, want 1", n)
 	}
 	// The runtime's set-up before exec (unshare, mount of / as private in
 	// the child) is not counted: counting starts at exec.
-	for _, nr := range []int32{272 /* unshare */, 165 /* mount */} {
+	for _, nr := range []int32{unix.SYS_UNSHARE, unix.SYS_MOUNT} {
 		if n := sum(recs, func(r Record) bool { return r.Syscall == nr }); n != 0 {
 			t.Errorf("%d checks in syscall %d, made before the workload's exec", n, nr)
 		}
 	}
 	// Advisory probes: the overcommit CAP_SYS_ADMIN probe on mmap is
 	// recognised, from opts where visible, else from the kernel stack.
-	admin := func(r Record) bool { return r.Cap == capset.SYS_ADMIN && r.Syscall == 9 }
+	admin := func(r Record) bool { return r.Cap == capset.SYS_ADMIN && r.Syscall == unix.SYS_MMAP }
 	switch n := sum(recs, admin); {
 	case n == 0 && !m.OptsVisible():
 		t.Error("no CAP_SYS_ADMIN check in mmap (the overcommit probe)")
@@ -445,7 +527,7 @@ func TestCloseDetaches(t *testing.T) {
 	for _, id := range ids {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			p, err := ebpf.NewProgramFromID(id)
+			p, err := ebpf.NewProgramFromID(ebpf.ProgramID(id))
 			if err != nil {
 				if !errors.Is(err, os.ErrNotExist) {
 					t.Errorf("program %d: %v", id, err)
@@ -574,10 +656,10 @@ func TestTrackedSlotCollisions(t *testing.T) {
 			own := func(c capset.Cap, nr int32) func(Record) bool {
 				return func(r Record) bool { return r.Cap == c && !r.Denied && r.Flags&OtherCred == 0 && r.Syscall == nr }
 			}
-			if n := sum(recs, own(capset.CHOWN, 260)); n != 10 {
+			if n := sum(recs, own(capset.CHOWN, unix.SYS_FCHOWNAT)); n != 10 {
 				t.Errorf("CAP_CHOWN checks in fchownat = %d, want 10", n)
 			}
-			if n := sum(recs, own(capset.NET_RAW, 41)); n != 1 {
+			if n := sum(recs, own(capset.NET_RAW, unix.SYS_SOCKET)); n != 1 {
 				t.Errorf("CAP_NET_RAW checks in socket = %d, want 1", n)
 			}
 			var s capableTrackSlot
@@ -602,6 +684,80 @@ func TestTrackedSlotCollisions(t *testing.T) {
 			}
 			if c, _ := tr.Counters(); c.TasksOverflow != 0 {
 				t.Errorf("tasks not followed: %d", c.TasksOverflow)
+			}
+		})
+	}
+}
+
+// TestGains checks, on every mechanism, that capabilities kept or gained
+// without a cap_capable check are recorded: what a capset asks for (kept
+// across a uid switch, as libcap's cap_set_proc does; refused when the task
+// lacks it) and what an exec gives a process that is not root from the
+// file's capabilities; and that capset's CAP_SETPCAP check is flagged when
+// the new inheritable set does not grow.
+func TestGains(t *testing.T) {
+	for _, m := range Mechanisms {
+		t.Run(string(m), func(t *testing.T) {
+			tr := open(t, m, Options{FollowNewMntNS: true})
+			_, root := runWorkload(t, tr, "keepcaps", "capset-fail", "filecap")
+			gains, err := tr.Gains()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mine []Gain
+			for _, g := range gains {
+				if g.MntNS == root.MntNS && g.Cgroup == root.Cgroup {
+					t.Logf("%s failed=%v comm=%s caps=%s lacking=%s count=%d", g.Source, g.Failed, g.Comm, g.Caps, g.Lacking, g.Count)
+					mine = append(mine, g)
+				}
+			}
+			find := func(src GainSource, failed bool) Gain {
+				var out Gain
+				for _, g := range mine {
+					if g.Source == src && g.Failed == failed && g.Comm != fileCapBinary {
+						out.Caps |= g.Caps
+						out.Lacking |= g.Lacking
+						out.Count += g.Count
+					} else if g.Source == src && g.Failed == failed && src == GainExec {
+						out = g
+					}
+				}
+				return out
+			}
+			// keepcaps asked for NET_BIND_SERVICE, capset-fail's first call
+			// for CHOWN: both passed.
+			if g := find(GainCapset, false); g.Caps != capset.Of(capset.NET_BIND_SERVICE, capset.CHOWN) || g.Count != 2 {
+				t.Errorf("passed capsets: caps %s count %d, want CAP_CHOWN,CAP_NET_BIND_SERVICE twice", g.Caps, g.Count)
+			}
+			if g := find(GainCapset, true); g.Lacking != capset.Of(capset.NET_ADMIN) || g.Count != 1 {
+				t.Errorf("refused capset: lacking %s count %d, want CAP_NET_ADMIN once", g.Lacking, g.Count)
+			}
+			var exec Gain
+			for _, g := range mine {
+				if g.Source == GainExec {
+					exec = g
+				}
+			}
+			if exec.Caps != capset.Of(capset.NET_RAW) || exec.Comm != fileCapBinary {
+				t.Errorf("exec gain: %+v, want CAP_NET_RAW by %s", exec, fileCapBinary)
+			}
+			// Capset's CAP_SETPCAP checks: each flagged, granted (as root)
+			// or denied (after the uid switch cleared the effective set).
+			// Kernels before 6.14 may inline cap_capable into cap_capset,
+			// hiding the check from fexit and kprobe.
+			recs := recordsOf(t, tr, root)
+			setpcap := sum(recs, func(r Record) bool { return r.Cap == capset.SETPCAP })
+			flagged := sum(recs, func(r Record) bool { return r.Cap == capset.SETPCAP && r.Flags&CapsetInheritable != 0 })
+			switch {
+			case setpcap == 0 && !m.OptsVisible():
+				t.Error("no CAP_SETPCAP check from capset, which the tracepoint always shows")
+			case setpcap == 0:
+				t.Logf("%s: capset's CAP_SETPCAP check does not reach cap_capable on %s (inlined)", m, kernelRelease())
+			case flagged != setpcap:
+				t.Errorf("%d of %d CAP_SETPCAP checks from capset flagged capset-inheritable", flagged, setpcap)
+			}
+			if c, _ := tr.Counters(); c.Missing() != 0 {
+				t.Errorf("losses: %+v", c)
 			}
 		})
 	}

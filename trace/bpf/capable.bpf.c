@@ -35,7 +35,42 @@ char _license[] SEC("license") = "Dual MIT/GPL";
 #define CAP_FSETID 4
 #define CAP_SETGID 6
 #define CAP_SETUID 7
+#define CAP_SETPCAP 8
 #define CAP_SYS_ADMIN 21
+
+/* capset(2) header versions: version 1 carries one 32-bit word per set,
+ * versions 2 and 3 two. */
+#define CAPSET_V1 0x19980330
+
+/* Syscall numbers the classification needs, per architecture. */
+#if defined(__TARGET_ARCH_x86)
+#define NR_SETUID 105
+#define NR_SETGID 106
+#define NR_SETREUID 113
+#define NR_SETREGID 114
+#define NR_SETRESUID 117
+#define NR_SETRESGID 119
+#define NR_SETFSUID 122
+#define NR_SETFSGID 123
+#define NR_CHMOD 90
+#define NR_FCHMOD 91
+#define NR_FCHMODAT 268
+#define NR_CAPSET 126
+#elif defined(__TARGET_ARCH_arm64)
+#define NR_SETREGID 143
+#define NR_SETGID 144
+#define NR_SETREUID 145
+#define NR_SETUID 146
+#define NR_SETRESUID 147
+#define NR_SETRESGID 149
+#define NR_SETFSUID 151
+#define NR_SETFSGID 152
+#define NR_CHMOD -100 /* arm64 has only fchmodat */
+#define NR_FCHMOD 52
+#define NR_FCHMODAT 53
+#define NR_CAPSET 91
+#endif
+#define NR_FCHMODAT2 452
 
 /* Flags of a key. Keep in sync with trace.Flag. */
 enum flag {
@@ -49,6 +84,7 @@ enum flag {
 	F_VM_PROBE = 1 << 7,    /* called from the overcommit accounting */
 	F_NO_SGID = 1 << 8,     /* CAP_FSETID asked by a chmod whose mode has no setgid bit */
 	F_NO_STACK = 1 << 9,    /* the kernel stack could not be read to look for the overcommit probe */
+	F_CAPSET_INH = 1 << 10, /* CAP_SETPCAP asked by capset whose new inheritable set is within the old inheritable and permitted sets */
 };
 
 /* Counters. Keep in sync with trace.Counters. */
@@ -58,6 +94,7 @@ enum counter {
 	C_TRACK_FULL,   /* tasks not followed: the tracked map was full */
 	C_ARGS_FULL,    /* kprobe entries lost: the args map was full */
 	C_ROOTS_FULL,   /* roots not recorded: the roots map was full */
+	C_GAINS_FULL,   /* capset or exec gains not recorded: the gains map was full */
 	C_MAX,
 };
 
@@ -82,6 +119,32 @@ struct task_info {
 	__u32 mntns;
 	__u32 root;     /* tgid of the root task */
 	char comm[16];  /* the command, as of the task's last exec */
+	__u64 amb0;     /* the root's ambient set at its exec: what the runtime gave */
+};
+
+/* Capabilities the workload keeps or gains without a cap_capable check:
+ * what a capset(2) asks for (cap_capset() compares the new sets with the
+ * old by subset tests), and what an execve gives a process that is not
+ * root (file capabilities, and ambient capabilities raised by prctl). */
+enum gain_source {
+	G_CAPSET = 1,
+	G_EXEC = 2,
+};
+
+struct gain_key {
+	__u64 cgroup;
+	__u32 mntns;
+	__u8 source;   /* enum gain_source */
+	__u8 failed;   /* a capset that cap_capset refused */
+	__u8 root;     /* a capset by a task whose effective uid was 0 */
+	__u8 pad;
+	char comm[16];
+};
+
+struct gain {
+	__u64 caps;    /* capset: effective | permitted | inheritable asked for; exec: gained */
+	__u64 lacking; /* a refused capset: what the task lacked for it */
+	__u64 count;
 };
 
 struct root {
@@ -116,6 +179,13 @@ struct args {
 	__u64 cred; /* const struct cred * */
 	__s32 cap;
 	__u32 opts;
+};
+
+/* A capset between the kprobe and the kretprobe on cap_capset. */
+struct capset_args {
+	__u64 caps;
+	__u64 lacking;
+	__u64 root;
 };
 
 /* Set by the loader before loading. */
@@ -212,15 +282,44 @@ struct {
 	__type(value, struct args);
 } pending SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct gain_key);
+	__type(value, struct gain);
+} gains SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);            /* tid, between kprobe and kretprobe on cap_capset */
+	__type(value, struct capset_args);
+} pending_capset SEC(".maps");
+
 /* Unused pointers so bpf2go emits Go types for these structs. */
 const struct key_event *unused_key_event __attribute__((unused));
 const struct root_event *unused_root_event __attribute__((unused));
 const struct settings *unused_config __attribute__((unused));
 const struct slot *unused_slot __attribute__((unused));
 const struct track_slot *unused_track_slot __attribute__((unused));
+const struct gain_key *unused_gain_key __attribute__((unused));
+const struct gain *unused_gain __attribute__((unused));
 
-/* Reads a field of the fixed-layout pt_regs (no relocation). */
+/* The task's user register frame, read through a pointer the verifier
+ * does not type (kernels before 5.15): field by field with probe reads. */
+#if defined(__TARGET_ARCH_x86)
 #define REG(regs, field) ({ __u64 __v = 0; bpf_probe_read_kernel(&__v, sizeof(__v), &(regs)->field); __v; })
+/* The syscall's arguments: rdi, rsi, rdx. */
+#define ARG0(regs) REG(regs, di)
+#define ARG1(regs) REG(regs, si)
+#define ARG2(regs) REG(regs, dx)
+#else
+#define REG(regs, field) ({ __u64 __v = 0; bpf_core_read(&__v, sizeof(__v), &(regs)->field); __v; })
+/* The syscall's arguments: x0, x1, x2 (x0 is overwritten only on return). */
+#define ARG0(regs) REG(regs, regs[0])
+#define ARG1(regs) REG(regs, regs[1])
+#define ARG2(regs) REG(regs, regs[2])
+#endif
 
 static __always_inline void count(__u32 c)
 {
@@ -286,16 +385,64 @@ static __always_inline struct settings *cfg(void)
 }
 
 /* The task's user register frame before 5.15 (no bpf_task_pt_regs):
- * task_pt_regs() is the top of the task's kernel stack (x86_64 has no
- * padding above it). The cs check in record() rejects a wrong guess instead
- * of reporting a wrong syscall. */
+ * task_pt_regs() is the top of the task's kernel stack (neither x86_64 nor
+ * arm64 pads above it). The user-mode check in frame() rejects a wrong
+ * guess instead of reporting a wrong syscall. */
 static __always_inline struct pt_regs *user_regs_fallback(struct task_struct *task)
 {
 	void *stack = BPF_CORE_READ(task, stack);
 	if (!stack)
 		return 0;
+#if defined(__TARGET_ARCH_x86)
 	return (struct pt_regs *)(stack + thread_size) - 1;
+#else
+	return (struct pt_regs *)(stack + thread_size - bpf_core_type_size(struct pt_regs));
+#endif
 }
+
+/* Where the task is: in a native syscall (returns 0), a 32-bit compat one
+ * (1), or neither (-1); *nr is the syscall number. frame_btf reads a frame
+ * from bpf_task_pt_regs with plain loads, frame_probe one from the
+ * fallback with probe reads. */
+#if defined(__TARGET_ARCH_x86)
+static __always_inline int frame_of(__u64 cs, __u64 orig, __s32 *nr)
+{
+	*nr = (__s32)orig;
+	if ((cs & 0xffff) == 0x33)
+		return 0;
+	if ((cs & 0xffff) == 0x23)
+		return 1;
+	return -1;
+}
+static __always_inline int frame_btf(struct pt_regs *regs, __s32 *nr)
+{
+	return frame_of(regs->cs, regs->orig_ax, nr);
+}
+static __always_inline int frame_probe(struct pt_regs *regs, __s32 *nr)
+{
+	return frame_of(REG(regs, cs), REG(regs, orig_ax), nr);
+}
+#else
+/* pstate: mode bits 0-3 are 0 (EL0t) for user mode; bit 4 is AArch32.
+ * syscallno is -1 outside a syscall. */
+static __always_inline int frame_of(__u64 pstate, __s32 no, __s32 *nr)
+{
+	*nr = no;
+	if (no < 0 || (pstate & 0xf) != 0)
+		return -1;
+	return (pstate & 0x10) ? 1 : 0;
+}
+static __always_inline int frame_btf(struct pt_regs *regs, __s32 *nr)
+{
+	return frame_of(regs->pstate, regs->syscallno, nr);
+}
+static __always_inline int frame_probe(struct pt_regs *regs, __s32 *nr)
+{
+	__s32 no = -1;
+	bpf_core_read(&no, sizeof(no), &regs->syscallno);
+	return frame_of(REG(regs, pstate), no, nr);
+}
+#endif
 
 static __always_inline bool id_noop(__u32 r, __u32 e, __u32 s, __u32 fs,
 				    __u64 a0, __u64 a1, __u64 a2, int nargs)
@@ -317,32 +464,39 @@ static __always_inline bool same_id(const struct cred *cred, int cap, int nr, st
 {
 	__u64 a0, a1, a2;
 	int n;
+	bool uid;
 
 	switch (nr) {
-	case 105: /* setuid */
-	case 122: /* setfsuid */
-	case 106: /* setgid */
-	case 123: /* setfsgid */
-		n = 1;
+	case NR_SETUID:
+	case NR_SETFSUID:
+		n = 1, uid = true;
 		break;
-	case 113: /* setreuid */
-	case 114: /* setregid */
-		n = 2;
+	case NR_SETGID:
+	case NR_SETFSGID:
+		n = 1, uid = false;
 		break;
-	case 117: /* setresuid */
-	case 119: /* setresgid */
-		n = 3;
+	case NR_SETREUID:
+		n = 2, uid = true;
+		break;
+	case NR_SETREGID:
+		n = 2, uid = false;
+		break;
+	case NR_SETRESUID:
+		n = 3, uid = true;
+		break;
+	case NR_SETRESGID:
+		n = 3, uid = false;
 		break;
 	default:
 		return false;
 	}
-	a0 = REG(regs, di);
-	a1 = REG(regs, si);
-	a2 = REG(regs, dx);
-	if (cap == CAP_SETUID && (nr == 105 || nr == 122 || nr == 113 || nr == 117))
+	a0 = ARG0(regs);
+	a1 = ARG1(regs);
+	a2 = ARG2(regs);
+	if (cap == CAP_SETUID && uid)
 		return id_noop(BPF_CORE_READ(cred, uid.val), BPF_CORE_READ(cred, euid.val),
 			       BPF_CORE_READ(cred, suid.val), BPF_CORE_READ(cred, fsuid.val), a0, a1, a2, n);
-	if (cap == CAP_SETGID && (nr == 106 || nr == 123 || nr == 114 || nr == 119))
+	if (cap == CAP_SETGID && !uid)
 		return id_noop(BPF_CORE_READ(cred, gid.val), BPF_CORE_READ(cred, egid.val),
 			       BPF_CORE_READ(cred, sgid.val), BPF_CORE_READ(cred, fsgid.val), a0, a1, a2, n);
 	return false;
@@ -355,18 +509,88 @@ static __always_inline bool chmod_without_sgid(int nr, struct pt_regs *regs)
 	__u64 mode;
 
 	switch (nr) {
-	case 90: /* chmod(path, mode) */
-	case 91: /* fchmod(fd, mode) */
-		mode = REG(regs, si);
+	case NR_CHMOD:  /* chmod(path, mode) */
+	case NR_FCHMOD: /* fchmod(fd, mode) */
+		mode = ARG1(regs);
 		break;
-	case 268: /* fchmodat(dfd, path, mode) */
-	case 452: /* fchmodat2(dfd, path, mode, flags) */
-		mode = REG(regs, dx);
+	case NR_FCHMODAT:  /* fchmodat(dfd, path, mode) */
+	case NR_FCHMODAT2: /* fchmodat2(dfd, path, mode, flags) */
+		mode = ARG2(regs);
 		break;
 	default:
 		return false;
 	}
 	return !(mode & 02000);
+}
+
+static __always_inline __u64 cred_caps(const kernel_cap_t *p)
+{
+	__u64 v = 0;
+	bpf_probe_read_kernel(&v, sizeof(v), p);
+	return v;
+}
+
+/* gain records capabilities a tracked task kept or gained without a
+ * cap_capable check. */
+static __always_inline void gain(const struct task_info *ti, __u8 source, bool failed, bool root,
+				 __u64 caps, __u64 lacking)
+{
+	struct gain_key k;
+	__builtin_memset(&k, 0, sizeof(k));
+	k.cgroup = ti->cgroup;
+	k.mntns = ti->mntns;
+	k.source = source;
+	k.failed = failed;
+	k.root = root;
+	__builtin_memcpy(k.comm, ti->comm, sizeof(k.comm));
+	struct gain *g = bpf_map_lookup_elem(&gains, &k);
+	if (!g) {
+		struct gain zero = {};
+		bpf_map_update_elem(&gains, &k, &zero, BPF_NOEXIST);
+		g = bpf_map_lookup_elem(&gains, &k);
+		if (!g) {
+			count(C_GAINS_FULL);
+			return;
+		}
+	}
+	g->caps |= caps;
+	g->lacking |= lacking;
+	g->count++;
+}
+
+/* capset_lacking returns what a capset(E, P, I) lacks to pass cap_capset's
+ * tests against the old credentials (0: it passes). capped is whether
+ * cap_capable(CAP_SETPCAP) refused. */
+static __always_inline __u64 capset_lacking(const struct cred *old, __u64 e, __u64 p, __u64 i, bool capped)
+{
+	__u64 oi = cred_caps(&old->cap_inheritable), op = cred_caps(&old->cap_permitted),
+	      ob = cred_caps(&old->cap_bset);
+	__u64 lack = (p & ~op) | (e & ~p) | (i & ~(oi | ob));
+	if (capped && (i & ~(oi | op)))
+		lack |= 1ULL << CAP_SETPCAP;
+	return lack;
+}
+
+/* capset_user reads the sets a capset(2) in progress asks for from its
+ * user-space arguments (header, data). */
+static __always_inline bool capset_user(struct pt_regs *regs, __u64 *e, __u64 *p, __u64 *i)
+{
+	__u32 hdr[2] = {}, data[6] = {};
+	void *h = (void *)ARG0(regs), *d = (void *)ARG1(regs);
+	if (bpf_probe_read_user(hdr, sizeof(hdr), h))
+		return false;
+	int words = hdr[0] == CAPSET_V1 ? 1 : 2;
+	if (bpf_probe_read_user(data, words == 1 ? 12 : 24, d))
+		return false;
+	*e = data[0];
+	*p = data[1];
+	*i = data[2];
+	if (words == 2) {
+		*e |= (__u64)data[3] << 32;
+		*p |= (__u64)data[4] << 32;
+		*i |= (__u64)data[5] << 32;
+	}
+	return true;
 }
 
 #define VM_PROBE_FRAMES 12
@@ -458,41 +682,56 @@ static __always_inline int record(void *ctx, const struct cred *cred, int cap, i
 	 * Either way the check is not about the task's own capabilities. */
 	const struct cred *real, *eff;
 	struct pt_regs *regs;
-	__u64 cs = 0, orig = 0;
+	int mode = -1;
+	__s32 nr = -1;
 	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
 		/* >= 5.15: BTF pointers, read with plain loads (no helper calls). */
 		struct task_struct *t = bpf_get_current_task_btf();
 		real = t->real_cred;
 		eff = t->cred;
 		regs = (struct pt_regs *)bpf_task_pt_regs(t);
-		cs = regs->cs & 0xffff;
-		orig = regs->orig_ax;
+		mode = frame_btf(regs, &nr);
 	} else {
 		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 		real = BPF_CORE_READ(t, real_cred);
 		eff = BPF_CORE_READ(t, cred);
 		regs = user_regs_fallback(t);
-		if (regs) {
-			cs = REG(regs, cs) & 0xffff;
-			orig = REG(regs, orig_ax);
-		}
+		if (regs)
+			mode = frame_probe(regs, &nr);
 	}
 	if (real != cred || eff != cred)
 		k.flags |= F_OTHER_CRED;
-	if (cs == 0x33) {
-		k.syscall = (__s32)orig;
-	} else if (cs == 0x23) {
-		k.syscall = (__s32)orig;
+	if (mode == 0) {
+		k.syscall = nr;
+	} else if (mode == 1) {
+		k.syscall = nr;
 		k.flags |= F_COMPAT;
 	} else {
 		k.syscall = -1;
 		k.flags |= F_NO_SYSCALL;
 	}
-	if ((cap == CAP_SETUID || cap == CAP_SETGID) && cs == 0x33 && !(k.flags & F_OTHER_CRED) &&
+	if ((cap == CAP_SETUID || cap == CAP_SETGID) && mode == 0 && !(k.flags & F_OTHER_CRED) &&
 	    same_id(cred, cap, k.syscall, regs))
 		k.flags |= F_SAME_ID;
-	if (cap == CAP_FSETID && cs == 0x33 && chmod_without_sgid(k.syscall, regs))
+	if (cap == CAP_FSETID && mode == 0 && chmod_without_sgid(k.syscall, regs))
 		k.flags |= F_NO_SGID;
+	/* cap_capset() asks CAP_SETPCAP on every capset, but the answer only
+	 * matters when the new inheritable set is not within the old
+	 * inheritable and permitted sets. The tracepoint's mechanisms also
+	 * take the capset itself from here (fexit and kprobe hook
+	 * cap_capset). */
+	if (cap == CAP_SETPCAP && mode == 0 && k.syscall == NR_CAPSET && !(k.flags & F_OTHER_CRED)) {
+		__u64 e, p, i;
+		if (capset_user(regs, &e, &p, &i)) {
+			__u64 oi = cred_caps(&cred->cap_inheritable), op = cred_caps(&cred->cap_permitted);
+			if (!(i & ~(oi | op)))
+				k.flags |= F_CAPSET_INH;
+			if (!opts_known) {
+				__u64 lack = capset_lacking(cred, e, p, i, ret != 0);
+				gain(ti, G_CAPSET, lack != 0, BPF_CORE_READ(cred, euid.val) == 0, e | p | i, lack);
+			}
+		}
+	}
 	if (cap == CAP_SYS_ADMIN && !opts_known) {
 		int vm = vm_probe(ctx);
 		if (vm > 0)
@@ -602,6 +841,75 @@ int BPF_KRETPROBE(cap_kretprobe, int ret)
 	return record(ctx, (const struct cred *)copy.cred, copy.cap, ret, copy.opts, true);
 }
 
+/* --- cap_capset(new, old, effective, inheritable, permitted): what a
+ * capset(2) asks for, for fexit and kprobe (the tracepoint's mechanisms take
+ * it from the CAP_SETPCAP check capset makes; see record). --- */
+
+static __always_inline struct task_info *tracked_target(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_info *ti = tracked_get(tid);
+	if (!ti)
+		return 0;
+	struct settings *c = cfg();
+	if (c && c->target_mntns && ti->mntns != c->target_mntns)
+		return 0;
+	return ti;
+}
+
+SEC("fexit/cap_capset")
+int BPF_PROG(capset_fexit, struct cred *new, const struct cred *old, const kernel_cap_t *effective,
+	     const kernel_cap_t *inheritable, const kernel_cap_t *permitted, int ret)
+{
+	struct task_info *ti = tracked_target();
+	if (!ti)
+		return 0;
+	__u64 e = cred_caps(effective), p = cred_caps(permitted), i = cred_caps(inheritable);
+	__u64 lack = 0;
+	if (ret) {
+		/* Whether CAP_SETPCAP was refused is not known here: count a
+		 * growing inheritable set as lacking it only when the rest passes. */
+		lack = capset_lacking(old, e, p, i, false);
+		if (!lack)
+			lack = 1ULL << CAP_SETPCAP;
+	}
+	gain(ti, G_CAPSET, ret != 0, BPF_CORE_READ(old, euid.val) == 0, e | p | i, lack);
+	return 0;
+}
+
+SEC("kprobe/cap_capset")
+int BPF_KPROBE(capset_kprobe, struct cred *new, const struct cred *old, const kernel_cap_t *effective,
+	       const kernel_cap_t *inheritable, const kernel_cap_t *permitted)
+{
+	if (!tracked_target())
+		return 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 e = cred_caps(effective), p = cred_caps(permitted), i = cred_caps(inheritable);
+	struct capset_args a = {.caps = e | p | i, .lacking = capset_lacking(old, e, p, i, false),
+				.root = BPF_CORE_READ(old, euid.val) == 0};
+	if (bpf_map_update_elem(&pending_capset, &tid, &a, BPF_ANY))
+		count(C_ARGS_FULL);
+	return 0;
+}
+
+SEC("kretprobe/cap_capset")
+int BPF_KRETPROBE(capset_kretprobe, int ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct capset_args *a = bpf_map_lookup_elem(&pending_capset, &tid);
+	if (!a)
+		return 0;
+	struct capset_args copy = *a;
+	bpf_map_delete_elem(&pending_capset, &tid);
+	struct task_info *ti = tracked_target();
+	if (!ti)
+		return 0;
+	if (ret && !copy.lacking)
+		copy.lacking = 1ULL << CAP_SETPCAP;
+	gain(ti, G_CAPSET, ret != 0, copy.root, copy.caps, ret ? copy.lacking : 0);
+	return 0;
+}
+
 /* --- Following the tasks of interest. --- */
 
 static __always_inline __u32 mntns_of(struct task_struct *t)
@@ -642,6 +950,23 @@ static __always_inline void add_root(struct task_struct *p, __u32 tid, struct ta
 	bpf_ringbuf_submit(ev, 0);
 }
 
+/* exec_gain records the capabilities an exec gave a tracked task that is
+ * not root (effective uid not 0): file capabilities, and ambient ones the
+ * workload raised itself (all but those the runtime gave its root). A root
+ * process gets its capabilities from being root, not from the file. */
+static __always_inline void exec_gain(const struct task_info *ti, struct task_struct *p)
+{
+	struct settings *c = cfg();
+	if (c && c->target_mntns && ti->mntns != c->target_mntns)
+		return;
+	const struct cred *cr = BPF_CORE_READ(p, cred);
+	if (!cr || BPF_CORE_READ(cr, euid.val) == 0)
+		return;
+	__u64 gained = cred_caps(&cr->cap_permitted) & ~ti->amb0;
+	if (gained)
+		gain(ti, G_EXEC, false, false, gained, 0);
+}
+
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(track_exec, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
 {
@@ -649,6 +974,7 @@ int BPF_PROG(track_exec, struct task_struct *p, int old_pid, struct linux_binprm
 	struct task_info *ti = tracked_get(tid);
 	if (ti) {
 		bpf_get_current_comm(ti->comm, sizeof(ti->comm));
+		exec_gain(ti, p);
 		return 0;
 	}
 	if ((__u32)old_pid != tid) {
@@ -661,6 +987,7 @@ int BPF_PROG(track_exec, struct task_struct *p, int old_pid, struct linux_binprm
 			tracked_del(old);
 			if (tracked_put(tid, &copy))
 				count(C_TRACK_FULL);
+			exec_gain(&copy, p);
 			return 0;
 		}
 	}
@@ -679,11 +1006,15 @@ int BPF_PROG(track_exec, struct task_struct *p, int old_pid, struct linux_binprm
 	}
 	struct task_info n = {.cgroup = bpf_get_current_cgroup_id(), .mntns = mntns, .root = tid};
 	bpf_get_current_comm(n.comm, sizeof(n.comm));
+	const struct cred *cr = BPF_CORE_READ(p, cred);
+	if (cr)
+		n.amb0 = cred_caps(&cr->cap_ambient);
 	if (tracked_put(tid, &n)) {
 		count(C_TRACK_FULL);
 		return 0;
 	}
 	add_root(p, tid, &n);
+	exec_gain(&n, p);
 	return 0;
 }
 
@@ -707,5 +1038,6 @@ int BPF_PROG(track_exit, struct task_struct *p)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	tracked_del(tid);
 	bpf_map_delete_elem(&pending, &tid);
+	bpf_map_delete_elem(&pending_capset, &tid);
 	return 0;
 }

@@ -47,6 +47,7 @@ enum bpf_func_id {
 	BPF_FUNC_task_pt_regs = 175,
 };
 
+#if defined(__TARGET_ARCH_x86)
 /* x86_64's struct pt_regs: the user-visible register frame, whose layout is
  * fixed ABI (ptrace's user_regs_struct has the same order), so it is read at
  * fixed offsets without relocation. From 6.9 cs and ss sit in unions with
@@ -55,9 +56,41 @@ struct pt_regs {
 	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
 	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
 };
+#elif defined(__TARGET_ARCH_arm64)
+/* arm64's user-visible frame (kprobe programs see their context as this). */
+struct user_pt_regs {
+	__u64 regs[31];
+	__u64 sp;
+	__u64 pc;
+	__u64 pstate;
+};
+
+/* arm64's kernel struct pt_regs begins with the user frame and then holds
+ * the syscall number; the fields after it changed across releases, so it
+ * is relocated (CO-RE), and its size comes from the kernel's BTF. */
+struct pt_regs {
+	union {
+		struct user_pt_regs user_regs;
+		struct {
+			__u64 regs[31];
+			__u64 sp;
+			__u64 pc;
+			__u64 pstate;
+		};
+	};
+	__u64 orig_x0;
+	__s32 syscallno;
+} __attribute__((preserve_access_index));
+#else
+#error "capable.bpf.c is built for x86 and arm64 only"
+#endif
 
 typedef struct { unsigned int val; } kuid_t;
 typedef struct { unsigned int val; } kgid_t;
+
+/* A capability set: a u64 from 6.3, two u32 (low word first) before; read
+ * as 8 bytes either way (both architectures are little-endian). */
+typedef struct { __u64 val; } kernel_cap_t;
 
 struct cred {
 	kuid_t uid;
@@ -68,6 +101,11 @@ struct cred {
 	kgid_t egid;
 	kuid_t fsuid;
 	kgid_t fsgid;
+	kernel_cap_t cap_inheritable;
+	kernel_cap_t cap_permitted;
+	kernel_cap_t cap_effective;
+	kernel_cap_t cap_bset;
+	kernel_cap_t cap_ambient;
 } __attribute__((preserve_access_index));
 
 struct ns_common {
