@@ -4,6 +4,9 @@
 // work) — into a capability set, with one policy for every verb that takes
 // one (verify --from, fix --from):
 //
+//   - a profile's set is what it recommends: its "needed" capabilities plus
+//     those it lists as used but not yet proven needed ("used_not_proven"),
+//     which verification decides about;
 //   - a verify result that did not pass is refused: its set is known not to
 //     work (ErrFailed);
 //   - the set must be a list of capability names; ALL is refused, since
@@ -27,7 +30,7 @@ type Kind string
 
 // The documents Read tells apart.
 const (
-	Profile Kind = "profile" // capdrop profile -o json: the set is "needed"
+	Profile Kind = "profile" // capdrop profile -o json: the set is "needed" plus "used_not_proven"
 	Verify  Kind = "verify"  // capdrop verify -o json: the set is "set", proven when "passed"
 )
 
@@ -45,6 +48,9 @@ var ErrNotEvidence = errors.New("not a capdrop profile or verify document")
 type Evidence struct {
 	Set  capset.Set
 	Kind Kind
+	// Used is the part of a profile's Set it lists as used but not yet
+	// proven needed.
+	Used capset.Set
 	// Name is the document's name as the caller gave it (a path, "-").
 	Name string
 }
@@ -125,6 +131,28 @@ func parse(b []byte, name string) (Evidence, error) {
 			continue
 		}
 		ev.Set |= l.Set
+	}
+	if ev.Kind == Profile {
+		if raw, ok := doc["used_not_proven"]; ok {
+			var used []struct {
+				Capability string `json:"capability"`
+			}
+			if err := json.Unmarshal(raw, &used); err != nil {
+				return ev, fmt.Errorf("%s: %w: \"used_not_proven\" must be a list of {\"capability\": NAME}", name, ErrNotEvidence)
+			}
+			for i, u := range used {
+				l, err := capset.ParseList(u.Capability)
+				if err != nil || l.All || l.Set.Len() != 1 {
+					if err == nil {
+						err = fmt.Errorf("%q is not one capability name", u.Capability)
+					}
+					errs = append(errs, fmt.Errorf("%s: used_not_proven[%d]: %w", name, i, err))
+					continue
+				}
+				ev.Used |= l.Set
+			}
+			ev.Set |= ev.Used
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return ev, badNames{err}

@@ -32,6 +32,12 @@ func TestRead(t *testing.T) {
 		{doc: `{"other":1}`, err: ErrNotEvidence, msg: "neither a profile"},
 		{doc: "{\n\"needed\": [,]}", err: ErrNotEvidence, msg: "p.json:2: not a capdrop profile or verify document: not JSON"},
 		{doc: `[1]`, err: ErrNotEvidence, msg: "not a JSON object"},
+		// A profile recommends needed plus used, not yet proven needed.
+		{doc: `{"needed":["CAP_CHOWN"],"used_not_proven":[{"capability":"CAP_AUDIT_WRITE","reason":"audit-write"}]}`,
+			want: capset.Of(capset.CHOWN, capset.AUDIT_WRITE), kind: Profile, from: `profile p.json ("needed")`},
+		{doc: `{"passed":true,"set":["CAP_KILL"],"used_not_proven":[{"capability":"CAP_AUDIT_WRITE"}]}`, want: capset.Of(capset.KILL), kind: Verify, from: `verify result p.json ("set")`},
+		{doc: `{"needed":[],"used_not_proven":["CAP_KILL"]}`, err: ErrNotEvidence, msg: `"used_not_proven" must be a list`},
+		{doc: `{"needed":[],"used_not_proven":[{"capability":"CAP_NOPE"}]}`, err: ErrNotEvidence, msg: `used_not_proven[0]: unknown capability "CAP_NOPE"`},
 	} {
 		ev, err := Read(strings.NewReader(c.doc), "p.json")
 		if c.err != nil {
@@ -54,7 +60,8 @@ func TestRealDocuments(t *testing.T) {
 		kind Kind
 		want capset.Set
 	}{
-		{"../report/testdata/profile.json.golden", Profile, capset.Of(capset.CHOWN, capset.NET_BIND_SERVICE)},
+		// needed (two from checks, one kept by capset) plus used, not proven (AUDIT_WRITE).
+		{"../report/testdata/profile.json.golden", Profile, capset.Of(capset.CHOWN, capset.NET_BIND_SERVICE, capset.SYS_TIME, capset.AUDIT_WRITE)},
 		{"../report/testdata/verify.json.golden", Verify, capset.Of(capset.CHOWN, capset.MKNOD)},
 	} {
 		f, err := os.Open(c.file)

@@ -11,6 +11,7 @@ package profile
 
 import (
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -60,14 +61,29 @@ type Profile struct {
 	// "kernel-stack" (the overcommit probe found on the stack; other
 	// probes by syscall), or "syscall-heuristic".
 	NoauditFrom string `json:"noaudit_from"`
-	// Kernel is the kernel release.
+	// Kernel is the kernel release, Arch the architecture (Go's name:
+	// amd64, arm64) whose syscall names the document uses.
 	Kernel   string    `json:"kernel"`
+	Arch     string    `json:"arch"`
 	Started  time.Time `json:"started"`
 	Duration float64   `json:"duration_seconds"`
 
-	// Needed are the capabilities whose checks were granted and mattered:
-	// the recommended set (canonical names, by number).
+	// Needed are the capabilities the workload needs: a check of its own
+	// credentials granted that mattered and is not a commonly tolerated use,
+	// or a capability it kept or gained without a check (Kept).
+	// Canonical names, by number.
 	Needed []string `json:"needed"`
+	// UsedNotProven are capabilities the workload used (granted checks that
+	// mattered) in ways programs commonly survive losing — audit records,
+	// see Tolerated — so the tracer cannot call them needs: `verify
+	// --minimize --from` keeps those that are and removes the rest. The
+	// recommended set until then is Needed plus UsedNotProven.
+	UsedNotProven []Use `json:"used_not_proven"`
+	// Kept are the capabilities kept or gained without a cap_capable check:
+	// asked for by capset(2) (kept across a uid switch, or dropped to), or
+	// given to a process that is not root by an exec (file capabilities,
+	// ambient raises). Each is a need.
+	Kept []Kept `json:"kept"`
 	// Denied are the capabilities only ever denied to the workload (not
 	// needs; if the workload failed, one of them may be why).
 	Denied []string `json:"denied"`
@@ -84,7 +100,8 @@ type Profile struct {
 	// Warnings say what may make the profile incomplete.
 	Warnings []string `json:"warnings"`
 
-	// Snippets apply the needed set, written by fix's dialects.
+	// Snippets apply the recommended set (needed plus used-not-proven),
+	// written by fix's dialects.
 	Snippets fix.Snippets `json:"snippets"`
 }
 
@@ -111,6 +128,28 @@ type SyscallCount struct {
 	Denied  uint64 `json:"denied"`
 }
 
+// Use is a capability used in a way programs commonly survive losing.
+type Use struct {
+	Capability string `json:"capability"`
+	// Reason is a stable identifier: see Tolerated.
+	Reason   string   `json:"reason"`
+	Granted  uint64   `json:"granted"`
+	Syscalls []string `json:"syscalls"`
+	Commands []string `json:"commands"`
+}
+
+// Kept is what one source (capset or exec) kept or gained for the workload.
+type Kept struct {
+	// Source is "capset" or "exec".
+	Source string `json:"source"`
+	// Capabilities are those asked for (capset: effective, permitted and
+	// inheritable together) or gained (exec).
+	Capabilities []string `json:"capabilities"`
+	Commands     []string `json:"commands"`
+	// Count is how many calls or execs.
+	Count uint64 `json:"count"`
+}
+
 // Noise is a group of checks of one capability that are not needs.
 type Noise struct {
 	Capability string `json:"capability"`
@@ -135,6 +174,30 @@ var Reasons = map[string]string{
 	"dac-read-search-first": "the kernel asks DAC_READ_SEARCH before DAC_OVERRIDE for reads and searches; DAC_OVERRIDE granted the same access",
 	"fsetid-without-setgid": "chmod asks CAP_FSETID when the caller is not in the file's group, but the answer only matters for a setgid bit, and this mode had none",
 	"denied-only":           "only ever denied",
+	"capset-setpcap":        "cap_capset() asks CAP_SETPCAP on every capset, but the answer only matters when the new inheritable set is not within the old inheritable and permitted sets, and it was",
+}
+
+// Tolerated explains each reason a granted use is "used, not yet proven
+// needed".
+var Tolerated = map[string]string{
+	"audit-write":       "writing audit records (PAM, sudo, sshd, login tools): they carry on when the kernel refuses them",
+	"signal-other-user": "signalling a process of another user (stop and reload paths, init scripts): the sender usually carries on when refused, and the container's end stops the process anyway",
+	"fchown-open-file":  "fchown of a file the process holds open, typically a pid, lease or log file it just created: daemons warn and carry on when refused",
+	"capset-as-root":    "asked for by capset(2) while still root, and never used in a check: root asking for a set only reduces what it has, and programs such as named ask for every capability of a list that they hold",
+}
+
+// tolerated returns why a granted, non-noise check is a use programs
+// commonly survive losing ("" when it is not).
+func tolerated(r trace.Record, sys string) string {
+	switch {
+	case r.Cap == capset.AUDIT_WRITE:
+		return "audit-write"
+	case r.Cap == capset.KILL && signalSyscalls[sys]:
+		return "signal-other-user"
+	case r.Cap == capset.CHOWN && sys == "fchown":
+		return "fchown-open-file"
+	}
+	return ""
 }
 
 // Info is what the tracer says about itself, for the document.
@@ -144,47 +207,64 @@ type Info struct {
 	// kernel stack.
 	VMProbeDetection bool
 	Kernel           string
-	Counters         trace.Counters
-	Started          time.Time
-	Duration         time.Duration
+	// Arch is the architecture whose syscall numbers the records carry
+	// (runtime.GOARCH when empty).
+	Arch string
+	// Gains are what the tracer saw kept or gained without a check.
+	Gains    []trace.Gain
+	Counters trace.Counters
+	Started  time.Time
+	Duration time.Duration
 }
 
 // memorySyscalls may run the overcommit accounting, whose CAP_SYS_ADMIN
 // check is advisory; used only when neither opts nor the stack tell (no
-// kallsyms, or the stack of that check could not be read).
-var memorySyscalls = map[int32]bool{9: true, 10: true, 12: true, 25: true, 59: true, 322: true,
-	56: true, 57: true, 58: true, 435: true, 29: true, 30: true, 319: true, 77: true, 285: true, -1: true}
+// kallsyms, or the stack of that check could not be read). "-" is outside
+// a syscall.
+var memorySyscalls = names("mmap mprotect brk mremap execve execveat clone fork vfork clone3 shmget shmat memfd_create ftruncate fallocate -")
 
 // procSyscalls read /proc files, where CAP_SYS_PTRACE is probed without
 // audit; used only when opts are invisible.
-var procSyscalls = map[int32]bool{0: true, 2: true, 4: true, 5: true, 6: true, 17: true, 19: true, 21: true,
-	78: true, 89: true, 217: true, 257: true, 262: true, 267: true, 269: true, 332: true, 437: true, 439: true}
+var procSyscalls = names("read open stat fstat lstat pread64 readv access getdents readlink getdents64 openat newfstatat readlinkat faccessat statx openat2 faccessat2")
+
+// signalSyscalls send signals to other processes.
+var signalSyscalls = names("kill tkill tgkill rt_sigqueueinfo rt_tgsigqueueinfo pidfd_send_signal")
+
+func names(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range strings.Fields(s) {
+		m[n] = true
+	}
+	return m
+}
 
 // enforcingNoaudit are noaudit checks whose answer is enforced: installing
 // a seccomp filter without no_new_privs needs CAP_SYS_ADMIN.
-func enforcingNoaudit(r trace.Record) bool {
-	return r.Cap == capset.SYS_ADMIN && (r.Syscall == 317 /* seccomp */ || r.Syscall == 157 /* prctl */)
+func enforcingNoaudit(r trace.Record, sys string) bool {
+	return r.Cap == capset.SYS_ADMIN && (sys == "seccomp" || sys == "prctl")
 }
 
 // classify returns why a record is noise ("" when it is not) and how that
 // was recognised.
-func classify(r trace.Record, info Info, dacOverride map[string]bool) (reason, from string) {
+func classify(r trace.Record, sys string, info Info, dacOverride map[string]bool) (reason, from string) {
 	switch {
 	case r.Flags&trace.OtherCred != 0:
 		return "other-cred", "cred"
-	case r.Flags&trace.OptsKnown != 0 && r.Flags&trace.NoAudit != 0 && !enforcingNoaudit(r):
+	case r.Flags&trace.OptsKnown != 0 && r.Flags&trace.NoAudit != 0 && !enforcingNoaudit(r, sys):
 		return "noaudit", "opts"
 	case r.Flags&trace.VMProbe != 0:
 		return "overcommit-probe", "kernel-stack"
-	case r.Flags&trace.OptsKnown == 0 && r.Cap == capset.SYS_ADMIN && memorySyscalls[r.Syscall] &&
+	case r.Flags&trace.OptsKnown == 0 && r.Cap == capset.SYS_ADMIN && memorySyscalls[sys] &&
 		(!info.VMProbeDetection || r.Flags&trace.NoStack != 0):
 		return "overcommit-probe", "syscall-heuristic"
-	case r.Flags&trace.OptsKnown == 0 && r.Cap == capset.SYS_PTRACE && procSyscalls[r.Syscall]:
+	case r.Flags&trace.OptsKnown == 0 && r.Cap == capset.SYS_PTRACE && procSyscalls[sys]:
 		return "ptrace-probe", "syscall-heuristic"
 	case r.Flags&trace.SameID != 0:
 		return "same-id", "syscall-arguments"
 	case r.Flags&trace.NoSetgidBit != 0:
 		return "fsetid-without-setgid", "syscall-arguments"
+	case r.Cap == capset.SETPCAP && r.Flags&trace.CapsetInheritable != 0:
+		return "capset-setpcap", "syscall-arguments"
 	case r.Denied && r.Cap == capset.DAC_READ_SEARCH && dacOverride[pairKey(r)]:
 		return "dac-read-search-first", "verdict"
 	}
@@ -199,16 +279,32 @@ func covers(mntns uint32, cgroup uint64, k trace.Key) bool {
 
 func pairKey(r trace.Record) string { return fmt.Sprintf("%s\x00%d", r.Comm, r.Syscall) }
 
-// SyscallName names an x86_64 syscall number ("ia32:N" for 32-bit ones,
-// "-" outside a syscall).
+// SyscallName names a syscall number of this machine's architecture (see
+// ArchSyscallName).
 func SyscallName(nr int32, flags trace.Flag) string {
+	return ArchSyscallName(runtime.GOARCH, nr, flags)
+}
+
+// ArchSyscallName names a syscall number of an architecture (Go's name:
+// amd64 or arm64); "compat:N" for 32-bit ones (i386 on amd64, arm on
+// arm64), "-" outside a syscall, "syscall_N" for unknown numbers and
+// architectures.
+func ArchSyscallName(arch string, nr int32, flags trace.Flag) string {
 	switch {
 	case flags&trace.NoSyscall != 0 || nr < 0:
 		return "-"
-	case flags&trace.Compat != 0:
+	case flags&trace.Compat != 0 && arch == "amd64":
 		return fmt.Sprintf("ia32:%d", nr)
+	case flags&trace.Compat != 0:
+		return fmt.Sprintf("compat:%d", nr)
 	}
-	if n, ok := syscallsX86_64[nr]; ok {
+	table := syscallsX86_64
+	if arch == "arm64" {
+		table = syscallsArm64
+	} else if arch != "amd64" {
+		table = nil
+	}
+	if n, ok := table[nr]; ok {
 		return n
 	}
 	return fmt.Sprintf("syscall_%d", nr)
@@ -218,21 +314,27 @@ func SyscallName(nr int32, flags trace.Flag) string {
 // records when target.MntNS is 0) into a profile.
 func Build(target Target, recs []trace.Record, info Info) *Profile {
 	p := &Profile{
-		Version:     Version,
-		Target:      target,
-		Mechanism:   string(info.Mechanism),
-		OptsVisible: info.Mechanism.OptsVisible(),
-		Kernel:      info.Kernel,
-		Started:     info.Started.UTC().Truncate(time.Millisecond),
-		Duration:    info.Duration.Round(time.Millisecond).Seconds(),
-		Overflow:    info.Counters.Overflow,
-		Lost:        info.Counters.Lost,
-		Counters:    info.Counters,
-		Checks:      map[string]*CapChecks{},
-		Needed:      []string{},
-		Denied:      []string{},
-		Noise:       []Noise{},
-		Warnings:    []string{},
+		Version:       Version,
+		Target:        target,
+		Mechanism:     string(info.Mechanism),
+		OptsVisible:   info.Mechanism.OptsVisible(),
+		Kernel:        info.Kernel,
+		Arch:          info.Arch,
+		Started:       info.Started.UTC().Truncate(time.Millisecond),
+		Duration:      info.Duration.Round(time.Millisecond).Seconds(),
+		Overflow:      info.Counters.Overflow,
+		Lost:          info.Counters.Lost,
+		Counters:      info.Counters,
+		Checks:        map[string]*CapChecks{},
+		Needed:        []string{},
+		Denied:        []string{},
+		UsedNotProven: []Use{},
+		Kept:          []Kept{},
+		Noise:         []Noise{},
+		Warnings:      []string{},
+	}
+	if p.Arch == "" {
+		p.Arch = runtime.GOARCH
 	}
 	switch {
 	case p.OptsVisible:
@@ -259,12 +361,13 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 		}
 	}
 
-	var needed, denied capset.Set
+	var needed, denied, used capset.Set
 	type noiseKey struct {
 		cap          capset.Cap
 		reason, from string
 	}
 	noise := map[noiseKey]*Noise{}
+	uses := map[noiseKey]*Use{}
 	sys := map[capset.Cap]map[string]*SyscallCount{}
 	cmds := map[capset.Cap]map[string]bool{}
 	for _, r := range mine {
@@ -276,7 +379,7 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 			sys[r.Cap] = map[string]*SyscallCount{}
 			cmds[r.Cap] = map[string]bool{}
 		}
-		sn := SyscallName(r.Syscall, r.Flags)
+		sn := ArchSyscallName(p.Arch, r.Syscall, r.Flags)
 		sc := sys[r.Cap][sn]
 		if sc == nil {
 			sc = &SyscallCount{Syscall: sn}
@@ -291,11 +394,23 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 		}
 		cmds[r.Cap][r.Comm] = true
 
-		reason, from := classify(r, info, dacOverride)
+		reason, from := classify(r, sn, info, dacOverride)
 		if reason == "" {
-			if r.Denied {
+			switch why := tolerated(r, sn); {
+			case r.Denied:
 				denied = denied.With(r.Cap)
-			} else {
+			case why != "":
+				used = used.With(r.Cap)
+				k := noiseKey{cap: r.Cap, reason: why}
+				u := uses[k]
+				if u == nil {
+					u = &Use{Capability: name, Reason: why}
+					uses[k] = u
+				}
+				u.Granted += r.Count
+				u.Syscalls = appendOnce(u.Syscalls, sn)
+				u.Commands = appendOnce(u.Commands, r.Comm)
+			default:
 				needed = needed.With(r.Cap)
 			}
 			continue
@@ -315,12 +430,72 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 		n.Syscalls = appendOnce(n.Syscalls, sn)
 		n.Commands = appendOnce(n.Commands, r.Comm)
 	}
-	denied = denied.Minus(needed)
+	// Capabilities kept or gained without a check are needs: a capset
+	// asking for one the task lacks fails (a process that is no longer
+	// root keeps them for later), and so does an exec whose file
+	// capabilities are not all available. A capset by root only reduces
+	// what it has: what it asks for and never uses is not proven needed.
+	kept := map[trace.GainSource]*Kept{}
+	var keptSet, rootAsked capset.Set
+	rootCmds := map[capset.Cap][]string{}
+	rootCount := map[capset.Cap]uint64{}
+	for _, g := range info.Gains {
+		if target.MntNS != 0 && !covers(target.MntNS, target.Cgroup, trace.Key{MntNS: g.MntNS, Cgroup: g.Cgroup}) {
+			continue
+		}
+		if g.Failed {
+			denied = denied.Union(g.Lacking)
+			continue
+		}
+		if g.Source == trace.GainCapset && g.Root {
+			rootAsked = rootAsked.Union(g.Caps)
+			for _, c := range g.Caps.Caps() {
+				rootCmds[c] = appendOnce(rootCmds[c], g.Comm)
+				rootCount[c] += g.Count
+			}
+			continue
+		}
+		k := kept[g.Source]
+		if k == nil {
+			k = &Kept{Source: g.Source.String()}
+			kept[g.Source] = k
+		}
+		s, _ := capset.ParseSet(strings.Join(k.Capabilities, ","))
+		k.Capabilities = s.Union(g.Caps).Names()
+		k.Commands = appendOnce(k.Commands, g.Comm)
+		k.Count += g.Count
+		keptSet = keptSet.Union(g.Caps)
+	}
+	for _, src := range []trace.GainSource{trace.GainCapset, trace.GainExec} {
+		if k := kept[src]; k != nil {
+			sort.Strings(k.Commands)
+			p.Kept = append(p.Kept, *k)
+		}
+	}
+	needed = needed.Union(keptSet)
+	for _, c := range rootAsked.Minus(needed).Minus(used).Caps() {
+		used = used.With(c)
+		uses[noiseKey{cap: c, reason: "capset-as-root"}] = &Use{Capability: c.Name(), Reason: "capset-as-root",
+			Granted: rootCount[c], Syscalls: []string{"capset"}, Commands: rootCmds[c]}
+	}
+	used = used.Minus(needed)
+	denied = denied.Minus(needed).Minus(used)
 	for _, c := range needed.Caps() {
-		p.Checks[c.Name()].Needed = true
+		if cc := p.Checks[c.Name()]; cc != nil {
+			cc.Needed = true
+		}
 	}
 	p.Needed = needed.Names()
 	p.Denied = denied.Names()
+	for _, c := range used.Caps() {
+		for _, why := range sortedKeys(Tolerated) {
+			if u := uses[noiseKey{cap: c, reason: why}]; u != nil {
+				sort.Strings(u.Syscalls)
+				sort.Strings(u.Commands)
+				p.UsedNotProven = append(p.UsedNotProven, *u)
+			}
+		}
+	}
 	for c, m := range sys {
 		cc := p.Checks[c.Name()]
 		for _, sc := range m {
@@ -359,8 +534,17 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 	if p.NoauditFrom == "syscall-heuristic" {
 		p.Warnings = append(p.Warnings, "this kernel's tracepoint hides cap_capable's opts and kallsyms is unreadable: advisory probes were told apart by syscall, a heuristic")
 	}
-	p.Snippets = fix.SnippetsFor(needed)
+	p.Snippets = fix.SnippetsFor(needed.Union(used))
 	return p
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // NeededSet returns the needed capabilities as a set.
@@ -368,6 +552,22 @@ func (p *Profile) NeededSet() capset.Set {
 	s, _ := capset.ParseSet(strings.Join(p.Needed, ","))
 	return s
 }
+
+// UsedSet returns the capabilities used but not proven needed.
+func (p *Profile) UsedSet() capset.Set {
+	var s capset.Set
+	for _, u := range p.UsedNotProven {
+		if c, err := capset.Parse(u.Capability); err == nil {
+			s = s.With(c)
+		}
+	}
+	return s
+}
+
+// RecommendedSet is what the profile recommends until verify has run:
+// the needed capabilities and those used but not proven needed (the
+// snippets apply it; `verify --minimize --from` starts from it).
+func (p *Profile) RecommendedSet() capset.Set { return p.NeededSet().Union(p.UsedSet()) }
 
 func appendOnce(list []string, s string) []string {
 	for _, x := range list {

@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -24,22 +25,43 @@ func Sample() *Profile {
 		rec(capset.DAC_OVERRIDE, false, 257, "cat", 0, 1),
 		rec(capset.NET_ADMIN, true, 54, "app", 0, 4),
 		rec(capset.FSETID, false, 268, "app", trace.NoSetgidBit, 1),
+		rec(capset.AUDIT_WRITE, false, 44, "sshd", 0, 2),
+		rec(capset.SETPCAP, true, 126, "ntpd", trace.CapsetInheritable, 1),
 		rec(capset.KILL, false, 62, "other", 0, 9),
 	}
 	recs[len(recs)-1].MntNS = 8 // another namespace: not this target's
+	gains := []trace.Gain{
+		{MntNS: 7, Source: trace.GainCapset, Comm: "ntpd", Caps: capset.Of(capset.NET_BIND_SERVICE, capset.SYS_TIME), Count: 1},
+		{MntNS: 7, Source: trace.GainCapset, Failed: true, Comm: "ntpd", Caps: capset.Of(capset.SYS_NICE), Lacking: capset.Of(capset.SYS_NICE), Count: 1},
+		{MntNS: 7, Source: trace.GainExec, Comm: "ping", Caps: capset.Of(capset.NET_RAW), Count: 3},
+		{MntNS: 7, Source: trace.GainCapset, Root: true, Comm: "named", Caps: capset.Of(capset.CHOWN, capset.SYS_CHROOT), Count: 1},
+		{MntNS: 8, Source: trace.GainExec, Comm: "other", Caps: capset.Of(capset.SYS_RAWIO), Count: 1},
+	}
 	code := 0
 	return Build(Target{Kind: "command", Command: []string{"app", "--serve"}, PID: 42, MntNS: 7, ExitCode: &code}, recs,
-		Info{Mechanism: trace.TracepointBTF, VMProbeDetection: true, Kernel: "6.18.0",
+		Info{Arch: "amd64", Mechanism: trace.TracepointBTF, VMProbeDetection: true, Kernel: "6.18.0", Gains: gains,
 			Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Duration: 1500 * time.Millisecond})
 }
 
 func TestBuildClassifies(t *testing.T) {
 	p := Sample()
-	if got, want := p.NeededSet(), capset.Of(capset.CHOWN, capset.DAC_OVERRIDE); got != want {
+	if got, want := p.NeededSet(), capset.Of(capset.CHOWN, capset.DAC_OVERRIDE, capset.NET_BIND_SERVICE, capset.SYS_TIME, capset.NET_RAW); got != want {
 		t.Errorf("needed = %s, want %s", got, want)
 	}
-	if len(p.Denied) != 1 || p.Denied[0] != "CAP_NET_ADMIN" {
-		t.Errorf("denied = %v, want [CAP_NET_ADMIN]", p.Denied)
+	// CHOWN asked for by root's capset is needed all the same (a check
+	// used it); SYS_CHROOT was only asked for.
+	if got, want := p.UsedSet(), capset.Of(capset.AUDIT_WRITE, capset.SYS_CHROOT); got != want || len(p.UsedNotProven) != 2 ||
+		p.UsedNotProven[0].Reason != "capset-as-root" || p.UsedNotProven[1].Reason != "audit-write" {
+		t.Errorf("used, not proven = %+v, want %s for capset-as-root and audit-write", p.UsedNotProven, want)
+	}
+	if got, want := p.RecommendedSet(), p.NeededSet().With(capset.AUDIT_WRITE).With(capset.SYS_CHROOT); got != want {
+		t.Errorf("recommended = %s, want %s", got, want)
+	}
+	if len(p.Kept) != 2 || p.Kept[0].Source != "capset" || p.Kept[1].Source != "exec" || p.Kept[1].Count != 3 {
+		t.Errorf("kept = %+v, want a capset and an exec (3) entry", p.Kept)
+	}
+	if got, want := strings.Join(p.Denied, ","), "CAP_NET_ADMIN,CAP_SYS_NICE"; got != want {
+		t.Errorf("denied = %s, want %s (the refused capset's lacking capability among them)", got, want)
 	}
 	reasons := map[string]string{}
 	for _, n := range p.Noise {
@@ -51,6 +73,7 @@ func TestBuildClassifies(t *testing.T) {
 		"CAP_DAC_OVERRIDE":    "other-cred ",
 		"CAP_DAC_READ_SEARCH": "dac-read-search-first ",
 		"CAP_FSETID":          "fsetid-without-setgid ",
+		"CAP_SETPCAP":         "capset-setpcap ",
 	}
 	for c, r := range want {
 		if reasons[c] != r {
@@ -74,7 +97,7 @@ func TestBuildOptsAndHeuristics(t *testing.T) {
 		rec(capset.SYS_ADMIN, false, 317, "app", trace.OptsKnown|trace.NoAudit, 1), // seccomp: enforcing
 		rec(capset.SYS_PTRACE, false, 257, "ps", trace.OptsKnown, 1),               // opts known: a real check
 	}
-	p := Build(Target{MntNS: 7}, recs, Info{Mechanism: trace.Kprobe})
+	p := Build(Target{MntNS: 7}, recs, Info{Arch: "amd64", Mechanism: trace.Kprobe})
 	if got, want := p.NeededSet(), capset.Of(capset.SYS_ADMIN, capset.SYS_PTRACE); got != want {
 		t.Errorf("with opts: needed = %s, want %s", got, want)
 	}
@@ -83,7 +106,7 @@ func TestBuildOptsAndHeuristics(t *testing.T) {
 		rec(capset.SYS_PTRACE, false, 257, "ps", 0, 1),
 		rec(capset.SYS_ADMIN, false, 165, "app", 0, 1), // mount: a need
 	}
-	p = Build(Target{MntNS: 7}, recs, Info{Mechanism: trace.TracepointBTF})
+	p = Build(Target{MntNS: 7}, recs, Info{Arch: "amd64", Mechanism: trace.TracepointBTF})
 	if got, want := p.NeededSet(), capset.Of(capset.SYS_ADMIN); got != want {
 		t.Errorf("heuristics: needed = %s, want %s", got, want)
 	}
@@ -93,7 +116,7 @@ func TestBuildOptsAndHeuristics(t *testing.T) {
 }
 
 func TestLossesWarn(t *testing.T) {
-	p := Build(Target{}, nil, Info{Mechanism: trace.TracepointBTF, VMProbeDetection: true,
+	p := Build(Target{}, nil, Info{Arch: "amd64", Mechanism: trace.TracepointBTF, VMProbeDetection: true,
 		Counters: trace.Counters{Overflow: 3, Lost: 1}})
 	if p.Overflow != 3 || p.Lost != 1 || len(p.Warnings) != 1 {
 		t.Errorf("overflow %d lost %d warnings %v", p.Overflow, p.Lost, p.Warnings)
@@ -122,7 +145,7 @@ func TestSyscallName(t *testing.T) {
 // by syscall even where stack detection works; one in a syscall that never
 // runs the overcommit accounting stays a need.
 func TestUnreadableStackFallsBackToSyscall(t *testing.T) {
-	info := Info{Mechanism: trace.TracepointBTF, VMProbeDetection: true}
+	info := Info{Arch: "amd64", Mechanism: trace.TracepointBTF, VMProbeDetection: true}
 	p := Build(Target{}, []trace.Record{
 		rec(capset.SYS_ADMIN, false, 9, "app", trace.NoStack, 1),
 		rec(capset.SYS_ADMIN, false, 165, "app", trace.NoStack, 1),
@@ -147,7 +170,7 @@ func TestBuildKeepsOutAReusedMntNS(t *testing.T) {
 	mine.Cgroup = 100
 	earlier := rec(capset.DAC_READ_SEARCH, false, 257, "app", 0, 3)
 	earlier.Cgroup = 99
-	p := Build(Target{MntNS: 7, Cgroup: 100}, []trace.Record{mine, earlier}, Info{Mechanism: trace.TracepointBTF})
+	p := Build(Target{MntNS: 7, Cgroup: 100}, []trace.Record{mine, earlier}, Info{Arch: "amd64", Mechanism: trace.TracepointBTF})
 	if got, want := p.NeededSet(), capset.Of(capset.CHOWN); got != want {
 		t.Errorf("needed = %s, want %s", got, want)
 	}
@@ -156,7 +179,53 @@ func TestBuildKeepsOutAReusedMntNS(t *testing.T) {
 	}
 	// Without a known cgroup (cgroup v1 hosts report one id for all), the
 	// mount namespace alone decides.
-	if p := Build(Target{MntNS: 7}, []trace.Record{mine, earlier}, Info{Mechanism: trace.TracepointBTF}); p.NeededSet() != capset.Of(capset.CHOWN, capset.DAC_READ_SEARCH) {
+	if p := Build(Target{MntNS: 7}, []trace.Record{mine, earlier}, Info{Arch: "amd64", Mechanism: trace.TracepointBTF}); p.NeededSet() != capset.Of(capset.CHOWN, capset.DAC_READ_SEARCH) {
 		t.Errorf("without a cgroup: needed = %s", p.NeededSet())
+	}
+}
+
+// TestTolerated checks the uses programs commonly survive losing: they are
+// "used, not yet proven needed", unless another use of the same
+// capability is a need.
+func TestTolerated(t *testing.T) {
+	recs := []trace.Record{
+		rec(capset.KILL, false, 62, "rsyslog.sh", 0, 1),  // kill: a stop path
+		rec(capset.CHOWN, false, 93, "dnsmasq", 0, 4),    // fchown: its pid file
+		rec(capset.AUDIT_WRITE, false, 46, "sudo", 0, 2), // sendmsg: an audit record
+		rec(capset.FOWNER, false, 93, "app", 0, 1),       // fchown, but FOWNER: a need
+		rec(capset.SETUID, false, 105, "rsyslogd", 0, 1), // a need
+		rec(capset.DAC_OVERRIDE, false, 62, "x", 0, 1),   // kill asking DAC_OVERRIDE: not a signal rule
+		rec(capset.NET_ADMIN, false, 62, "x", 0, 1),      // likewise
+		rec(capset.KILL, true, 62, "rsyslog.sh", 0, 1),   // denied too: still used
+		rec(capset.SYS_NICE, false, 62, "x", trace.OtherCred, 1),
+	}
+	p := Build(Target{MntNS: 7}, recs, Info{Arch: "amd64", Mechanism: trace.TracepointBTF})
+	if got, want := p.NeededSet(), capset.Of(capset.FOWNER, capset.SETUID, capset.DAC_OVERRIDE, capset.NET_ADMIN); got != want {
+		t.Errorf("needed = %s, want %s", got, want)
+	}
+	reasons := map[string]string{}
+	for _, u := range p.UsedNotProven {
+		reasons[u.Capability] = u.Reason
+	}
+	want := map[string]string{"CAP_KILL": "signal-other-user", "CAP_CHOWN": "fchown-open-file", "CAP_AUDIT_WRITE": "audit-write"}
+	if len(reasons) != len(want) {
+		t.Errorf("used, not proven: %+v, want %v", p.UsedNotProven, want)
+	}
+	for c, r := range want {
+		if reasons[c] != r {
+			t.Errorf("%s: reason %q, want %q", c, reasons[c], r)
+		}
+	}
+	if len(p.Denied) != 0 {
+		t.Errorf("denied %v: a used capability is not denied-only", p.Denied)
+	}
+	// A need of the same capability wins over a tolerated use.
+	recs = append(recs, rec(capset.CHOWN, false, 260, "nginx", 0, 10))
+	p = Build(Target{MntNS: 7}, recs, Info{Arch: "amd64", Mechanism: trace.TracepointBTF})
+	if !p.NeededSet().Has(capset.CHOWN) || p.UsedSet().Has(capset.CHOWN) {
+		t.Errorf("CHOWN with a chown of a path: needed %v, used %v", p.Needed, p.UsedSet())
+	}
+	if !strings.Contains(p.Snippets.DockerRun, "--cap-add=KILL") {
+		t.Errorf("the snippets apply the recommended set, with KILL: %s", p.Snippets.DockerRun)
 	}
 }

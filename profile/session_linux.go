@@ -144,11 +144,16 @@ func (s *session) finish(t Target) (*Profile, error) {
 	if err != nil {
 		return nil, err
 	}
+	gains, err := s.tr.Gains()
+	if err != nil {
+		return nil, err
+	}
 	t.MntNS = s.target
 	return Build(t, recs, Info{
 		Mechanism:        s.tr.Mechanism(),
 		VMProbeDetection: s.tr.VMProbeDetection(),
 		Kernel:           kernelRelease(),
+		Gains:            gains,
 		Counters:         c,
 		Started:          s.started,
 		Duration:         time.Since(s.started),

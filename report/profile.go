@@ -31,6 +31,31 @@ func (t Text) Profile(w io.Writer, p *profile.Profile) error {
 	} else {
 		fmt.Fprintf(&b, "%s %d: %s\n", pal.Bold("needed"), needed.Len(), strings.Join(needed.Names(), " "))
 	}
+	for _, k := range p.Kept {
+		what := "asked for by capset(2)"
+		if k.Source == "exec" {
+			what = "gained at exec by a process that is not root (file or ambient capabilities)"
+		}
+		times := "once"
+		if k.Count > 1 {
+			times = fmt.Sprintf("%d times", k.Count)
+		}
+		b.WriteString(term.WrapHanging(fmt.Sprintf("kept without a check: %s, %s (%s, %s)", strings.Join(k.Capabilities, " "), what, strings.Join(k.Commands, ","), times), t.wrapWidth(), "  ", "    "))
+		b.WriteString("\n")
+	}
+	if used := p.UsedSet(); !used.IsEmpty() {
+		fmt.Fprintf(&b, "%s %d: %s\n", pal.Bold("used, not yet proven needed"), used.Len(), strings.Join(used.Names(), " "))
+		seen := map[string]bool{}
+		for _, u := range p.UsedNotProven {
+			if !seen[u.Reason] {
+				seen[u.Reason] = true
+				b.WriteString(term.WrapHanging(u.Reason+": "+profile.Tolerated[u.Reason], t.wrapWidth(), "  ", "    "))
+				b.WriteString("\n")
+			}
+		}
+		b.WriteString(term.Wrap("Run `capdrop verify --minimize --from` on this profile: it keeps those the workload needs and removes the rest.", t.wrapWidth(), "  "))
+		b.WriteString("\n")
+	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
 	}
@@ -80,11 +105,11 @@ func (t Text) Profile(w io.Writer, p *profile.Profile) error {
 		}
 	}
 	c := p.Counters
-	if c.Overflow+c.Lost+c.TasksOverflow+c.PendingOverflow+c.RootsOverflow == 0 {
+	if c.Overflow+c.Lost+c.TasksOverflow+c.PendingOverflow+c.RootsOverflow+c.GainsOverflow == 0 {
 		fmt.Fprintf(&b, "\n%s none (no map overflow, no lost events)\n", pal.Bold("losses:"))
 	} else {
-		fmt.Fprintf(&b, "\n%s overflow %d, lost events %d, tasks not followed %d, kprobe pairs lost %d, roots not recorded %d\n",
-			pal.Red("losses:"), c.Overflow, c.Lost, c.TasksOverflow, c.PendingOverflow, c.RootsOverflow)
+		fmt.Fprintf(&b, "\n%s overflow %d, lost events %d, tasks not followed %d, kprobe pairs lost %d, roots not recorded %d, capsets and execs not recorded %d\n",
+			pal.Red("losses:"), c.Overflow, c.Lost, c.TasksOverflow, c.PendingOverflow, c.RootsOverflow, c.GainsOverflow)
 	}
 	for _, warn := range p.Warnings {
 		b.WriteString(pal.Yellow(term.WrapHanging("warning: "+warn, t.wrapWidth(), "", "  ")))

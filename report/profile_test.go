@@ -21,11 +21,14 @@ func sampleProfile() *profile.Profile {
 		r(capset.SYS_ADMIN, true, 9, "app", trace.VMProbe, 20),
 		r(capset.DAC_OVERRIDE, false, 257, "app", trace.OtherCred, 3),
 		r(capset.NET_ADMIN, true, 54, "app", 0, 4),
+		r(capset.AUDIT_WRITE, false, 44, "sudo", 0, 2),
+		r(capset.SETPCAP, true, 126, "app", trace.CapsetInheritable, 1),
 	}
+	gains := []trace.Gain{{MntNS: 7, Source: trace.GainCapset, Comm: "app", Caps: capset.Of(capset.NET_BIND_SERVICE, capset.SYS_TIME), Count: 1}}
 	code := 0
 	return profile.Build(profile.Target{Kind: "docker", ContainerID: "0123456789abcdef0123", ContainerName: "web",
 		Image: "nginx:1", PID: 42, MntNS: 7, ExitCode: &code}, recs,
-		profile.Info{Mechanism: trace.TracepointBTF, VMProbeDetection: true, Kernel: "6.18.0",
+		profile.Info{Arch: "amd64", Mechanism: trace.TracepointBTF, VMProbeDetection: true, Kernel: "6.18.0", Gains: gains,
 			Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Duration: 1500 * time.Millisecond,
 			Counters: trace.Counters{Lost: 2}})
 }
