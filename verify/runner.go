@@ -49,6 +49,15 @@ type Run struct {
 	Probe string `json:"probe,omitempty"`
 	// Logs is the tail of the container's output.
 	Logs string `json:"logs_tail"`
+	// Escalations list the processes that ran more privileged (uid 0, gid
+	// 0, group 0) than under the starting set: the run failed for them
+	// even when the check passed (see creds.go).
+	Escalations []string `json:"escalations,omitempty"`
+	// Credentials says when the processes' credentials could not be read.
+	Credentials string `json:"credentials,omitempty"`
+	// Processes are the container's processes as the last sample before
+	// the verdict saw them.
+	Processes []ProcCreds `json:"processes,omitempty"`
 }
 
 // Runner runs trials of one target with one check.
@@ -66,6 +75,9 @@ type Runner struct {
 
 	runs []Run
 	base int // runs before the current Verify or Minimize, which numbers its own from 1
+	// creds is what the passing runs of the starting set showed of the
+	// processes' credentials: candidates are compared with it.
+	creds *CredRecord
 }
 
 // Runs returns the trials so far.
@@ -165,10 +177,23 @@ func (r *Runner) trial(ctx context.Context, run *Run) error {
 		return nil
 	}
 
+	// The processes' credentials are watched while it runs.
+	var watch *credWatch
+	if ct, err := eng.ContainerInspect(ctx, cr.ID); err == nil && ct.State.Pid > 0 {
+		watch = watchCreds(ct.State.Pid)
+	}
 	// The check's time starts once the container runs.
 	tctx, cancel := context.WithTimeout(ctx, r.timeout())
 	defer cancel()
 	exited, code, err := r.judge(ctx, tctx, cr.ID, wait, run)
+	if watch != nil {
+		rec, werr := watch.Stop()
+		if err == nil {
+			r.judgeCreds(run, rec, werr)
+		}
+	} else if err == nil {
+		run.Credentials = "not read: the container had exited before its processes could be found"
+	}
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,51 @@
+//go:build linux
+
+package verify
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// containerProcs reads the credentials of every process in the pid
+// namespace of host process pid (a container's first process) from /proc.
+// Processes that vanish while it reads are skipped.
+func containerProcs(pid int) ([]ProcCreds, error) {
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+	if err != nil {
+		return nil, fmt.Errorf("the container's pid namespace: %w", err)
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var out []ProcCreds
+	ppids := map[int]int{}
+	comms := map[int]string{}
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err != nil || l != ns {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		p, ppid, ok := parseStatusCreds(b)
+		if !ok {
+			continue
+		}
+		p.PID = n
+		ppids[n] = ppid
+		comms[n] = p.Comm
+		out = append(out, p)
+	}
+	for i := range out {
+		out[i].Parent = comms[ppids[out[i].PID]]
+	}
+	return out, nil
+}
