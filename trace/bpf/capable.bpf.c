@@ -951,16 +951,18 @@ static __always_inline void add_root(struct task_struct *p, __u32 tid, struct ta
 }
 
 /* exec_gain records the capabilities an exec gave a tracked task that is
- * not root (effective uid not 0): file capabilities, and ambient ones the
- * workload raised itself (all but those the runtime gave its root). A root
- * process gets its capabilities from being root, not from the file. */
+ * not root (neither its real nor its effective uid is 0): file
+ * capabilities, and ambient ones the workload raised itself (all but those
+ * the runtime gave its root). A process whose real or effective uid is 0
+ * gets its capabilities from being root (the kernel's rule for root, which
+ * also covers a setuid program run by root), not from the file. */
 static __always_inline void exec_gain(const struct task_info *ti, struct task_struct *p)
 {
 	struct settings *c = cfg();
 	if (c && c->target_mntns && ti->mntns != c->target_mntns)
 		return;
 	const struct cred *cr = BPF_CORE_READ(p, cred);
-	if (!cr || BPF_CORE_READ(cr, euid.val) == 0)
+	if (!cr || BPF_CORE_READ(cr, euid.val) == 0 || BPF_CORE_READ(cr, uid.val) == 0)
 		return;
 	__u64 gained = cred_caps(&cr->cap_permitted) & ~ti->amb0;
 	if (gained)
