@@ -180,10 +180,11 @@ var Reasons = map[string]string{
 // Tolerated explains each reason a granted use is "used, not yet proven
 // needed".
 var Tolerated = map[string]string{
-	"audit-write":       "writing audit records (PAM, sudo, sshd, login tools): they carry on when the kernel refuses them",
-	"signal-other-user": "signalling a process of another user (stop and reload paths, init scripts): the sender usually carries on when refused, and the container's end stops the process anyway",
-	"fchown-open-file":  "fchown of a file the process holds open, typically a pid, lease or log file it just created: daemons warn and carry on when refused",
-	"capset-as-root":    "asked for by capset(2) while still root, and never used in a check: root asking for a set only reduces what it has, and programs such as named ask for every capability of a list that they hold",
+	"audit-write":           "writing audit records (PAM, sudo, sshd, login tools): they carry on when the kernel refuses them",
+	"signal-other-user":     "signalling a process of another user (stop and reload paths, init scripts): the sender usually carries on when refused, and the container's end stops the process anyway",
+	"fchown-open-file":      "fchown of a file the process holds open, typically a pid, lease or log file it just created: daemons warn and carry on when refused",
+	"read-other-users-file": "reading or searching another user's files as root (DAC_OVERRIDE granted after DAC_READ_SEARCH was refused, nothing else): helpers that look into a service's data directory before switching to its owner usually cope",
+	"capset-as-root":        "asked for by capset(2) while still root, and never used in a check: root asking for a set only reduces what it has, and programs such as named ask for every capability of a list that they hold",
 }
 
 // tolerated returns why a granted, non-noise check is a use programs
@@ -355,10 +356,21 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 	// Granted, own-cred DAC_OVERRIDE accesses, to pair with a denied
 	// DAC_READ_SEARCH asked first for the same access.
 	dacOverride := map[string]bool{}
+	// And their counts against the denied DAC_READ_SEARCH checks of the
+	// same command and syscall: when every such DAC_OVERRIDE check follows
+	// one, they were all reads or searches of another user's files.
+	overrides, readDenied := map[string]uint64{}, map[string]uint64{}
 	for _, r := range mine {
 		if r.Cap == capset.DAC_OVERRIDE && !r.Denied && r.Flags&trace.OtherCred == 0 {
 			dacOverride[pairKey(r)] = true
+			overrides[pairKey(r)] += r.Count
 		}
+		if r.Cap == capset.DAC_READ_SEARCH && r.Denied && r.Flags&trace.OtherCred == 0 {
+			readDenied[pairKey(r)] += r.Count
+		}
+	}
+	onlyReads := func(r trace.Record) bool {
+		return r.Cap == capset.DAC_OVERRIDE && overrides[pairKey(r)] <= readDenied[pairKey(r)]
 	}
 
 	var needed, denied, used capset.Set
@@ -396,7 +408,11 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 
 		reason, from := classify(r, sn, info, dacOverride)
 		if reason == "" {
-			switch why := tolerated(r, sn); {
+			why := tolerated(r, sn)
+			if why == "" && !r.Denied && onlyReads(r) {
+				why = "read-other-users-file"
+			}
+			switch {
 			case r.Denied:
 				denied = denied.With(r.Cap)
 			case why != "":

@@ -45,16 +45,17 @@ func Sample() *Profile {
 
 func TestBuildClassifies(t *testing.T) {
 	p := Sample()
-	if got, want := p.NeededSet(), capset.Of(capset.CHOWN, capset.DAC_OVERRIDE, capset.NET_BIND_SERVICE, capset.SYS_TIME, capset.NET_RAW); got != want {
+	if got, want := p.NeededSet(), capset.Of(capset.CHOWN, capset.NET_BIND_SERVICE, capset.SYS_TIME, capset.NET_RAW); got != want {
 		t.Errorf("needed = %s, want %s", got, want)
 	}
 	// CHOWN asked for by root's capset is needed all the same (a check
-	// used it); SYS_CHROOT was only asked for.
-	if got, want := p.UsedSet(), capset.Of(capset.AUDIT_WRITE, capset.SYS_CHROOT); got != want || len(p.UsedNotProven) != 2 ||
-		p.UsedNotProven[0].Reason != "capset-as-root" || p.UsedNotProven[1].Reason != "audit-write" {
-		t.Errorf("used, not proven = %+v, want %s for capset-as-root and audit-write", p.UsedNotProven, want)
+	// used it); SYS_CHROOT was only asked for. cat's DAC_OVERRIDE only
+	// read another user's file.
+	if got, want := p.UsedSet(), capset.Of(capset.DAC_OVERRIDE, capset.AUDIT_WRITE, capset.SYS_CHROOT); got != want || len(p.UsedNotProven) != 3 ||
+		p.UsedNotProven[0].Reason != "read-other-users-file" || p.UsedNotProven[1].Reason != "capset-as-root" || p.UsedNotProven[2].Reason != "audit-write" {
+		t.Errorf("used, not proven = %+v, want %s for read-other-users-file, capset-as-root and audit-write", p.UsedNotProven, want)
 	}
-	if got, want := p.RecommendedSet(), p.NeededSet().With(capset.AUDIT_WRITE).With(capset.SYS_CHROOT); got != want {
+	if got, want := p.RecommendedSet(), p.NeededSet().With(capset.AUDIT_WRITE).With(capset.SYS_CHROOT).With(capset.DAC_OVERRIDE); got != want {
 		t.Errorf("recommended = %s, want %s", got, want)
 	}
 	if len(p.Kept) != 2 || p.Kept[0].Source != "capset" || p.Kept[1].Source != "exec" || p.Kept[1].Count != 3 {
@@ -86,7 +87,7 @@ func TestBuildClassifies(t *testing.T) {
 	if p.NoauditFrom != "kernel-stack" || p.OptsVisible {
 		t.Errorf("noaudit_from %q, opts_visible %v", p.NoauditFrom, p.OptsVisible)
 	}
-	if c := p.Checks["CAP_DAC_OVERRIDE"]; c.Granted != 4 || c.Noise != 3 || !c.Needed {
+	if c := p.Checks["CAP_DAC_OVERRIDE"]; c.Granted != 4 || c.Noise != 3 || c.Needed {
 		t.Errorf("CAP_DAC_OVERRIDE checks = %+v", c)
 	}
 }
@@ -227,5 +228,26 @@ func TestTolerated(t *testing.T) {
 	}
 	if !strings.Contains(p.Snippets.DockerRun, "--cap-add=KILL") {
 		t.Errorf("the snippets apply the recommended set, with KILL: %s", p.Snippets.DockerRun)
+	}
+}
+
+// TestReadsOfOtherUsersFiles: DAC_OVERRIDE granted only after a refused
+// DAC_READ_SEARCH for the same command and syscall (reads) is used, not
+// proven needed; one more DAC_OVERRIDE check there (a write) makes it a
+// need.
+func TestReadsOfOtherUsersFiles(t *testing.T) {
+	reads := []trace.Record{
+		rec(capset.DAC_READ_SEARCH, true, 262, "pg_ctlcluster", 0, 6),
+		rec(capset.DAC_OVERRIDE, false, 262, "pg_ctlcluster", 0, 6),
+		rec(capset.DAC_OVERRIDE, false, 257, "pg_ctlcluster", trace.OtherCred, 40),
+	}
+	p := Build(Target{MntNS: 7}, reads, Info{Arch: "amd64", Mechanism: trace.TracepointBTF})
+	if !p.NeededSet().IsEmpty() || p.UsedSet() != capset.Of(capset.DAC_OVERRIDE) || p.UsedNotProven[0].Reason != "read-other-users-file" {
+		t.Errorf("reads: needed %v, used %+v", p.Needed, p.UsedNotProven)
+	}
+	write := append(reads, rec(capset.DAC_OVERRIDE, false, 262, "pg_ctlcluster", trace.InSetID, 1))
+	p = Build(Target{MntNS: 7}, write, Info{Arch: "amd64", Mechanism: trace.TracepointBTF})
+	if p.NeededSet() != capset.Of(capset.DAC_OVERRIDE) || !p.UsedSet().IsEmpty() {
+		t.Errorf("a write too: needed %v, used %+v", p.Needed, p.UsedNotProven)
 	}
 }
