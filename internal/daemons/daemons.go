@@ -81,4 +81,8 @@ var Cases = []Case{
 		Shows: "root running a command as nobody:nogroup; writes audit records (AUDIT_WRITE: used, not needed)"},
 	{Name: "memcached", Kind: "cache server", Truth: set("SETGID SETUID"),
 		Shows: "drops to memcache (-u)"},
+	{Name: "named", Kind: "DNS server (BIND 9)", Truth: set("SETGID SETUID NET_BIND_SERVICE"),
+		Shows: "asks capset, while root, for every capability of its list that it holds (CHOWN, SYS_CHROOT: used, not needed), then keeps NET_BIND_SERVICE across its switch to bind"},
+	{Name: "postgres", Kind: "database", Truth: set("SETGID SETUID"),
+		Shows: "pg_ctlcluster (root) reads the cluster's files before switching to postgres (DAC_OVERRIDE: used, not needed)"},
 }
