@@ -209,7 +209,7 @@ type Gain struct {
 	// capability of a list they hold); a task that is no longer root asks
 	// to keep capabilities across its switch to another uid.
 	Root bool
-	Comm   string
+	Comm string
 	// Caps: for a capset, the effective, permitted and inheritable sets it
 	// asked for together (every capability in them had to be held for it
 	// to succeed); for an exec, the permitted capabilities it gave.
