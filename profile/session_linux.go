@@ -63,7 +63,7 @@ func (s *session) watch(initial uint32) {
 	)
 	report := func(k trace.Key) {
 		kinds++
-		if !k.Denied && k.Flags&(trace.OtherCred|trace.NoAudit|trace.VMProbe|trace.SameID) == 0 && !seen.Has(k.Cap) {
+		if !k.Denied && k.Flags&(trace.OtherCred|trace.NoAudit|trace.VMProbe|trace.SameID|trace.NoSetgidBit|trace.CapsetInheritable) == 0 && !seen.Has(k.Cap) {
 			seen = seen.With(k.Cap)
 		}
 		if s.opts.Live != nil {
