@@ -22,7 +22,6 @@ package merge
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/capdrop/capdrop/capset"
@@ -374,13 +373,34 @@ func (s *spec) why(held capset.Set) []CapWhy {
 type list struct {
 	set capset.Set
 	why map[capset.Cap][]Reason
+	// seen holds the reasons in why, so that a list of thousands of words
+	// costs thousands of steps, not millions.
+	seen map[reasonKey]bool
 }
 
-func newList() *list { return &list{why: map[capset.Cap][]Reason{}} }
+// reasonKey identifies a reason by value: two reasons are the same when
+// their sources and words are.
+type reasonKey struct {
+	c      capset.Cap
+	source Source
+	word   workload.Word
+	nilW   bool
+}
+
+func keyOf(c capset.Cap, r Reason) reasonKey {
+	k := reasonKey{c: c, source: r.Source, nilW: r.Word == nil}
+	if r.Word != nil {
+		k.word = *r.Word
+	}
+	return k
+}
+
+func newList() *list { return &list{why: map[capset.Cap][]Reason{}, seen: map[reasonKey]bool{}} }
 
 func (l *list) add(c capset.Cap, r Reason) {
 	l.set = l.set.With(c)
-	if !slices.ContainsFunc(l.why[c], func(x Reason) bool { return sameReason(x, r) }) {
+	if k := keyOf(c, r); !l.seen[k] {
+		l.seen[k] = true
 		l.why[c] = append(l.why[c], r)
 	}
 }
@@ -393,28 +413,22 @@ func (l *list) addSet(s capset.Set, r Reason) {
 
 func (l *list) drop(c capset.Cap) {
 	l.set = l.set.Without(c)
+	for _, r := range l.why[c] {
+		delete(l.seen, keyOf(c, r))
+	}
 	delete(l.why, c)
 }
 
 func (l *list) clear() {
 	l.set = 0
 	clear(l.why)
+	clear(l.seen)
 }
 
 func (l *list) keepOnly(s capset.Set) {
 	for _, c := range l.set.Minus(s).Caps() {
 		l.drop(c)
 	}
-}
-
-func sameReason(a, b Reason) bool {
-	if a.Source != b.Source {
-		return false
-	}
-	if a.Word == nil || b.Word == nil {
-		return a.Word == b.Word
-	}
-	return *a.Word == *b.Word
 }
 
 func reason(src Source, w *workload.Word) Reason { return Reason{Source: src, Word: w} }
