@@ -9,7 +9,9 @@ package compose
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -87,6 +89,10 @@ type reader struct {
 	out      []workload.Workload
 	errs     []*workload.Error
 	services map[string]tree.Pair
+	// resolved holds each service's settings once worked out (nil while
+	// being worked out), so a chain of extends is followed once, not once
+	// per service built on it.
+	resolved map[string]*svc
 }
 
 func (r *reader) pos(n *yaml.Node) workload.Position {
@@ -111,6 +117,7 @@ func (r *reader) doc(root *yaml.Node) {
 		return
 	}
 	r.services = map[string]tree.Pair{}
+	r.resolved = map[string]*svc{}
 	pairs := r.w.Pairs(services)
 	for _, p := range pairs {
 		r.services[p.Key.Value] = p
@@ -120,7 +127,7 @@ func (r *reader) doc(root *yaml.Node) {
 			r.errorf(p.Value, "service %s must be a mapping", p.Key.Value)
 			continue
 		}
-		s := r.service(p.Key.Value, map[string]bool{})
+		s := r.service(p.Key.Value)
 		if s == nil {
 			continue
 		}
@@ -147,16 +154,18 @@ type field struct {
 // service collects a service's settings, following extends (in this file)
 // with the compose merge rules: scalars of the extending service win;
 // cap_add, cap_drop and security_opt are the union, base first.
-func (r *reader) service(name string, seen map[string]bool) *svc {
+func (r *reader) service(name string) *svc {
 	p, ok := r.services[name]
 	if !ok {
 		return nil
 	}
-	if seen[name] {
-		r.errorf(p.Key, "service %s: extends cycle", name)
-		return nil
+	if s, done := r.resolved[name]; done {
+		if s == nil {
+			r.errorf(p.Key, "service %s: extends cycle", name)
+		}
+		return s
 	}
-	seen[name] = true
+	r.resolved[name] = nil
 	s := &svc{mapping: p.Value}
 	if ext := r.w.Get(p.Value, "extends"); ext != nil {
 		base, file := "", ""
@@ -174,8 +183,8 @@ func (r *reader) service(name string, seen map[string]bool) *svc {
 		default:
 			if _, ok := r.services[base]; !ok {
 				r.errorf(ext, "service %s extends unknown service %s", name, base)
-			} else if b := r.service(base, seen); b != nil {
-				*s = *b
+			} else if b := r.service(base); b != nil && r.w.Spend(b.size()) {
+				*s = b.clone()
 				s.mapping = p.Value
 				s.extends = append([]string{base}, b.extends...)
 			}
@@ -201,20 +210,35 @@ func (r *reader) service(name string, seen map[string]bool) *svc {
 			r.hostKey(s, kv, name)
 		}
 	}
+	r.resolved[name] = s
 	return s
 }
 
+// size is what copying s costs, for the walk budget: every service built
+// on a base holds a copy of the base's lists.
+func (s *svc) size() int {
+	return 1 + len(s.capAdd) + len(s.capDrop) + len(s.securityOpt) + len(s.extends) +
+		len(s.host.namespaces) + len(s.host.volumes) + len(s.host.devices)
+}
+
+// clone copies s so that a service built on it can change its own copy.
+func (s *svc) clone() svc {
+	c := *s
+	c.capAdd, c.capDrop, c.securityOpt = slices.Clone(s.capAdd), slices.Clone(s.capDrop), slices.Clone(s.securityOpt)
+	c.extends = slices.Clone(s.extends)
+	c.host.namespaces = maps.Clone(s.host.namespaces)
+	c.host.volumes, c.host.devices = slices.Clone(s.host.volumes), slices.Clone(s.host.devices)
+	return c
+}
+
 func union(base, more []field) []field {
-	out := append([]field(nil), base...)
+	out := slices.Clone(base)
+	have := make(map[string]bool, len(base))
+	for _, b := range base {
+		have[b.text] = true
+	}
 	for _, m := range more {
-		dup := false
-		for _, b := range base {
-			if b.text == m.text {
-				dup = true
-				break
-			}
-		}
-		if !dup {
+		if !have[m.text] {
 			out = append(out, m)
 		}
 	}

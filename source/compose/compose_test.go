@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -139,5 +140,50 @@ func TestInterpolateMore(t *testing.T) {
 		if _, _, err := Interpolate(in, vars); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err %v, want %q", in, err, want)
 		}
+	}
+}
+
+// TestExtendsChain: a long chain of extends is followed once per service,
+// within the walk budget, and services built on the same base each get
+// their own copy of it. A chain whose copies outgrow the budget is an
+// error.
+func TestExtendsChain(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("services:\n  s0:\n    cap_add: [CHOWN]\n    pid: host\n    volumes: [/a:/a]\n")
+	const n = 1000
+	for i := 1; i < n; i++ {
+		fmt.Fprintf(&b, "  s%d:\n    extends: s%d\n    cap_add: [C%d]\n", i, i-1, i)
+	}
+	b.WriteString("  x:\n    extends: s0\n    ipc: host\n    volumes: [/x:/x]\n    cap_add: [X]\n")
+	b.WriteString("  y:\n    extends: s0\n    uts: host\n    volumes: [/y:/y]\n")
+	ws, errs := Parse("c.yml", []byte(b.String()), Options{Env: map[string]string{}})
+	if len(errs) > 0 || len(ws) != n+2 {
+		t.Fatalf("%d workloads, errors %v", len(ws), errs)
+	}
+	last := ws[n-1]
+	if len(last.CapAdd) != n || last.CapAdd[0].Text != "CHOWN" || last.CapAdd[n-1].Text != fmt.Sprintf("C%d", n-1) {
+		t.Errorf("s%d adds %d words", n-1, len(last.CapAdd))
+	}
+	if got := strings.Count(last.Attrs["extends"], " ") + 1; got != n-1 {
+		t.Errorf("s%d extends %d services", n-1, got)
+	}
+	x, y := ws[n], ws[n+1]
+	if len(y.CapAdd) != 1 || y.Host.Namespaces.IPC != nil || len(y.Host.Mounts) != 2 || y.Host.Namespaces.PID == nil {
+		t.Errorf("y sees x's settings: adds %v, ipc %v, mounts %v", y.CapAdd, y.Host.Namespaces.IPC, y.Host.Mounts)
+	}
+	if len(x.CapAdd) != 2 || x.Host.Namespaces.UTS != nil || len(x.Host.Mounts) != 2 {
+		t.Errorf("x: adds %v, uts %v, mounts %v", x.CapAdd, x.Host.Namespaces.UTS, x.Host.Mounts)
+	}
+}
+
+func TestExtendsBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("services:\n  s0:\n    cap_add: [CHOWN]\n")
+	for i := 1; i < 3000; i++ {
+		fmt.Fprintf(&b, "  s%d:\n    extends: s%d\n    cap_add: [C%d]\n", i, i-1, i)
+	}
+	_, errs := Parse("c.yml", []byte(b.String()), Options{Env: map[string]string{}})
+	if e := Errors(errs); len(e) != 1 || !strings.Contains(e[0], "budget exceeded") {
+		t.Errorf("errors %q", e)
 	}
 }

@@ -22,6 +22,11 @@ func NewWalker(budget int) *Walker {
 	return &Walker{budget: budget}
 }
 
+// Spend charges n units of work a reader does with what it walked (copying
+// a base's settings into every service built on it) to the budget; false,
+// with Err set, once the budget is spent.
+func (w *Walker) Spend(n int) bool { return w.spend(n) }
+
 func (w *Walker) spend(n int) bool {
 	if w.Err != nil {
 		return false
