@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"regexp"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/capdrop/capdrop/internal/input"
 	"github.com/capdrop/capdrop/source/compose"
 	"github.com/capdrop/capdrop/source/dockerfile"
@@ -177,4 +179,37 @@ func readDotEnv(dir string) (map[string]string, error) {
 		return nil, fmt.Errorf(".env beside it (%s): %w", p, describe(err))
 	}
 	return compose.ParseDotEnv(data), nil
+}
+
+// Document is one YAML document or JSON value of a file as the sources
+// read it: its tree (yaml.v3 nodes carrying file lines and character
+// columns) and the byte span of its text.
+type Document struct {
+	Root       *yaml.Node
+	Start, End int
+}
+
+// Documents parses a YAML (format Compose or YAML) or JSON file into the
+// documents the sources read: a YAML stream split at its document markers,
+// each document parsed on its own, so that one with a syntax error is
+// reported and the others are still read; JSON with encoding/json's grammar.
+// A rewriter that edits a document at the positions of a workload gets the
+// same nodes that workload was read from.
+func Documents(name string, data []byte, format Format) ([]Document, []*workload.Error) {
+	var docs []tree.Doc
+	var errs []*workload.Error
+	if format == JSON {
+		var err *workload.Error
+		docs, err = tree.ParseJSON(name, data)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	} else {
+		docs, errs = tree.SplitYAML(name, data)
+	}
+	out := make([]Document, len(docs))
+	for i, d := range docs {
+		out[i] = Document{Root: d.Root, Start: d.Start, End: d.End}
+	}
+	return out, errs
 }

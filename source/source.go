@@ -11,6 +11,7 @@
 package source
 
 import (
+	"github.com/capdrop/capdrop/source/internal/tree"
 	"github.com/capdrop/capdrop/workload"
 )
 
@@ -51,3 +52,8 @@ type Result struct {
 	Skipped   int
 	SkippedBy map[string]int
 }
+
+// ErrTooComplex is reported (wrapped in a workload.Error) for a document
+// whose aliases, merges or extends would cost more than a bounded walk: the
+// workloads read from it are incomplete.
+var ErrTooComplex = tree.ErrBudget

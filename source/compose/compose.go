@@ -75,7 +75,7 @@ func FromDocs(file string, docs []tree.Doc, opts Options) ([]workload.Workload, 
 		r.w = tree.NewWalker(0)
 		r.doc(d.Root)
 		if r.w.Err != nil {
-			r.errorf(d.Root, "%v", r.w.Err)
+			r.errorf(d.Root, "%w", r.w.Err)
 		}
 	}
 	return r.out, r.errs

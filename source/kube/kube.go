@@ -102,7 +102,7 @@ func Read(file string, docs []tree.Doc, opts Options) ([]workload.Workload, []*w
 		r.w = tree.NewWalker(0)
 		r.object(d.Root, 0)
 		if r.w.Err != nil {
-			r.errorf(d.Root, "%v", r.w.Err)
+			r.errorf(d.Root, "%w", r.w.Err)
 		}
 	}
 	return r.out, r.errs

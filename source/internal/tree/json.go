@@ -15,7 +15,8 @@ import (
 )
 
 // ParseJSON parses a JSON text (one value, or several in a row) into
-// yaml.v3 nodes with the line and column of every value, using
+// yaml.v3 nodes with the line and column of every value (objects and arrays
+// in flow style, strings and keys double-quoted, as JSON writes them), using
 // encoding/json's exact grammar: yaml.v3 cannot stand in, it rejects valid
 // JSON such as the "\/" escape. Nesting deeper than MaxDepth is an error.
 func ParseJSON(file string, data []byte) ([]Doc, *workload.Error) {
@@ -43,7 +44,7 @@ func ParseJSON(file string, data []byte) ([]Doc, *workload.Error) {
 			}
 			return docs, p.error(err)
 		}
-		docs = append(docs, Doc{Root: n, Line: n.Line})
+		docs = append(docs, Doc{Root: n, Line: n.Line, Start: start, End: int(p.dec.InputOffset())})
 	}
 }
 
@@ -108,6 +109,7 @@ func (p *jsonParser) value(depth int) (*yaml.Node, error) {
 		switch t {
 		case '{':
 			n := p.node(yaml.MappingNode, "!!map", "")
+			n.Style = yaml.FlowStyle
 			for p.dec.More() {
 				p.skip()
 				kstart := p.off
@@ -117,6 +119,7 @@ func (p *jsonParser) value(depth int) (*yaml.Node, error) {
 				}
 				p.off = kstart
 				k := p.node(yaml.ScalarNode, "!!str", fmt.Sprint(kt))
+				k.Style = yaml.DoubleQuotedStyle
 				v, err := p.value(depth + 1)
 				if err != nil {
 					return nil, err
@@ -129,6 +132,7 @@ func (p *jsonParser) value(depth int) (*yaml.Node, error) {
 			return n, nil
 		case '[':
 			n := p.node(yaml.SequenceNode, "!!seq", "")
+			n.Style = yaml.FlowStyle
 			for p.dec.More() {
 				v, err := p.value(depth + 1)
 				if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/capdrop/capdrop/source/textpos"
 	"github.com/capdrop/capdrop/workload"
 )
 
@@ -38,6 +39,9 @@ type Doc struct {
 	Root *yaml.Node
 	// Line is the file line the document starts on.
 	Line int
+	// Start and End are the byte span of the document's text in the file
+	// (for YAML, from its "---" line to the next document's).
+	Start, End int
 }
 
 var lineRE = regexp.MustCompile(`^yaml: line (\d+): `)
@@ -72,7 +76,7 @@ func SplitYAML(file string, data []byte) ([]Doc, []*workload.Error) {
 			continue
 		}
 		shift(n.Content[0], chunk.line-1)
-		docs = append(docs, Doc{Root: n.Content[0], Line: chunk.line})
+		docs = append(docs, Doc{Root: n.Content[0], Line: chunk.line, Start: chunk.start, End: chunk.start + len(chunk.data)})
 	}
 	return docs, errs
 }
@@ -109,8 +113,9 @@ func shift(n *yaml.Node, delta int) {
 }
 
 type chunk struct {
-	data []byte
-	line int // file line of the chunk's first line
+	data  []byte
+	line  int // file line of the chunk's first line
+	start int // byte offset of the chunk in the file
 }
 
 // splitDocs cuts a YAML stream at document markers. A chunk that starts at
@@ -125,15 +130,20 @@ func splitDocs(data []byte) []chunk {
 		if marked {
 			c = append([]byte("   "), c[3:]...)
 		}
-		out = append(out, chunk{c, startLine})
+		out = append(out, chunk{c, startLine, start})
 	}
+	// Lines end at the breaks yaml.v3 counts lines by, so that chunk lines
+	// plus node lines are the lines of the file as YAML counts them.
 	line := 1
 	for i := 0; i < len(data); line++ {
-		next := len(data)
-		if e := bytes.IndexByte(data[i:], '\n'); e >= 0 {
-			next = i + e + 1
+		end, next := len(data), len(data)
+		for e := i; e < len(data); e++ {
+			if b := textpos.Break(data, e); b > 0 {
+				end, next = e, e+b
+				break
+			}
 		}
-		l := bytes.TrimRight(data[i:next], "\r\n")
+		l := data[i:end]
 		switch {
 		case isMarker(l, "---"):
 			emit(i)
