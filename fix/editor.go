@@ -187,7 +187,7 @@ func (e *editor) setValue(parent, k, v *yaml.Node, val any) error {
 	if !sameLine && !onlySeparators(e.b[colon:start]) {
 		return fmt.Errorf("%w: line %d: comments between a key and its value", ErrRefused, k.Line)
 	}
-	if !e.restIsComment(end) {
+	if !flow && !e.restIsComment(end) {
 		return fmt.Errorf("%w: line %d: more text after a value", ErrRefused, v.Line)
 	}
 	if blockVal {

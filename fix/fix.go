@@ -163,6 +163,13 @@ func apply1(path string, src []byte, opts Options, first bool) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	t.json = f == source.JSON
+	for _, e := range errs {
+		if errors.Is(e, source.ErrTooComplex) {
+			// What the target holds cannot be worked out, nor checked after.
+			return nil, fmt.Errorf("%w: %v", ErrInput, e)
+		}
+	}
 	pos := t.w.Pos
 	pos.File = path
 	res := &Result{Format: t.format, Target: t.name, Pos: pos}

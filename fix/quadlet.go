@@ -23,7 +23,7 @@ func editQuadlet(src []byte, t *target, opts Options) (*editResult, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %s has no [Container] section", ErrInput, t.name)
 	}
-	txt := newText(src)
+	txt := newText(src, nil)
 	rt := t.w.Runtime
 	for _, e := range entries {
 		if e.Key != "PodmanArgs" {
@@ -117,7 +117,7 @@ func checkQuadlet(src, out []byte) error {
 
 func withoutCapLines(b []byte) []byte {
 	entries, _, _ := quadlet.Section(b)
-	txt := newText(b)
+	txt := newText(b, nil)
 	var es []edit
 	for _, e := range entries {
 		if e.Key == "AddCapability" || e.Key == "DropCapability" {

@@ -24,7 +24,7 @@ func editRunLine(path string, src []byte, t *target, opts Options) (*editResult,
 	if rl == nil {
 		return nil, fmt.Errorf("%w at line %d column %d (%s)", errPosition, t.w.Pos.Line, t.w.Pos.Col, t.name)
 	}
-	es, notes, err := fixRunLine(newText(src), rl, t.name, t.w.Runtime, opts)
+	es, notes, err := fixRunLine(newText(src, nil), rl, t.name, t.w.Runtime, opts)
 	if err != nil {
 		return nil, err
 	}

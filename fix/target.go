@@ -26,6 +26,8 @@ type target struct {
 	// nth counts the workloads before it with the same kind and name, to
 	// find it again in the result.
 	nth int
+	// json is set when the file is JSON.
+	json bool
 }
 
 // read returns the workloads source reads from src, the way capdrop audit

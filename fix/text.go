@@ -4,57 +4,35 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
-	"unicode/utf8"
+
+	"github.com/capdrop/capdrop/source/textpos"
 )
 
 // text is a file's bytes with the line index the YAML scanner uses, so that
 // a yaml.Node's Line and Column (1-based; columns count characters, not
 // bytes) can be turned into byte offsets into the original file.
 type text struct {
-	b     []byte
-	lines []int  // lines[i] is the byte offset where line i+1 starts
-	nl    string // the file's line break, "\n" or "\r\n", for inserted lines
+	b   []byte
+	idx *textpos.Index
+	nl  string // the file's line break, "\n" or "\r\n", for inserted lines
 }
 
-var bom = []byte("\xef\xbb\xbf")
-
-func newText(b []byte) *text {
-	t := &text{b: b, nl: "\n"}
-	start := 0
-	if bytes.HasPrefix(b, bom) {
-		start = len(bom)
+// newText indexes b; idx, when not nil, is an index of b to use (one that
+// counts lines the way the parser of b does).
+func newText(b []byte, idx *textpos.Index) *text {
+	if idx == nil {
+		idx = textpos.NewYAML("", b)
 	}
-	t.lines = append(t.lines, start)
-	for i := start; i < len(b); {
-		n := breakLen(b, i)
-		if n == 0 {
-			i++
-			continue
-		}
-		i += n
-		t.lines = append(t.lines, i)
-	}
+	t := &text{b: b, idx: idx, nl: "\n"}
 	if i := bytes.IndexByte(b, '\n'); i > 0 && b[i-1] == '\r' {
 		t.nl = "\r\n"
 	}
 	return t
 }
 
-// breakLen returns the length of the line break at b[i], or 0. These are the
-// breaks the YAML scanner counts lines by: CRLF, CR, LF, NEL, LS and PS.
-func breakLen(b []byte, i int) int {
-	switch {
-	case b[i] == '\r' && i+1 < len(b) && b[i+1] == '\n':
-		return 2
-	case b[i] == '\r' || b[i] == '\n':
-		return 1
-	case b[i] == 0xC2 && i+1 < len(b) && b[i+1] == 0x85:
-		return 2
-	case b[i] == 0xE2 && i+2 < len(b) && b[i+1] == 0x80 && (b[i+2] == 0xA8 || b[i+2] == 0xA9):
-		return 3
-	}
-	return 0
-}
+// breakLen returns the length of the line break at b[i], or 0: the breaks
+// the YAML scanner counts lines by.
+func breakLen(b []byte, i int) int { return textpos.Break(b, i) }
 
 // errPosition says a node's position could not be mapped onto the bytes; the
 // rewriter then refuses rather than guess.
@@ -62,51 +40,33 @@ var errPosition = fmt.Errorf("%w: capdrop cannot locate the text it would edit",
 
 // offset returns the byte offset of a 1-based line and character column.
 func (t *text) offset(line, col int) (int, error) {
-	if line < 1 || line > len(t.lines) || col < 1 {
+	p := t.idx.Offset(line, col)
+	if l, c := t.idx.LineCol(p); p < 0 || l != line || c != col {
 		return 0, fmt.Errorf("%w at line %d column %d", errPosition, line, col)
-	}
-	p := t.lines[line-1]
-	end := len(t.b)
-	if line < len(t.lines) {
-		end = t.lines[line]
-	}
-	for k := 1; k < col; k++ {
-		if p >= end {
-			return 0, fmt.Errorf("%w at line %d column %d", errPosition, line, col)
-		}
-		_, size := utf8.DecodeRune(t.b[p:])
-		p += size
 	}
 	return p, nil
 }
 
 // line returns the 1-based line number holding byte offset p.
 func (t *text) line(p int) int {
-	return sort.Search(len(t.lines), func(i int) bool { return t.lines[i] > p })
+	l, _ := t.idx.LineCol(p)
+	return l
 }
 
 // lineStart returns the offset where the line holding p starts.
-func (t *text) lineStart(p int) int { return t.lines[t.line(p)-1] }
+func (t *text) lineStart(p int) int { return t.idx.LineStart(t.line(p)) }
 
 // lineEnd returns the offset of the line break ending the line holding p, or
 // len(b) on the last line.
-func (t *text) lineEnd(p int) int {
-	for i := p; i < len(t.b); i++ {
-		if breakLen(t.b, i) > 0 {
-			return i
-		}
-	}
-	return len(t.b)
-}
+func (t *text) lineEnd(p int) int { return t.idx.LineEnd(t.line(p)) }
 
 // nextLine returns the offset just after the line break ending the line
 // holding p, or len(b) when that line is the last one.
 func (t *text) nextLine(p int) int {
-	e := t.lineEnd(p)
-	if e == len(t.b) {
-		return e
+	if l := t.line(p); l < t.idx.Lines() {
+		return t.idx.LineStart(l + 1)
 	}
-	return e + breakLen(t.b, e)
+	return len(t.b)
 }
 
 // restIsComment reports whether only blanks and an optional comment follow p

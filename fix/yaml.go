@@ -1,9 +1,7 @@
 package fix
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -18,17 +16,13 @@ type yamlTarget struct {
 	// node is the container's mapping; alias is set when the file reaches it
 	// through an alias (its text is shared with another place).
 	node, alias *yaml.Node
-	name        string // for messages: "service web", "Deployment/web container app"
+	key         *yaml.Node // a compose service's name
+	name        string     // for messages: "service web", "Deployment/web container app"
 }
 
 // editYAML works out the edits for a target in a YAML or JSON file.
 func editYAML(src []byte, t *target, opts Options) (*editResult, error) {
-	s, err := parseStream(src)
-	if err == nil {
-		// What yaml.v3 cannot decode (duplicate keys, excessive aliasing),
-		// compose and kubectl cannot either.
-		_, err = documents(src)
-	}
+	s, err := parseStream(src, t.json)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInput, err)
 	}
@@ -36,40 +30,49 @@ func editYAML(src []byte, t *target, opts Options) (*editResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.index(s.docs[yt.doc], 0, true); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInput, err)
+	}
 	ed := &editor{stream: s, st: detectStyle(s, yt.node)}
 	var notes []string
-	var keys func(any) // removes the capability settings from a decoded container
+	var keys func(*yaml.Node) // removes the capability settings from a container
 	switch t.format {
 	case Compose:
 		ed.st.flowLists = true
 		learnCapStyle(ed, yt.node, nil, []string{"cap_drop", "cap_add"})
 		notes, err = ed.fixCompose(yt, t.w, opts)
-		keys = func(v any) { del(v, "cap_drop"); del(v, "cap_add") }
+		keys = func(m *yaml.Node) {
+			drop(m, "cap_drop", "cap_add")
+			if m.Tag == "!!null" || m.Kind == yaml.MappingNode && len(m.Content) == 0 {
+				// A service of defaults: "web:", "web: ~" or "web: {}".
+				*m = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
+			}
+		}
 	case Kubernetes:
 		learnCapStyle(ed, yt.node, []string{"securityContext", "capabilities"}, []string{"drop", "add"})
 		notes, err = ed.fixKube(yt, t.w, opts)
 		_, hadAPE := lookup(yt.node, "securityContext")
 		hadAPE = hadAPE && t.w.AllowPrivilegeEscalation != nil
-		keys = func(v any) {
-			sc := get(v, "securityContext")
-			del(sc, "capabilities")
+		keys = func(m *yaml.Node) {
+			sc := own(m, "securityContext")
+			drop(sc, "capabilities")
 			if !hadAPE {
-				del(sc, "allowPrivilegeEscalation")
+				drop(sc, "allowPrivilegeEscalation")
 			}
-			if m, ok := sc.(map[string]any); ok && len(m) == 0 || sc == nil {
-				del(v, "securityContext")
+			if sc != nil && (sc.Tag == "!!null" || sc.Kind == yaml.MappingNode && len(sc.Content) == 0) {
+				drop(m, "securityContext")
 			}
 		}
 	case OCI:
 		ed.st.flowLists = true
 		notes, err = ed.fixOCI(yt, t.w, opts)
-		keys = func(v any) { del(get(v, "process"), "capabilities") }
+		keys = func(m *yaml.Node) { drop(resolve(own(m, "process")), "capabilities") }
 	}
 	if err != nil {
 		return nil, err
 	}
 	return &editResult{edits: ed.edits, notes: notes, check: func(out []byte) error {
-		return checkYAML(src, out, yt, keys)
+		return checkYAML(src, out, t.json, yt, keys)
 	}}, nil
 }
 
@@ -103,6 +106,7 @@ func (s *stream) locate(t *target) (*yamlTarget, error) {
 		return nil, fmt.Errorf("%w: line %d: the service name %s is not a string to YAML (it reads as %s): quote it first", ErrRefused, found.Line, found.Value, strings.TrimPrefix(found.Tag, "!!"))
 	}
 	if t.format == Compose {
+		yt.key = found
 		m := s.parent[found]
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			if m.Content[i] == found {
@@ -174,15 +178,16 @@ func (s *stream) pathTo(n *yaml.Node) []any {
 
 // learnCapStyle makes new capability lists look like the file's own: the
 // target's lists (under the mapping reached through via) first, then the
-// first such list anywhere in the file.
+// first such list anywhere in the file. Only a mapping's own keys count, so
+// the search costs one visit per node however much the file merges.
 func learnCapStyle(ed *editor, m *yaml.Node, via, keys []string) {
-	if learnFrom(ed, m, via, keys, true) {
+	if learnFrom(ed, m, via, keys) {
 		return
 	}
 	for _, d := range ed.docs {
 		done := false
 		ed.walk(d, 0, func(n *yaml.Node) bool {
-			done = n.Kind == yaml.MappingNode && learnFrom(ed, n, via, keys, false)
+			done = n.Kind == yaml.MappingNode && learnFrom(ed, n, via, keys)
 			return !done
 		})
 		if done {
@@ -191,18 +196,13 @@ func learnCapStyle(ed *editor, m *yaml.Node, via, keys []string) {
 	}
 }
 
-func learnFrom(ed *editor, m *yaml.Node, via, keys []string, ownOnly bool) bool {
+func learnFrom(ed *editor, m *yaml.Node, via, keys []string) bool {
 	for _, k := range via {
-		e, ok := lookup(m, k)
-		if !ok {
-			return false
-		}
-		m = e.value
+		m = resolve(own(m, k))
 	}
 	for _, k := range keys {
-		e, ok := lookup(m, k)
-		if ok && (e.own || !ownOnly) && resolve(e.value) != nil && resolve(e.value).Kind == yaml.SequenceNode {
-			ed.st.learnList(e.value)
+		if l := resolve(own(m, k)); l != nil && l.Kind == yaml.SequenceNode {
+			ed.st.learnList(l)
 			return true
 		}
 	}
@@ -238,31 +238,4 @@ func (ed *editor) setList(m *yaml.Node, e entry, ok bool, key string, w words, i
 		return ed.sharedError(key, a)
 	}
 	return ed.setValue(m, e.key, v, w.want)
-}
-
-// isTrue reports whether a YAML value is the boolean true.
-func isTrue(n *yaml.Node) bool {
-	n = resolve(n)
-	if n == nil || n.Kind != yaml.ScalarNode {
-		return false
-	}
-	var b bool
-	return n.Decode(&b) == nil && b
-}
-
-// documents decodes every document of a stream into plain Go values.
-func documents(src []byte) ([]any, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	var docs []any
-	for {
-		var v any
-		err := dec.Decode(&v)
-		if err == io.EOF {
-			return docs, nil
-		}
-		if err != nil {
-			return nil, yamlError(err)
-		}
-		docs = append(docs, v)
-	}
 }

@@ -2,10 +2,12 @@ package fix
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -63,6 +65,16 @@ var yamlCases = []yamlCase{
 	{name: "shared-two-init", file: "shared.yaml", target: "two-init", add: "", mark: "  - <<: *two", obj: "shared", ctr: "two-init"},
 	// drop is an alias of another container's anchored list: replaced.
 	{name: "shared-four", file: "shared.yaml", target: "four", add: "NET_BIND_SERVICE", mark: "  - name: four", obj: "shared", ctr: "four"},
+
+	// Services of defaults: no value, a null, an empty flow mapping.
+	{name: "compose-defaults-web", file: "compose-defaults.yaml", target: "web", add: "CHOWN", mark: "  web:"},
+	{name: "compose-defaults-db", file: "compose-defaults.yaml", target: "db", add: "CHOWN,SETUID", mark: "  db:"},
+	{name: "compose-defaults-cache", file: "compose-defaults.yaml", target: "cache", add: "", mark: "  cache:"},
+	// A stream with a document that does not parse: the others are
+	// edited, it stays byte for byte.
+	{name: "stream-last", file: "stream.yaml", target: "last/app", add: "NET_ADMIN", mark: "  - name: app\n    image: busybox\n    securityContext:", obj: "last", ctr: "app"},
+	// JSON with escapes yaml.v3 does not read ("\/").
+	{name: "json-escape", file: "escape.json", target: "web", add: "NET_BIND_SERVICE", mark: `{"name": "web"`, obj: "web", ctr: "web"},
 }
 
 func (c yamlCase) options(t *testing.T) Options {
@@ -278,18 +290,31 @@ func golden(t *testing.T, name, got string) {
 
 func decodeAll(t *testing.T, b []byte) []any {
 	t.Helper()
-	dec := yaml.NewDecoder(bytes.NewReader(b))
 	var docs []any
-	for {
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			if err.Error() == "EOF" {
-				return docs
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
+		// JSON, which yaml.v3 does not read whole ("\/").
+		dec := json.NewDecoder(bytes.NewReader(b))
+		for dec.More() {
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				return append(docs, nil)
 			}
-			t.Fatalf("does not parse: %v\n%s", err, b)
+			docs = append(docs, v)
+		}
+		return docs
+	}
+	// Document by document: one that does not parse is a nil.
+	for _, d := range regexp.MustCompile(`(?m)^---[ \t\r]*$`).Split(string(b), -1) {
+		if strings.TrimSpace(d) == "" {
+			continue
+		}
+		var v any
+		if err := yaml.Unmarshal([]byte(d), &v); err != nil {
+			v = nil
 		}
 		docs = append(docs, v)
 	}
+	return docs
 }
 
 func dig(v any, keys ...string) any {

@@ -4,17 +4,21 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/capdrop/capdrop/source"
+	"github.com/capdrop/capdrop/source/textpos"
 )
 
-// stream is a parsed YAML stream: its documents as yaml.Nodes over the
-// original bytes, with what the rewriters need to edit those bytes in place.
+// stream is a parsed YAML stream or JSON text: its documents as the
+// sources read them (yaml.Nodes over the original bytes), with what the
+// rewriters need to edit those bytes in place.
 type stream struct {
 	*text
-	docs []*yaml.Node
+	docs  []*yaml.Node
+	spans [][2]int // the byte span of each document's text
 	// parent maps each node to the node holding it (without following
 	// aliases); aliased holds every anchored node some alias refers to.
 	parent  map[*yaml.Node]*yaml.Node
@@ -25,44 +29,55 @@ type stream struct {
 // documents, this keeps recursion modest on hostile input.
 const maxDepth = 500
 
-func parseStream(b []byte) (*stream, error) {
-	s := &stream{text: newText(b), parent: map[*yaml.Node]*yaml.Node{}, aliased: map[*yaml.Node][]*yaml.Node{}}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	for {
-		var n yaml.Node
-		err := dec.Decode(&n)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, yamlError(err)
-		}
-		s.docs = append(s.docs, &n)
+// parseStream reads b the way the sources do (source.Documents): a YAML
+// stream document by document, so that a document with a syntax error is
+// left out (and left alone); JSON with encoding/json's grammar, which
+// yaml.v3 does not accept whole (the "\/" escape).
+func parseStream(b []byte, json bool) (*stream, error) {
+	f, idx := source.YAML, textpos.NewYAML("", b)
+	if json {
+		f, idx = source.JSON, textpos.New("", b)
 	}
-	for _, d := range s.docs {
-		if err := s.index(d, 0); err != nil {
+	s := &stream{text: newText(b, idx), parent: map[*yaml.Node]*yaml.Node{}, aliased: map[*yaml.Node][]*yaml.Node{}}
+	docs, errs := source.Documents("", b, f)
+	if json && len(errs) > 0 {
+		return nil, errors.New(strings.TrimPrefix(errs[0].Error(), ":"))
+	}
+	for _, d := range docs {
+		s.docs = append(s.docs, d.Root)
+		s.spans = append(s.spans, [2]int{d.Start, d.End})
+		if err := s.index(d.Root, 0, false); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
 }
 
-// yamlError trims yaml.v3's prefix so messages read "line 3: ...".
-func yamlError(err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	return errors.New(msg)
-}
-
-func (s *stream) index(n *yaml.Node, depth int) error {
+// index records n's parents and aliases; with dups, it only checks that no
+// mapping has a key twice (compose and kubectl refuse that).
+func (s *stream) index(n *yaml.Node, depth int, dups bool) error {
 	if depth > maxDepth {
 		return fmt.Errorf("line %d: nested more than %d levels deep", n.Line, maxDepth)
 	}
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
+	if n.Kind == yaml.AliasNode && n.Alias != nil && !dups {
 		s.aliased[n.Alias] = append(s.aliased[n.Alias], n)
 	}
+	if n.Kind == yaml.MappingNode && dups {
+		keys := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Kind == yaml.ScalarNode {
+				if l, dup := keys[k.Value]; dup {
+					return fmt.Errorf("line %d: mapping key %q already defined at line %d", k.Line, k.Value, l)
+				}
+				keys[k.Value] = k.Line
+			}
+		}
+	}
 	for _, c := range n.Content {
-		s.parent[c] = n
-		if err := s.index(c, depth+1); err != nil {
+		if !dups {
+			s.parent[c] = n
+		}
+		if err := s.index(c, depth+1, dups); err != nil {
 			return err
 		}
 	}
@@ -330,23 +345,6 @@ func lookupIn(m *yaml.Node, key string, seen map[*yaml.Node]bool) (entry, bool) 
 		}
 	}
 	return entry{}, false
-}
-
-// scalar returns the string value of n after following aliases, or "".
-func scalar(n *yaml.Node) string {
-	n = resolve(n)
-	if n == nil || n.Kind != yaml.ScalarNode {
-		return ""
-	}
-	return n.Value
-}
-
-// lookupString returns the scalar value of key in m.
-func lookupString(m *yaml.Node, key string) string {
-	if e, ok := lookup(m, key); ok {
-		return scalar(e.value)
-	}
-	return ""
 }
 
 // sharedAbove returns an anchored node that makes changing n's content
