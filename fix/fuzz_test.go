@@ -2,8 +2,10 @@ package fix
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -11,43 +13,47 @@ import (
 	"time"
 
 	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/merge"
 	"github.com/capdrop/capdrop/source"
-	"github.com/capdrop/capdrop/workload"
 )
 
-// fuzzYAML runs a rewriter on arbitrary input and demands either a clean
-// refusal (one of the package's errors, never a failed self-check or a
-// panic) or a result that parses, gives the target exactly the set, and
-// needs no second change.
-func fuzzYAML(t *testing.T, format Format, src []byte, mask uint64, pick uint8) {
+// fuzzFix runs fix on arbitrary input, picking a target when the file
+// holds several, and demands either a clean refusal (one of the package's
+// errors, never a failed self-check or a panic) or a result that the
+// audit's own reading gives exactly the set, that check (the format's own
+// test that nothing outside the target changed) accepts, and that a second
+// run leaves alone. A hang is a failure too.
+func fuzzFix(t *testing.T, name string, format Format, src []byte, mask uint64, pick uint8, check func(t *testing.T, set capset.Set, out []byte)) {
 	if len(src) > 1<<15 {
 		return
 	}
-	// A hang is a failure too: crash with every goroutine's stack.
 	watchdog := time.AfterFunc(10*time.Second, func() {
 		debug.SetTraceback("all")
 		panic(fmt.Sprintf("fix took more than 10s on:\n%q", src))
 	})
 	defer watchdog.Stop()
 	set := capset.Set(mask) & capset.Known
-	opts := Options{Add: set, AllowWiden: true, Format: format}
-	res, err := Apply("fuzz.yaml", src, opts)
+	opts := Options{Add: set, AllowWiden: true, Format: format, Source: source.Options{Env: map[string]string{}}}
+	res, err := Apply(name, src, opts)
 	var amb *AmbiguousError
 	if errors.As(err, &amb) {
 		choice := amb.Choices[int(pick)%len(amb.Choices)]
-		if format == Compose {
+		switch amb.What {
+		case "service":
 			opts.Service = choice
-		} else {
+		case "container":
 			opts.Container = choice
+		default:
+			opts.Line, _ = strconv.Atoi(choice)
 		}
-		res, err = Apply("fuzz.yaml", src, opts)
+		res, err = Apply(name, src, opts)
 	}
 	if err != nil {
 		var sc *selfCheckError
 		if errors.As(err, &sc) {
 			t.Fatalf("self-check failed: %v\ninput:\n%s", err, src)
 		}
-		for _, e := range []error{ErrAmbiguous, ErrNoTarget, ErrRefused, ErrWiden, ErrInput} {
+		for _, e := range []error{ErrAmbiguous, ErrNoTarget, ErrRefused, ErrWiden, ErrInput, ErrReadOnly} {
 			if errors.Is(err, e) {
 				return
 			}
@@ -60,33 +66,26 @@ func fuzzYAML(t *testing.T, format Format, src []byte, mask uint64, pick uint8) 
 		}
 		return
 	}
-	docs := decodeAll(t, res.Output)
-	switch format {
-	case Compose:
-		name := strings.TrimPrefix(res.Target, "service ")
-		var found []map[string]any
-		for _, d := range docs {
-			if s, ok := dig(d, "services", name).(map[string]any); ok {
-				found = append(found, s)
+	ws, _, _, err := read(name, res.Output, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, w := range ws {
+		if w.Pos.Line == res.Pos.Line && w.Pos.Col == res.Pos.Col && w.Name == res.Workload {
+			found = true
+			if r := merge.Compute(w, merge.Options{}); !exact(r, set) {
+				t.Fatalf("the result gives %s (bounding %s, refusal %v), want exactly %s\n%s", r.Held(), r.Sets.Bounding, r.Refusal, set, res.Output)
 			}
 		}
-		if len(found) != 1 {
-			return // duplicate names across documents: nothing to compare with
-		}
-		svc := found[0]
-		drops := stringList(t, svc["cap_drop"])
-		hasAll := false
-		for _, w := range drops {
-			hasAll = hasAll || strings.EqualFold(w, "ALL")
-		}
-		if !hasAll {
-			t.Fatalf("cap_drop %q lacks ALL\n%s", drops, res.Output)
-		}
-		if got := setOf(t, stringList(t, svc["cap_add"]), false); got != set {
-			t.Fatalf("cap_add is %v, want %v\n%s", got, set, res.Output)
-		}
 	}
-	again, err := Apply("fuzz.yaml", res.Output, opts)
+	if !found {
+		t.Fatalf("%s is gone from the result\n%s", res.Workload, res.Output)
+	}
+	if check != nil {
+		check(t, set, res.Output)
+	}
+	again, err := Apply(name, res.Output, opts)
 	if err != nil {
 		t.Fatalf("second run: %v\n%s", err, res.Output)
 	}
@@ -112,7 +111,7 @@ func FuzzCompose(f *testing.F) {
 		f.Add([]byte(s), uint64(0x21), uint8(1))
 	}
 	f.Fuzz(func(t *testing.T, src []byte, mask uint64, pick uint8) {
-		fuzzYAML(t, Compose, src, mask, pick)
+		fuzzFix(t, "fuzz.yaml", Compose, src, mask, pick, nil)
 	})
 }
 
@@ -130,61 +129,8 @@ func FuzzKubernetes(f *testing.F) {
 		f.Add([]byte(s), uint64(0x21), uint8(1))
 	}
 	f.Fuzz(func(t *testing.T, src []byte, mask uint64, pick uint8) {
-		fuzzYAML(t, Kubernetes, src, mask, pick)
+		fuzzFix(t, "fuzz.yaml", Kubernetes, src, mask, pick, nil)
 	})
-}
-
-// fuzzRun is fuzzYAML for run lines: a clean refusal, or a result whose
-// command (read back by the audit sources) drops ALL and adds exactly the
-// set, and which a second run leaves alone.
-func fuzzRun(t *testing.T, name string, src []byte, mask uint64, pick uint8) {
-	if len(src) > 1<<14 {
-		return
-	}
-	watchdog := time.AfterFunc(10*time.Second, func() {
-		debug.SetTraceback("all")
-		panic(fmt.Sprintf("fix took more than 10s on:\n%q", src))
-	})
-	defer watchdog.Stop()
-	set := capset.Set(mask) & capset.Known
-	opts := Options{Add: set, AllowWiden: true}
-	res, err := Apply(name, src, opts)
-	var amb *AmbiguousError
-	if errors.As(err, &amb) {
-		opts.Line, _ = strconv.Atoi(amb.Choices[int(pick)%len(amb.Choices)])
-		res, err = Apply(name, src, opts)
-	}
-	if err != nil {
-		var sc *selfCheckError
-		if errors.As(err, &sc) {
-			t.Fatalf("self-check failed: %v\ninput:\n%s", err, src)
-		}
-		for _, e := range []error{ErrAmbiguous, ErrNoTarget, ErrRefused, ErrWiden, ErrInput} {
-			if errors.Is(err, e) {
-				return
-			}
-		}
-		t.Fatalf("unclassified error: %v", err)
-	}
-	if !res.Changed {
-		return
-	}
-	ws, _ := source.Parse(name, res.Output, source.Options{})
-	for _, w := range ws {
-		if w.Pos.Line != res.Pos.Line || w.Pos.Col != res.Pos.Col {
-			continue
-		}
-		if got := setOf(t, workload.Texts(w.CapAdd), false); got != set {
-			t.Fatalf("adds %v, want %v\n%s", got, set, res.Output)
-		}
-	}
-	again, err := Apply(name, res.Output, opts)
-	if err != nil {
-		t.Fatalf("second run: %v\n%s", err, res.Output)
-	}
-	if again.Changed {
-		t.Fatalf("second run changed it again\n%s", res.Output)
-	}
 }
 
 func FuzzScript(f *testing.F) {
@@ -197,7 +143,7 @@ func FuzzScript(f *testing.F) {
 		f.Add([]byte(s), uint64(0x421), uint8(0))
 	}
 	f.Fuzz(func(t *testing.T, src []byte, mask uint64, pick uint8) {
-		fuzzRun(t, "run.sh", src, mask, pick)
+		fuzzFix(t, "run.sh", "", src, mask, pick, nil)
 	})
 }
 
@@ -209,6 +155,78 @@ func FuzzDockerfile(f *testing.F) {
 		f.Add([]byte(s), uint64(0x20), uint8(0))
 	}
 	f.Fuzz(func(t *testing.T, src []byte, mask uint64, pick uint8) {
-		fuzzRun(t, "Dockerfile", src, mask, pick)
+		fuzzFix(t, "Dockerfile", "", src, mask, pick, nil)
+	})
+}
+
+func FuzzOCI(f *testing.F) {
+	for _, s := range []string{
+		`{"ociVersion":"1.0.2","process":{"args":["sh"],"capabilities":{"bounding":["CAP_KILL","CAP_CHOWN"],"effective":["CAP_KILL"],"permitted":["CAP_KILL"],"inheritable":[],"ambient":["CAP_KILL"]}},"root":{"path":"rootfs"}}`,
+		"{\n  \"process\": {\n    \"user\": {\"uid\": 1000},\n    \"capabilities\": {\n      \"bounding\": [\n        \"CAP_NET_RAW\"\n      ]\n    }\n  }\n}\n",
+		`{"process":{"args":["sh"]}}`,
+		`{"process":{"capabilities":{}}}`,
+		`{"process":{"capabilities":null,"noNewPrivileges":true}}`,
+		"process:\n  capabilities:\n    bounding: [CAP_KILL]\n",
+	} {
+		f.Add([]byte(s), uint64(0x21), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, src []byte, mask uint64, pick uint8) {
+		fuzzFix(t, "config.json", OCI, src, mask, pick, func(t *testing.T, set capset.Set, out []byte) {
+			// Read as JSON by encoding/json, the file is the same but for
+			// process.capabilities.
+			var a, b any
+			if json.Unmarshal(src, &a) != nil {
+				return
+			}
+			if err := json.Unmarshal(out, &b); err != nil {
+				t.Fatalf("the result is not JSON: %v\n%s", err, out)
+			}
+			for _, v := range []any{a, b} {
+				if m, ok := v.(map[string]any); ok {
+					if p, ok := m["process"].(map[string]any); ok {
+						delete(p, "capabilities")
+					}
+				}
+			}
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("more than process.capabilities changed\n%s", out)
+			}
+		})
+	})
+}
+
+func FuzzQuadlet(f *testing.F) {
+	for _, s := range []string{
+		"[Unit]\nDescription=Web\n\n[Container]\nImage=nginx\nAddCapability=NET_ADMIN SYS_TIME\nAddCapability=\nAddCapability=CAP_NET_BIND_SERVICE \\\n  CHOWN\nDropCapability=all\nUser=1000\n\n[Install]\nWantedBy=default.target\n",
+		"[Container]\nImage=x\n",
+		"[Container]\r\nImage=x\r\nDropCapability=ALL\r\nAddCapability=KILL",
+		"[Container]\nImage=x\nPodmanArgs=--cap-add=sys_nice\n# AddCapability=CHOWN\n[Service]\nAddCapability=KILL\n",
+	} {
+		f.Add([]byte(s), uint64(0x21), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, src []byte, mask uint64, pick uint8) {
+		fuzzFix(t, "fuzz.container", Quadlet, src, mask, pick, func(t *testing.T, set capset.Set, out []byte) {
+			// Line by line, only AddCapability= and DropCapability= lines
+			// (and the continuation lines of removed ones) come and go.
+			a, b := splitLines(src), splitLines(out)
+			cont := false
+			for _, o := range myers(a, b) {
+				line := ""
+				switch o.kind {
+				case '-':
+					line = a[o.a]
+				case '+':
+					line = b[o.b]
+				default:
+					cont = false
+					continue
+				}
+				key := strings.TrimLeft(line, " \t")
+				if !(cont && o.kind == '-') && !strings.HasPrefix(key, "AddCapability=") && !strings.HasPrefix(key, "DropCapability=") {
+					t.Fatalf("line %q changed\n%s", line, out)
+				}
+				cont = o.kind == '-' && strings.HasSuffix(strings.TrimRight(line, "\r\n"), "\\")
+			}
+		})
 	})
 }
