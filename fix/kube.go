@@ -28,7 +28,7 @@ func (ed *editor) fixKube(t *yamlTarget, w workload.Workload, opts Options) ([]s
 		if err := stringKeys(scm); err != nil {
 			return nil, err
 		}
-		if scm != nil && scm.Kind != yaml.MappingNode && !isNull(scm) {
+		if scm != nil && scm.Kind != yaml.MappingNode && scm.Tag != "!!null" {
 			return nil, fmt.Errorf("%w: line %d: securityContext of %s is not a mapping", ErrInput, sc.key.Line, t.name)
 		}
 	}
@@ -73,7 +73,7 @@ func (ed *editor) fixKube(t *yamlTarget, w workload.Workload, opts Options) ([]s
 	if len(ed.aliased[scm]) > 0 {
 		return nil, ed.sharedError("the securityContext of "+t.name, scm)
 	}
-	if isNull(scm) || len(scm.Content) == 0 {
+	if scm.Tag == "!!null" || len(scm.Content) == 0 {
 		return notes, ed.setValue(m, sc.key, sc.value, append(scWant, kv{"capabilities", capsWant}))
 	}
 
