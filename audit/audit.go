@@ -47,6 +47,13 @@ type Finding struct {
 	Fix string `json:"fix"`
 	// Caps are the capabilities the finding is about, if any.
 	Caps capset.Set `json:"-"`
+	// Uncertain is set when the workload's configuration is not fully
+	// known (workload.Workload.Uncertain): the finding is about the
+	// configuration as read, and the message says what capdrop could not
+	// see.
+	Uncertain bool `json:"uncertain,omitempty"`
+
+	addsOnly string // CD022's message without the drop ALL part, which CD002 says
 }
 
 // Assessment is one workload with what it really gets.

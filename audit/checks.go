@@ -100,6 +100,21 @@ func (c *ctx) explicitAdds() []string {
 	return out
 }
 
+// defaultSet is a runtime's default capabilities, as merge uses them.
+func defaultSet(rt workload.Runtime) capset.Set {
+	switch rt {
+	case workload.Docker:
+		return knowledge.MustDefault(knowledge.Docker)
+	case workload.Containerd, workload.Nerdctl:
+		return knowledge.MustDefault(knowledge.Containerd)
+	case workload.CRIO:
+		return knowledge.MustDefault(knowledge.CRIO)
+	case workload.Podman:
+		return knowledge.MustDefault(knowledge.Podman)
+	}
+	return 0
+}
+
 func riskOf(c capset.Cap) knowledge.Risk {
 	if e, ok := knowledge.Lookup(c); ok {
 		return e.Risk
@@ -184,25 +199,41 @@ func checkRootEquivalent(c *ctx) {
 	if c.w.Privileged || c.res.Refusal != nil {
 		return
 	}
-	reach := reachable(c.res) & knowledge.RootEquivalent()
+	reach := reachable(c.res)
+	defaults := defaultSet(c.res.Runtime)
 	d := dialectOf(c.w)
 	var viaAll capset.Set
 	var allWord *workload.Word
 	for _, cw := range c.res.Why {
-		if !reach.Has(cw.Cap) {
+		rootEq := knowledge.RootEquivalent().Has(cw.Cap)
+		if !reach.Has(cw.Cap) || (!rootEq && riskOf(cw.Cap) < knowledge.Medium) {
 			continue
 		}
 		for _, r := range cw.Reasons {
 			switch r.Source {
 			case merge.FromAll:
-				viaAll = viaAll.With(cw.Cap)
-				allWord = r.Word
+				if rootEq {
+					viaAll = viaAll.With(cw.Cap)
+					allWord = r.Word
+				}
 			case merge.FromAdd, merge.FromExplicit, merge.FromImageLabel:
 				e, _ := knowledge.Lookup(cw.Cap)
 				fix := d.removeAddIn(c.w, *r.Word)
-				c.report(c.at(&r.Word.Pos, c.w.CapsPos), FromRisk(riskOf(cw.Cap)), capset.Of(cw.Cap), fix,
-					"%s grants %s, root-equivalent (%s risk: %s), and %s",
-					c.w.Name, cw.Cap.Short(), riskOf(cw.Cap), strings.TrimSuffix(e.Summary, "."), holdsOrGains(c.res, cw.Cap))
+				what := "a risky capability"
+				if rootEq {
+					what = "root-equivalent"
+				}
+				// Severity is the risk of what the container gains over
+				// its runtime's default: adding back a default after
+				// dropping ALL gains nothing, and never scores above
+				// keeping the defaults.
+				sev, gain := FromRisk(riskOf(cw.Cap)), ""
+				if defaults.Has(cw.Cap) {
+					sev, gain = Low, fmt.Sprintf("; it is in %s's default set, so the container gains nothing over the default by it", c.res.Runtime)
+				}
+				c.report(c.at(&r.Word.Pos, c.w.CapsPos), sev, capset.Of(cw.Cap), fix,
+					"%s grants %s, %s (%s risk: %s), and %s%s",
+					c.w.Name, cw.Cap.Short(), what, riskOf(cw.Cap), strings.TrimSuffix(e.Summary, "."), holdsOrGains(c.res, cw.Cap), gain)
 			default:
 				continue
 			}
@@ -592,6 +623,9 @@ func checkPSARestrictedCaps(c *ctx) {
 	}
 	c.report(c.at(pos, c.w.CapsPos), SeverityUnset, 0, dialectKube.dropAll(c.w, adds),
 		"%s (Pod Security restricted: unrestricted capabilities)", strings.Join(details, "; "))
+	if first != nil {
+		c.out[len(c.out)-1].addsOnly = details[len(details)-1] + " (Pod Security restricted: unrestricted capabilities)"
+	}
 }
 
 func checkPSARestrictedEscalation(c *ctx) {

@@ -20,8 +20,9 @@ type Result struct {
 	// everything else was still audited.
 	Errors []*workload.Error
 	// Files counts the files read (whether or not they held workloads),
-	// Skipped the ones passed over as no format capdrop reads.
+	// Skipped the ones passed over, SkippedBy why (source.Skip…).
 	Files, Skipped int
+	SkippedBy      map[string]int
 }
 
 // Part is what Stream hands over for one file: its workloads with what they
@@ -31,8 +32,9 @@ type Part struct {
 	Workloads []Assessment
 	Findings  []Finding
 	Errors    []*workload.Error
-	// Files and Skipped count like Result's.
+	// Files, Skipped and SkippedBy count like Result's.
 	Files, Skipped int
+	SkippedBy      map[string]int
 }
 
 // Run audits inputs — files, directories, readers (see source.Walk) — and
@@ -47,6 +49,12 @@ func Run(ctx context.Context, inputs []source.Input, opts Options) (*Result, err
 		res.Errors = append(res.Errors, p.Errors...)
 		res.Files += p.Files
 		res.Skipped += p.Skipped
+		for why, n := range p.SkippedBy {
+			if res.SkippedBy == nil {
+				res.SkippedBy = map[string]int{}
+			}
+			res.SkippedBy[why] += n
+		}
 		return nil
 	})
 	if err != nil {
@@ -67,7 +75,7 @@ func Stream(ctx context.Context, inputs []source.Input, opts Options, emit func(
 	}
 	n := 0
 	return source.Walk(ctx, inputs, opts.Source, func(r source.Result) error {
-		p := Part{Errors: r.Errors, Files: r.Files, Skipped: r.Skipped}
+		p := Part{Errors: r.Errors, Files: r.Files, Skipped: r.Skipped, SkippedBy: r.SkippedBy}
 		p.Workloads, p.Findings = ev.evaluate(r.Workloads, n)
 		n += len(r.Workloads)
 		return emit(p)
@@ -112,6 +120,8 @@ func (ev *evaluator) evaluate(ws []workload.Workload, first int) ([]Assessment, 
 			c.rule, c.level = a.rule, a.level
 			a.check(c)
 		}
+		c.out = fold(w, c.out, c.explicitAdds)
+		uncertain(w, c.out)
 		fs = append(fs, c.out...)
 	}
 	sortFindings(fs)

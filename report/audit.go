@@ -27,6 +27,8 @@ type Audit struct {
 	Files, Skipped int
 	// Tool is capdrop's version, for SARIF.
 	Tool string
+	// SkippedBy counts the skipped files by why they were skipped.
+	SkippedBy map[string]int
 }
 
 // AuditVersion is the version of the JSON document; it changes only when a
@@ -69,6 +71,17 @@ type AuditWorkload struct {
 	Refused        *AuditRefusal     `json:"refused"`
 	Notes          []string          `json:"notes"`
 	Attrs          map[string]string `json:"attrs,omitempty"`
+	// Uncertain says what decides part of the configuration that capdrop
+	// cannot see ("$@", an array, a variable without a value).
+	Uncertain []AuditUncertain `json:"uncertain,omitempty"`
+}
+
+// AuditUncertain is one reason a workload's configuration is not fully
+// known.
+type AuditUncertain struct {
+	Reason string `json:"reason"`
+	Line   int    `json:"line,omitempty"`
+	Column int    `json:"column,omitempty"`
 }
 
 // AuditWhy says why one capability is held.
@@ -119,6 +132,9 @@ type AuditFinding struct {
 	Message      string   `json:"message"`
 	Fix          string   `json:"fix"`
 	Capabilities []string `json:"capabilities"`
+	// Uncertain is true when the workload's configuration is not fully
+	// known: the finding judges it as read.
+	Uncertain bool `json:"uncertain,omitempty"`
 }
 
 // AuditError is an input error: a file (and place) capdrop could not read.
@@ -136,6 +152,7 @@ type AuditError struct {
 type AuditSummary struct {
 	Files     int            `json:"files"`
 	Skipped   int            `json:"skipped"`
+	SkippedBy map[string]int `json:"skipped_by,omitempty"`
 	Workloads int            `json:"workloads"`
 	Findings  map[string]int `json:"findings"`
 	Errors    int            `json:"errors"`
@@ -161,6 +178,9 @@ func NewAuditDoc(a Audit) AuditDoc {
 			User: cmp.Or(w.User, w.ImageUser), RunAsUser: w.RunAsUser, Root: r.Root, UserAssumed: r.UserAssumed,
 			UserReason: r.User, NoNewPrivs: r.NoNewPrivs,
 			Sets: r.Sets.Names(), Why: []AuditWhy{}, Names: []AuditName{}, Notes: nonNil(r.Notes), Attrs: w.Attrs}
+		for _, u := range w.Uncertain {
+			aw.Uncertain = append(aw.Uncertain, AuditUncertain{Reason: u.Reason, Line: u.Pos.Line, Column: u.Pos.Col})
+		}
 		for _, cw := range r.Why {
 			x := AuditWhy{Capability: cw.Name, Reasons: []AuditReason{}}
 			for _, rs := range cw.Reasons {
@@ -192,7 +212,7 @@ func NewAuditDoc(a Audit) AuditDoc {
 		rule, _ := audit.RuleByID(f.Rule)
 		doc.Findings = append(doc.Findings, AuditFinding{Rule: f.Rule, Severity: f.Severity.String(), Title: rule.Title,
 			File: f.Pos.File, Line: f.Pos.Line, Column: f.Pos.Col, Workload: a.Report.Workloads[f.Workload].Workload.Name,
-			WorkloadIdx: f.Workload, Message: f.Message, Fix: f.Fix, Capabilities: f.Caps.Names()})
+			WorkloadIdx: f.Workload, Message: f.Message, Fix: f.Fix, Capabilities: f.Caps.Names(), Uncertain: f.Uncertain})
 		counts[f.Severity.String()]++
 	}
 	errs, warns := 0, 0
@@ -204,7 +224,7 @@ func NewAuditDoc(a Audit) AuditDoc {
 			errs++
 		}
 	}
-	doc.Summary = AuditSummary{Files: a.Files, Skipped: a.Skipped, Workloads: len(a.Report.Workloads),
+	doc.Summary = AuditSummary{Files: a.Files, Skipped: a.Skipped, SkippedBy: a.SkippedBy, Workloads: len(a.Report.Workloads),
 		Findings: counts, Errors: errs, Warnings: warns}
 	return doc
 }
@@ -280,10 +300,128 @@ func (t Text) SeverityLabel(s audit.Severity) string {
 	return t.pal().Green(name)
 }
 
-// AuditText writes the report for people: workloads grouped by file, each
-// with its computed sets, why they hold what they hold, and its findings
-// with their fixes; then a summary line.
+// AuditText writes the report for people: the findings first, one line
+// each, grouped by file; then a summary by rule and by file, and what was
+// read, skipped (and why) and warned about. AuditVerbose shows every
+// workload with its sets and the fixes.
 func (t Text) AuditText(w io.Writer, a Audit) error {
+	p := t.pal()
+	var b strings.Builder
+	file := "\x00"
+	for _, f := range a.Report.Findings {
+		if f.Pos.File != file {
+			if file != "\x00" {
+				b.WriteString("\n")
+			}
+			file = f.Pos.File
+			b.WriteString(p.Bold(file) + "\n")
+		}
+		fmt.Fprintf(&b, "  %-7s %-8s %s  %s\n", lineCol(f.Pos), t.SeverityLabel(f.Severity), p.Bold(f.Rule), f.Message)
+	}
+	if len(a.Report.Findings) > 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString(auditSummary(a))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// AuditQuiet writes the findings alone, one line each, file:line:col
+// first, as compilers and grep print them.
+func (t Text) AuditQuiet(w io.Writer, a Audit) error {
+	var b strings.Builder
+	for _, f := range a.Report.Findings {
+		fmt.Fprintf(&b, "%s: %s %s: %s\n", f.Pos, strings.ToUpper(f.Severity.String()), f.Rule, f.Message)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func lineCol(p workload.Position) string {
+	switch {
+	case p.Line == 0:
+		return "-"
+	case p.Col == 0:
+		return fmt.Sprintf("%d", p.Line)
+	}
+	return fmt.Sprintf("%d:%d", p.Line, p.Col)
+}
+
+// auditSummary counts the findings by rule and by file, then says what was
+// read and skipped.
+func auditSummary(a Audit) string {
+	var b strings.Builder
+	if n := len(a.Report.Findings); n > 0 {
+		byRule := map[string]map[audit.Severity]int{}
+		byFile := map[string]int{}
+		var rules, files []string
+		for _, f := range a.Report.Findings {
+			if byRule[f.Rule] == nil {
+				byRule[f.Rule] = map[audit.Severity]int{}
+				rules = append(rules, f.Rule)
+			}
+			byRule[f.Rule][f.Severity]++
+			if byFile[f.Pos.File] == 0 {
+				files = append(files, f.Pos.File)
+			}
+			byFile[f.Pos.File]++
+		}
+		slices.Sort(rules)
+		var parts []string
+		for _, r := range rules {
+			parts = append(parts, r+" "+severityCounts(byRule[r]))
+		}
+		b.WriteString("by rule: " + strings.Join(parts, ", ") + "\n")
+		slices.SortStableFunc(files, func(x, y string) int { return cmp.Or(cmp.Compare(byFile[y], byFile[x]), cmp.Compare(x, y)) })
+		parts = parts[:0]
+		for i, f := range files {
+			if i == 10 {
+				parts = append(parts, fmt.Sprintf("%d more", len(files)-10))
+				break
+			}
+			parts = append(parts, fmt.Sprintf("%s %d", f, byFile[f]))
+		}
+		b.WriteString("by file: " + strings.Join(parts, ", ") + "\n")
+	}
+	line := fmt.Sprintf("%s read", plural(a.Files-a.Skipped, "file", "files"))
+	if a.Skipped > 0 {
+		whys := make([]string, 0, len(a.SkippedBy))
+		for why := range a.SkippedBy {
+			whys = append(whys, why)
+		}
+		slices.SortFunc(whys, func(x, y string) int { return cmp.Or(cmp.Compare(a.SkippedBy[y], a.SkippedBy[x]), cmp.Compare(x, y)) })
+		var parts []string
+		for _, why := range whys {
+			parts = append(parts, fmt.Sprintf("%d %s", a.SkippedBy[why], why))
+		}
+		line += fmt.Sprintf(", %d skipped", a.Skipped)
+		if len(parts) > 0 {
+			line += " (" + strings.Join(parts, "; ") + ")"
+		}
+	}
+	b.WriteString(line + "; " + auditSummaryLine(a) + "\n")
+	return b.String()
+}
+
+func severityCounts(m map[audit.Severity]int) string {
+	var parts []string
+	total := 0
+	for s := audit.Critical; s >= audit.Low; s-- {
+		if m[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", m[s], s))
+			total += m[s]
+		}
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
+}
+
+// AuditVerbose writes the whole report for people: workloads grouped by
+// file, each with its computed sets, why they hold what they hold, and its
+// findings with their fixes; then the summary.
+func (t Text) AuditVerbose(w io.Writer, a Audit) error {
 	p := t.pal()
 	width := t.wrapWidth()
 	var b strings.Builder
@@ -343,7 +481,7 @@ func (t Text) AuditText(w io.Writer, a Audit) error {
 	if len(a.Report.Workloads) > 0 {
 		b.WriteString("\n")
 	}
-	b.WriteString(auditSummaryLine(a) + "\n")
+	b.WriteString(auditSummary(a))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -435,7 +573,7 @@ func auditSummaryLine(a Audit) string {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
 	}
-	line := fmt.Sprintf("%s, %s, %s", plural(a.Files, "file", "files"), plural(len(a.Report.Workloads), "workload", "workloads"),
+	line := fmt.Sprintf("%s, %s", plural(len(a.Report.Workloads), "workload", "workloads"),
 		plural(len(a.Report.Findings), "finding", "findings"))
 	if len(parts) > 0 {
 		line += " (" + strings.Join(parts, ", ") + ")"

@@ -33,6 +33,8 @@ type auditOptions struct {
 	strict    bool
 	values    []string
 	set       []string
+	quiet     bool
+	verbose   bool
 }
 
 func newAuditCmd(s *term.Streams) *cobra.Command {
@@ -83,6 +85,8 @@ is not shell) are reported and do not change the exit status, unless
 	f.StringVar(&o.engine, "engine-caps", "", "capabilities the runtime itself holds (names or a mask, as in CapBnd); default: all")
 	f.StringArrayVar(&o.values, "values", nil, "values file merged over every Helm chart's own values, as helm template --values (repeatable)")
 	f.StringArrayVar(&o.set, "set", nil, "KEY=VALUE set in every Helm chart's values after --values, as helm template --set (repeatable)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "text: print the findings only, one line each (file:line:col: SEVERITY RULE: message)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "text: print every workload with its five sets, why it holds them, and each finding's fix")
 	f.BoolVar(&o.strict, "strict", false, "treat warnings (partial objects, templates not rendered, commands in prose that are not shell) as input errors: exit 2")
 	o.output = outputFlag(cmd, "text", "json", "sarif", "matrix")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -129,7 +133,7 @@ func runAudit(ctx context.Context, s *term.Streams, o *auditOptions, paths []str
 	if err != nil {
 		return err
 	}
-	a := report.Audit{Report: &res.Report, Errors: res.Errors, Files: res.Files, Skipped: res.Skipped, Tool: versionInfo().Version}
+	a := report.Audit{Report: &res.Report, Errors: res.Errors, Files: res.Files, Skipped: res.Skipped, SkippedBy: res.SkippedBy, Tool: versionInfo().Version}
 	switch o.output.String() {
 	case "json":
 		err = report.AuditJSON(s.Out, a)
@@ -140,7 +144,14 @@ func runAudit(ctx context.Context, s *term.Streams, o *auditOptions, paths []str
 		b.AddAudit(&res.Report, res.Errors)
 		err = picture.Text(s.Out, b.Build("", time.Time{}), picture.TextOptions{Color: s.Color, Width: s.Width})
 	default:
-		err = textRenderer(s).AuditText(s.Out, a)
+		switch {
+		case o.quiet:
+			err = textRenderer(s).AuditQuiet(s.Out, a)
+		case o.verbose:
+			err = textRenderer(s).AuditVerbose(s.Out, a)
+		default:
+			err = textRenderer(s).AuditText(s.Out, a)
+		}
 	}
 	if err != nil {
 		return err

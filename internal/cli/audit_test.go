@@ -218,3 +218,51 @@ func TestAuditMatrix(t *testing.T) {
 		t.Errorf("--list-rules -o matrix: exit %d, want %d", code, ExitUsage)
 	}
 }
+
+// TestAuditTextOneLinePerFinding: the default text output of the bundled
+// examples is the findings, one line each, grouped by file, then the
+// summary; --quiet is the findings alone; -v shows the sets and fixes.
+func TestAuditTextOneLinePerFinding(t *testing.T) {
+	_, js, _ := auditRun(t, "", "audit", "-o", "json", "../../examples/configs")
+	var doc struct{ Findings []struct{ File string } }
+	if err := json.Unmarshal([]byte(js), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Findings) == 0 {
+		t.Fatal("the examples have no findings")
+	}
+	_, out, _ := auditRun(t, "", "audit", "../../examples/configs")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	findings, files := 0, map[string]bool{}
+	for _, l := range lines {
+		switch {
+		case l == "":
+		case strings.HasPrefix(l, "  "):
+			findings++
+		case strings.HasPrefix(l, "by rule: "), strings.HasPrefix(l, "by file: "), strings.HasSuffix(l, "policy default"):
+		case strings.HasPrefix(l, "../../examples/configs/") && !strings.Contains(l, " "):
+			files[l] = true
+		default:
+			t.Errorf("a line that is neither a file, a finding nor the summary: %q", l)
+		}
+	}
+	if findings != len(doc.Findings) {
+		t.Errorf("%d finding lines for %d findings:\n%s", findings, len(doc.Findings), out)
+	}
+	for _, f := range doc.Findings {
+		if !files[f.File] {
+			t.Errorf("no heading for %s", f.File)
+		}
+	}
+	if len(lines) > len(doc.Findings)+2*len(files)+3 {
+		t.Errorf("%d lines for %d findings in %d files", len(lines), len(doc.Findings), len(files))
+	}
+	_, quiet, _ := auditRun(t, "", "audit", "--quiet", "../../examples/configs")
+	if n := strings.Count(quiet, "\n"); n != len(doc.Findings) {
+		t.Errorf("--quiet printed %d lines for %d findings", n, len(doc.Findings))
+	}
+	_, verbose, _ := auditRun(t, "", "audit", "-v", "../../examples/configs")
+	if !strings.Contains(verbose, "    sets  ") || !strings.Contains(verbose, "fix: ") {
+		t.Errorf("-v shows no sets or fixes:\n%s", verbose)
+	}
+}

@@ -110,7 +110,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		}
 	}
 
-	if !strings.Contains(outs[0], "CD002") || !strings.Contains(outs[0], "(14)") {
+	if !strings.Contains(outs[0], "CD002") || !strings.Contains(outs[0], "14 default capabilities") {
 		t.Errorf("the first audit does not report Docker's 14 defaults (CD002):\n%s", outs[0])
 	}
 	var prof struct {
