@@ -139,6 +139,12 @@ type Workload struct {
 	// switched off. Every source fills what its format can express.
 	Host Host `json:"host"`
 
+	// Run is how the container runs besides its capabilities and host
+	// access: command, environment, limits, …, what a verb needs to start
+	// it as configured (verify, profile --docker). Sources fill what their
+	// format expresses.
+	Run RunConfig `json:"run"`
+
 	// Uncertain says why the configuration as read may not be what runs:
 	// something capdrop cannot see decides part of it (an expanded shell
 	// array, "$@", a variable without a value or default, an unknown
@@ -219,6 +225,62 @@ type Mount struct {
 
 // HostPath reports whether m makes a host path visible in the container.
 func (m Mount) HostPath() bool { return m.Type == "bind" }
+
+// RunConfig is a container's run configuration besides capabilities and
+// host access (Host), in the Docker Engine API's terms: each source
+// translates its own spelling (compose keys, docker run flags, Quadlet
+// keys, inspect fields) into these, after interpolation, extends and
+// merges. Zero values mean unset: the image's or the engine's default.
+type RunConfig struct {
+	// Entrypoint and Command replace the image's when set; an empty list
+	// that is set (entrypoint: [], --entrypoint "") resets it.
+	Entrypoint *[]string `json:"entrypoint,omitempty"`
+	Command    *[]string `json:"command,omitempty"`
+	// Env is KEY=VALUE in order (env files first, then the environment);
+	// a later entry for the same key wins.
+	Env        []string          `json:"env,omitempty"`
+	WorkingDir string            `json:"working_dir,omitempty"`
+	Hostname   string            `json:"hostname,omitempty"`
+	Domainname string            `json:"domainname,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+	Tty        bool              `json:"tty,omitempty"`
+	StdinOpen  bool              `json:"stdin_open,omitempty"`
+	ReadOnly   bool              `json:"read_only,omitempty"`
+	Init       *bool             `json:"init,omitempty"`
+	StopSignal string            `json:"stop_signal,omitempty"`
+	Sysctls    map[string]string `json:"sysctls,omitempty"`
+	DNS        []string          `json:"dns,omitempty"`
+	DNSSearch  []string          `json:"dns_search,omitempty"`
+	DNSOptions []string          `json:"dns_options,omitempty"`
+	GroupAdd   []string          `json:"group_add,omitempty"`
+	// ExtraHosts are "HOST:ADDRESS" entries for /etc/hosts.
+	ExtraHosts []string `json:"extra_hosts,omitempty"`
+	Ulimits    []Ulimit `json:"ulimits,omitempty"`
+	// ShmSize and Memory are bytes, NanoCPUs billionths of a CPU; 0 is
+	// unset.
+	ShmSize     int64  `json:"shm_size,omitempty"`
+	Memory      int64  `json:"memory,omitempty"`
+	NanoCPUs    int64  `json:"nano_cpus,omitempty"`
+	PidsLimit   *int64 `json:"pids_limit,omitempty"`
+	OomScoreAdj *int   `json:"oom_score_adj,omitempty"`
+	// Ports are the published ports as written; Restart the restart
+	// policy. A verb that runs trials leaves both out, and says so.
+	Ports   []Word `json:"ports,omitempty"`
+	Restart string `json:"restart,omitempty"`
+	// Unmodelled are settings the source read that change how the
+	// container runs but that this model does not carry (a compose
+	// secret, --volumes-from, a second network), each as written with its
+	// position: a verb that must reproduce the container refuses rather
+	// than start something else.
+	Unmodelled []Word `json:"unmodelled,omitempty"`
+}
+
+// Ulimit is one resource limit.
+type Ulimit struct {
+	Name string `json:"name"`
+	Soft int64  `json:"soft"`
+	Hard int64  `json:"hard"`
+}
 
 // Uncertainty is one reason a workload's configuration is not fully known.
 type Uncertainty struct {

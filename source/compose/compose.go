@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/capdrop/capdrop/source/internal/files"
 	"github.com/capdrop/capdrop/source/internal/tree"
 	"github.com/capdrop/capdrop/source/runargs"
 	"github.com/capdrop/capdrop/workload"
@@ -31,6 +32,9 @@ type Options struct {
 	DotEnv map[string]string
 	// Runtime overrides the runtime (Docker when empty).
 	Runtime workload.Runtime
+	// ReadFile reads an env_file (relative to the compose file's
+	// directory); nil reads regular files only, of bounded size.
+	ReadFile func(path string) ([]byte, error)
 }
 
 // Parse reads a compose file.
@@ -70,7 +74,10 @@ func FromDocs(file string, docs []tree.Doc, opts Options) ([]workload.Workload, 
 		v, ok := opts.DotEnv[name]
 		return v, ok
 	}
-	r := &reader{file: file, runtime: rt, lookup: lookup}
+	r := &reader{file: file, runtime: rt, lookup: lookup, readFile: opts.ReadFile}
+	if r.readFile == nil {
+		r.readFile = files.Read
+	}
 	for _, d := range docs {
 		r.w = tree.NewWalker(0)
 		r.doc(d.Root)
@@ -82,6 +89,7 @@ func FromDocs(file string, docs []tree.Doc, opts Options) ([]workload.Workload, 
 }
 
 type reader struct {
+	readFile func(string) ([]byte, error)
 	file     string
 	runtime  workload.Runtime
 	lookup   Lookup
@@ -143,6 +151,10 @@ type svc struct {
 	capAddKey, capDropKey, mapping *yaml.Node
 	extends                        []string
 	host                           hostSvc
+	// nodes holds every key's values, extended services' first: run.go
+	// folds them by the compose merge rules.
+	nodes map[string][]*yaml.Node
+	keys  map[string]*yaml.Node // the last key node of each key, for positions
 }
 
 // field is one interpolated scalar with its node.
@@ -187,10 +199,17 @@ func (r *reader) service(name string) *svc {
 				*s = b.clone()
 				s.mapping = p.Value
 				s.extends = append([]string{base}, b.extends...)
+				s.nodes, s.keys = maps.Clone(b.nodes), maps.Clone(b.keys)
 			}
 		}
 	}
+	if s.nodes == nil {
+		s.nodes, s.keys = map[string][]*yaml.Node{}, map[string]*yaml.Node{}
+	}
 	for _, kv := range r.w.Pairs(p.Value) {
+		k := kv.Key.Value
+		s.nodes[k] = append(slices.Clone(s.nodes[k]), kv.Value)
+		s.keys[k] = kv.Key
 		switch kv.Key.Value {
 		case "image":
 			s.image = r.scalar(kv.Value, name)
@@ -330,6 +349,7 @@ func (r *reader) workload(p tree.Pair, s *svc) workload.Workload {
 		}
 	}
 	r.host(&w, s)
+	w.Run = r.run(name, s)
 	switch {
 	case s.capAddKey != nil:
 		w.CapsPos = r.ptr(s.capAddKey)

@@ -20,6 +20,9 @@ type Vars struct {
 	// NAME=NAME words, as atomic and podman runlabel do for IMAGE and NAME
 	// in a LABEL RUN.
 	Bare bool
+	// Raw keeps every expansion exactly as written, defaults included:
+	// for words no shell will expand (an exec'd command line).
+	Raw bool
 }
 
 // Find returns every run/create command in the shell text src. src is the
@@ -205,7 +208,7 @@ func (ws *wordState) part(part syntax.WordPart, quoted bool) {
 		} else if !quoted && p.Param != nil && listName.MatchString(p.Param.Value) {
 			ws.multi = true // $DOCKER_OPTS: split into words
 		}
-		if d, ok := defaultParam(p, ws); ok {
+		if d, ok := defaultParam(p, ws); ok && !ws.vars.Raw {
 			ws.lit = false
 			ws.b.WriteString(d)
 			return
@@ -311,4 +314,50 @@ func unescapeANSI(s string) string {
 	}
 	r := strings.NewReplacer(`\n`, "\n", `\t`, "\t", `\r`, "\r", `\\`, `\`, `\'`, `'`, `\"`, `"`, `\a`, "\a", `\b`, "\b", `\e`, "\x1b", `\E`, "\x1b", `\f`, "\f", `\v`, "\v")
 	return r.Replace(s)
+}
+
+// Split splits a command line into words as a POSIX shell would for a
+// simple command, without running or expanding anything: quotes are
+// removed, and an expansion ($VAR, $(cmd)) stays as written. It reads
+// compose's string-form command and entrypoint, and verify's --check-exec.
+func Split(line string) ([]string, error) {
+	args, err := SplitWords([]byte(line), 0, textpos.New("", []byte(line)), Vars{Raw: true})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a.Value
+	}
+	return out, nil
+}
+
+// FromArgv reads a command given as an argument list (docker run arguments
+// passed to capdrop, a label's expanded words) as if it were written on one
+// line with each word quoted as Quote would: positions are columns of that
+// line. argv starts at the tool ("docker", "run", …); nil is returned when
+// it is not a run or create command.
+func FromArgv(argv []string, quote func(string) string) *Command {
+	args := make([]Arg, len(argv))
+	off, col := 0, 1
+	var text strings.Builder
+	for i, a := range argv {
+		q := quote(a)
+		if i > 0 {
+			text.WriteByte(' ')
+			off++
+			col++
+		}
+		n := len([]rune(q))
+		args[i] = Arg{Value: a, Literal: true, Raw: q,
+			Start: Loc{Offset: off, Line: 1, Col: col}, End: Loc{Offset: off + len(q), Line: 1, Col: col + n}}
+		text.WriteString(q)
+		off += len(q)
+		col += n
+	}
+	c := FromArgs(args)
+	if c != nil && len(args) > 0 {
+		c.Start, c.End, c.Text = args[0].Start, args[len(args)-1].End, text.String()
+	}
+	return c
 }

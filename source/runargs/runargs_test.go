@@ -1,6 +1,7 @@
 package runargs
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -180,4 +181,44 @@ func FuzzRunArgs(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSplit(t *testing.T) {
+	for in, want := range map[string][]string{
+		`nginx -g 'daemon off;'`:    {"nginx", "-g", "daemon off;"},
+		`sh -c "echo \"hi\" $HOME"`: {"sh", "-c", `echo "hi" $HOME`},
+		"a\\ b c\\\nd":              {"a b", "cd"},
+		`echo $(id -u) ${X:-y}`:     {"echo", "$(id -u)", "${X:-y}"},
+		``:                          {},
+		`--flag=x   'it'"'"'s'`:     {"--flag=x", "it's"},
+	} {
+		got, err := Split(in)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("Split(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := Split(`echo 'unterminated`); err == nil {
+		t.Error("an unterminated quote is an error")
+	}
+}
+
+// TestQuote: every word Join writes, Split reads back unchanged.
+func TestQuote(t *testing.T) {
+	for _, c := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"ls", "-l", "/tmp", "--cap-drop=ALL"}, "ls -l /tmp --cap-drop=ALL"},
+		{[]string{"sh", "-c", "echo $HOME"}, "sh -c 'echo $HOME'"},
+		{[]string{"echo", "it's", ""}, `echo "it's" ''`},
+		{[]string{"if", "a\x1b[31mb"}, `'if' $'a\x1b[31mb'`},
+	} {
+		got := Join(c.in)
+		if got != c.want {
+			t.Errorf("Join(%q) = %s, want %s", c.in, got, c.want)
+		}
+		if back, err := Split(got); err != nil || !slices.Equal(back, c.in) {
+			t.Errorf("Split(%s) = %q, %v", got, back, err)
+		}
+	}
 }

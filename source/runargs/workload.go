@@ -2,6 +2,7 @@ package runargs
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -86,6 +87,7 @@ func (c *Command) Workload(file string, kind workload.Kind) workload.Workload {
 	}
 	w.Uncertain = c.uncertain(file)
 	c.host(file, &w)
+	c.run(file, filepath.Dir(file), &w)
 	if w.CapsPos == nil && c.SubArg >= 0 {
 		p := c.pos(file, c.Args[c.SubArg].End)
 		w.CapsPos = &p
