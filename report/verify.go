@@ -45,7 +45,7 @@ func (t Text) VerifyHeader(w io.Writer, res *verify.Result) {
 
 // VerifyRun writes one run: its number, phase, verdict, duration and set,
 // and for a failure the reason on the next line.
-func (t Text) VerifyRun(w io.Writer, r verify.Run) {
+func (t Text) VerifyRun(w io.Writer, r verify.Trial) {
 	p := t.pal()
 	verdict := p.Green("pass")
 	if !r.Passed {
@@ -114,7 +114,7 @@ func (t Text) VerifySummary(w io.Writer, res *verify.Result) error {
 
 // evidence is the run that decided the verdict: the last run of the final
 // set.
-func evidence(res *verify.Result) *verify.Run {
+func evidence(res *verify.Result) *verify.Trial {
 	want := strings.Join(res.Set, ",")
 	for i := len(res.Runs) - 1; i >= 0; i-- {
 		if strings.Join(res.Runs[i].Caps, ",") == want {

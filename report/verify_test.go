@@ -8,8 +8,8 @@ import (
 	"github.com/capdrop/capdrop/verify"
 )
 
-func run(n int, phase verify.Phase, s capset.Set, pass bool, ms int64, reason string) verify.Run {
-	r := verify.Run{N: n, Phase: phase, Set: s, Caps: s.Names(), Passed: pass, Result: "fail", Reason: reason, DurationMS: ms,
+func run(n int, phase verify.Phase, s capset.Set, pass bool, ms int64, reason string) verify.Trial {
+	r := verify.Trial{N: n, Phase: phase, Set: s, Caps: s.Names(), Passed: pass, Result: "fail", Reason: reason, DurationMS: ms,
 		Container: "capdrop-verify-0a1b2c3d-run" + string(rune('0'+n%10))}
 	if pass {
 		r.Result = "pass"
@@ -24,7 +24,7 @@ func intp(i int) *int { return &i }
 func sampleMinimized() *verify.Result {
 	start := capset.Of(capset.CHOWN, capset.KILL, capset.MKNOD, capset.NET_RAW)
 	final := capset.Of(capset.CHOWN, capset.MKNOD)
-	runs := []verify.Run{
+	runs := []verify.Trial{
 		run(1, verify.PhaseStart, start, true, 2400, "exited with code 0"),
 		run(2, verify.PhaseSearch, capset.Of(capset.CHOWN, capset.KILL), false, 2100, "exited with code 1, want 0"),
 		run(3, verify.PhaseSearch, capset.Of(capset.MKNOD, capset.NET_RAW), false, 1900, "exited with code 1, want 0"),
@@ -62,7 +62,7 @@ func sampleFailed() *verify.Result {
 	return &verify.Result{
 		Passed: false, Set: s.Names(), Mask: s.Hex(), Start: s.Names(), StartFrom: `profile p.json ("needed")`, Removed: []string{},
 		Target: &verify.Target{Kind: "compose", Source: "service web in compose.yaml", Image: "web:1"},
-		Check:  "HTTP GET http://CONTAINER:80/ answers below 400", Runs: []verify.Run{r},
+		Check:  "HTTP GET http://CONTAINER:80/ answers below 400", Runs: []verify.Trial{r},
 		Stats: verify.Stats{Runs: 1, Start: 1}, Flaky: []verify.FlakySet{},
 		Message: "the workload fails the check with CAP_CHOWN",
 	}
@@ -75,7 +75,7 @@ func sampleFlaky() *verify.Result {
 		Passed: false, Set: s.Names(), Mask: s.Hex(), Start: s.Names(), StartFrom: "--cap-add", Removed: []string{},
 		Target: &verify.Target{Kind: "image", Source: "image web:1", Image: "web:1"},
 		Check:  "TCP port 80 accepts a connection",
-		Runs: []verify.Run{
+		Runs: []verify.Trial{
 			run(1, verify.PhaseVerify, s, true, 1200, "check passed after 0.5s"),
 			run(2, verify.PhaseVerify, s, false, 30200, "the check did not pass within 30s (the timeout)"),
 		},

@@ -112,7 +112,7 @@ func (h *HTTPProbe) target(ip string) string {
 
 // probeOnce tries every probe of the check once. It returns whether all
 // passed and a line of evidence per probe.
-func (c Check) probeOnce(ctx context.Context, ex *engine.Client, id, ip string) (bool, string) {
+func (c Check) probeOnce(ctx context.Context, ex engine.API, id, ip string) (bool, string) {
 	if c.needsAddress() && ip == "" {
 		return false, "no address to probe: the container is not running"
 	}
@@ -138,7 +138,7 @@ func (c Check) probeOnce(ctx context.Context, ex *engine.Client, id, ip string) 
 
 const probeTimeout = 2 * time.Second
 
-func probeExec(ctx context.Context, ex *engine.Client, id string, cmd []string) (bool, string) {
+func probeExec(ctx context.Context, ex engine.API, id string, cmd []string) (bool, string) {
 	ctx, cancel := context.WithTimeout(ctx, 10*probeTimeout)
 	defer cancel()
 	res, err := ex.Exec(ctx, id, cmd, "")

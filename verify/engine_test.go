@@ -14,7 +14,11 @@ import (
 	"github.com/capdrop/capdrop/engine"
 	"github.com/capdrop/capdrop/internal/dockertest"
 	"github.com/capdrop/capdrop/knowledge"
+	"github.com/capdrop/capdrop/merge"
+	"github.com/capdrop/capdrop/source"
+	"github.com/capdrop/capdrop/source/runargs"
 	"github.com/capdrop/capdrop/verify"
+	"github.com/capdrop/capdrop/workload"
 )
 
 // truthImage builds the ground-truth image: busybox, the truth.sh workload
@@ -64,6 +68,49 @@ func newSession(t *testing.T) *verify.Session {
 	return s
 }
 
+// runWorkload reads docker run arguments as capdrop verify does.
+func runWorkload(t *testing.T, args ...string) workload.Workload {
+	t.Helper()
+	c := runargs.FromArgv(append([]string{"docker", "run"}, args...), runargs.Quote)
+	if c == nil {
+		t.Fatalf("not a run command: %q", args)
+	}
+	return c.Workload("arguments", workload.RunLine)
+}
+
+// runTarget is the target docker run arguments describe.
+func runTarget(t *testing.T, args []string) (*verify.Target, error) {
+	return verify.NewTarget(runWorkload(t, args...), "run", runargs.Join(args))
+}
+
+// imageTarget runs an image with its own configuration and, when given,
+// another command.
+func imageTarget(img string, cmd []string) (*verify.Target, error) {
+	w := workload.Workload{Image: img, Runtime: workload.Docker}
+	if len(cmd) > 0 {
+		w.Run.Command = &cmd
+	}
+	return verify.NewTarget(w, "image", "image "+img)
+}
+
+// configured is the starting set verify plans for a workload on this
+// engine when no set is given.
+func configured(t *testing.T, s *verify.Session, w workload.Workload) capset.Set {
+	t.Helper()
+	p, err := verify.Prepare(testContext(t), verify.Options{Engine: s.Engine, Workload: w, Kind: "run"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Start
+}
+
+// dockerAll is every capability a Docker release gives a privileged
+// container (merge's rules: 20.10 knows fewer than 23).
+func dockerAll(rel merge.Version) capset.Set {
+	w := workload.Workload{Runtime: workload.Docker, Privileged: true}
+	return merge.Compute(w, merge.Options{Versions: map[workload.Runtime]merge.Version{workload.Docker: rel}}).Sets.Bounding
+}
+
 func testContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel)
@@ -93,7 +140,7 @@ func TestVerifyGroundTruth(t *testing.T) {
 	dockertest.Require(t)
 	ctx := testContext(t)
 	s := newSession(t)
-	tg, err := s.FromRunArgs(ctx, truthArgs(truthImage(t), groundTruth...))
+	tg, err := runTarget(t, truthArgs(truthImage(t), groundTruth...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,12 +186,12 @@ func TestMinimizeGroundTruth(t *testing.T) {
 	dockertest.Require(t)
 	ctx := testContext(t)
 	s := newSession(t)
-	tg, err := s.FromRunArgs(ctx, truthArgs(truthImage(t), groundTruth...))
+	tg, err := runTarget(t, truthArgs(truthImage(t), groundTruth...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var live []verify.Run
-	r := &verify.Runner{Session: s, Target: tg, OnRun: func(run verify.Run) { live = append(live, run) }}
+	var live []verify.Trial
+	r := &verify.Runner{Session: s, Target: tg, OnRun: func(run verify.Trial) { live = append(live, run) }}
 	start := knowledge.MustDefault(knowledge.Docker).With(capset.NET_ADMIN).With(capset.SYS_NICE)
 	res, err := r.Minimize(ctx, start, "test", verify.MinimizeOptions{Retries: 1})
 	if err != nil {
@@ -204,18 +251,18 @@ func TestTrialKeepsConfiguration(t *testing.T) {
 		"--sysctl", "net.ipv4.ip_unprivileged_port_start=1024", "-v", dir + ":/data:ro", "-w", "/data",
 		"--hostname", "h1", "-u", "0", "-p", "127.0.0.1:18089:8080", "--restart", "always",
 		"--cap-add", "SYS_ADMIN", "--label", "mine=yes", img, "sh", "-c", script}
-	tg, err := s.FromRunArgs(ctx, args)
+	tg, err := runTarget(t, args)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out, _ := dockertest.DockerErr("ps", "-aq", "--filter", "name="+name); out != "" {
 		t.Errorf("a container named %s exists: the user's --name must not be used", name)
 	}
-	if got, _ := tg.ConfiguredSet(verify.EngineAll("20.10")); got != knowledge.MustDefault(knowledge.Docker).With(capset.SYS_ADMIN) {
+	if got := configured(t, s, runWorkload(t, args...)); got != knowledge.MustDefault(knowledge.Docker).With(capset.SYS_ADMIN) {
 		t.Errorf("configured set %v", got)
 	}
 	notes := strings.Join(tg.Notes, "\n")
-	for _, want := range []string{"--name " + name + " left out", "-d left out", "published ports left out", "restart policy always left out"} {
+	for _, want := range []string{"published ports left out", "restart policy always left out"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("notes lack %q:\n%s", want, notes)
 		}
@@ -248,14 +295,14 @@ func TestChecks(t *testing.T) {
 	s := newSession(t)
 	img := truthImage(t)
 	image := func(cmd ...string) *verify.Target {
-		tg, err := s.FromImage(ctx, img, cmd)
+		tg, err := imageTarget(img, cmd)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tg
 	}
 	web := image("httpd", "-f", "-p", "8080", "-h", "/www")
-	bind80, err := s.FromRunArgs(ctx, []string{"--sysctl", "net.ipv4.ip_unprivileged_port_start=1024", img, "httpd", "-f", "-p", "80", "-h", "/www"})
+	bind80, err := runTarget(t, []string{"--sysctl", "net.ipv4.ip_unprivileged_port_start=1024", img, "httpd", "-f", "-p", "80", "-h", "/www"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +369,7 @@ func TestChecks(t *testing.T) {
 func TestTrialCancel(t *testing.T) {
 	dockertest.Require(t)
 	s := newSession(t)
-	tg, err := s.FromImage(testContext(t), truthImage(t), []string{"sleep", "60"})
+	tg, err := imageTarget(truthImage(t), []string{"sleep", "60"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,10 +395,10 @@ func TestEngineRefusal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if verify.EngineAll(v.Version).Has(capset.BPF) {
+	if rel, err := merge.ParseVersion(v.Version); err == nil && dockerAll(rel).Has(capset.BPF) {
 		t.Skipf("Docker %s knows CAP_BPF", v.Version)
 	}
-	tg, err := s.FromImage(ctx, truthImage(t), []string{"true"})
+	tg, err := imageTarget(truthImage(t), []string{"true"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,15 +416,17 @@ func TestPrivilegedArgs(t *testing.T) {
 	dockertest.Require(t)
 	ctx := testContext(t)
 	s := newSession(t)
-	tg, err := s.FromRunArgs(ctx, []string{"--privileged", truthImage(t), "sh", "-c", "grep CapBnd /proc/self/status; grep -c ' /proc/keys ' /proc/self/mountinfo; ls /dev | wc -l"})
+	args := []string{"--privileged", truthImage(t), "sh", "-c", "grep CapBnd /proc/self/status; grep -c ' /proc/keys ' /proc/self/mountinfo; ls /dev | wc -l"}
+	tg, err := runTarget(t, args)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v, _ := s.Engine.ServerVersion(ctx)
-	if got, _ := tg.ConfiguredSet(verify.EngineAll(v.Version)); got != verify.EngineAll(v.Version) || !tg.Privileged {
+	rel, _ := merge.ParseVersion(v.Version)
+	if got := configured(t, s, runWorkload(t, args...)); got != dockerAll(rel) || !tg.Privileged {
 		t.Errorf("configured set %v, privileged %v", got, tg.Privileged)
 	}
-	if !strings.Contains(strings.Join(tg.Notes, "\n"), "--privileged replaced") {
+	if !strings.Contains(strings.Join(tg.Notes, "\n"), "privileged replaced") {
 		t.Errorf("notes %q", tg.Notes)
 	}
 	r := &verify.Runner{Session: s, Target: tg}
@@ -424,16 +473,15 @@ func TestComposeTrial(t *testing.T) {
 	if err := os.WriteFile(path, []byte(compose), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tg, err := verify.FromCompose(path, "app", func(k string) (string, bool) {
-		if k == "IMG" {
-			return truthImage(t), true
-		}
-		return "", false
-	})
+	ws, errs := source.Parse(path, []byte(compose), source.Options{Env: map[string]string{"IMG": truthImage(t)}})
+	if len(errs) > 0 || len(ws) != 1 {
+		t.Fatalf("%v %v", ws, errs)
+	}
+	tg, err := verify.NewTarget(ws[0], "compose", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := tg.ConfiguredSet(capset.Known); got != capset.Of(capset.CHOWN) {
+	if got := configured(t, s, ws[0]); got != capset.Of(capset.CHOWN) {
 		t.Errorf("configured set %v", got)
 	}
 	r := &verify.Runner{Session: s, Target: tg}

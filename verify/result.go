@@ -32,8 +32,8 @@ type Result struct {
 	Target  *Target  `json:"target"`
 	Check   string   `json:"check"`
 	// Runs lists every trial in order.
-	Runs  []Run `json:"runs"`
-	Stats Stats `json:"stats"`
+	Runs  []Trial `json:"runs"`
+	Stats Stats   `json:"stats"`
 	// Flaky lists the sets that both passed and failed.
 	Flaky []FlakySet `json:"flaky"`
 	// Message is the conclusion in one sentence.

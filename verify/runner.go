@@ -25,7 +25,7 @@ const DefaultLogLines = 20
 
 // Run is one trial: a container created with one candidate set, started,
 // judged and removed, with the evidence.
-type Run struct {
+type Trial struct {
 	N     int        `json:"n"`
 	Phase Phase      `json:"phase"`
 	Set   capset.Set `json:"-"`
@@ -71,9 +71,9 @@ type Runner struct {
 	// when zero).
 	LogLines int
 	// OnRun, when set, is called after each trial (for live progress).
-	OnRun func(Run)
+	OnRun func(Trial)
 
-	runs []Run
+	runs []Trial
 	base int // runs before the current Verify or Minimize, which numbers its own from 1
 	// creds is what the passing runs of the starting set showed of the
 	// processes' credentials: candidates are compared with it.
@@ -81,7 +81,7 @@ type Runner struct {
 }
 
 // Runs returns the trials so far.
-func (r *Runner) Runs() []Run { return r.runs }
+func (r *Runner) Runs() []Trial { return r.runs }
 
 // Validate reports a check the target cannot support before anything runs.
 func (r *Runner) Validate() error {
@@ -120,8 +120,8 @@ func (r *Runner) Oracle() Oracle {
 // cancelled. An error means no verdict (the engine refused to create the
 // container, or ctx ended); a container that fails to start or fails the
 // check is a failed Run, not an error.
-func (r *Runner) Trial(ctx context.Context, set capset.Set, phase Phase) (Run, error) {
-	run := Run{N: len(r.runs) + 1 - r.base, Phase: phase, Set: set, Caps: set.Names(), Container: r.Session.nextName("run")}
+func (r *Runner) Trial(ctx context.Context, set capset.Set, phase Phase) (Trial, error) {
+	run := Trial{N: len(r.runs) + 1 - r.base, Phase: phase, Set: set, Caps: set.Names(), Container: r.Session.nextName("run")}
 	began := time.Now()
 	err := r.trial(ctx, &run)
 	if rmErr := r.Session.remove(ctx, run.Container); rmErr != nil && err == nil {
@@ -143,7 +143,7 @@ func (r *Runner) Trial(ctx context.Context, set capset.Set, phase Phase) (Run, e
 	return run, nil
 }
 
-func (r *Runner) trial(ctx context.Context, run *Run) error {
+func (r *Runner) trial(ctx context.Context, run *Trial) error {
 	eng := r.Session.Engine
 	body := r.Target.Body(run.Set, r.Session.labels())
 	cr, err := eng.ContainerCreate(ctx, run.Container, body)
@@ -206,7 +206,7 @@ func (r *Runner) trial(ctx context.Context, run *Run) error {
 
 // judge waits for the check's verdict. It returns whether the container
 // exited by itself and with which code.
-func (r *Runner) judge(ctx, tctx context.Context, id string, wait <-chan engine.WaitResult, run *Run) (exited bool, code int, err error) {
+func (r *Runner) judge(ctx, tctx context.Context, id string, wait <-chan engine.WaitResult, run *Trial) (exited bool, code int, err error) {
 	began := time.Now()
 	limit := r.timeout()
 	// waitExit interprets what the wait channel delivered.
@@ -351,7 +351,7 @@ func (r *Runner) address(ctx context.Context, id string) (string, error) {
 
 // collect stops the container if it still runs and reads the tail of its
 // output into run.
-func (r *Runner) collect(ctx context.Context, id string, run *Run, stop bool) {
+func (r *Runner) collect(ctx context.Context, id string, run *Trial, stop bool) {
 	cctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	eng := r.Session.Engine

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,10 +12,12 @@ import (
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/engine"
 	"github.com/capdrop/capdrop/internal/term"
-	"github.com/capdrop/capdrop/knowledge"
 	"github.com/capdrop/capdrop/launch"
 	"github.com/capdrop/capdrop/report"
+	"github.com/capdrop/capdrop/source"
+	"github.com/capdrop/capdrop/source/runargs"
 	"github.com/capdrop/capdrop/verify"
+	"github.com/capdrop/capdrop/workload"
 )
 
 // verifyOptions are the flags of capdrop verify.
@@ -143,7 +146,7 @@ func (o *verifyOptions) plan(s *term.Streams, cmd *cobra.Command, args []string)
 
 	c := verify.Check{ExitCode: o.checkExit, Running: o.checkRunning}
 	if o.checkExec != "" {
-		w, err := verify.SplitWords(o.checkExec)
+		w, err := runargs.Split(o.checkExec)
 		if err != nil || len(w) == 0 {
 			return p, usageErrorf("--check-exec %q: %v", o.checkExec, errOr(err, "empty command"))
 		}
@@ -188,9 +191,6 @@ func errOr(err error, msg string) error {
 }
 
 func runVerify(ctx context.Context, s *term.Streams, o *verifyOptions, cmd *cobra.Command, args []string) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	// verify drives the engine (root's, usually) for its caller: a
 	// capdrop that gained privileges at exec must not lend them.
 	if err := launch.CheckGained(); err != nil {
@@ -200,84 +200,39 @@ func runVerify(ctx context.Context, s *term.Streams, o *verifyOptions, cmd *cobr
 	if err != nil {
 		return err
 	}
-	// A compose file is read before any engine is needed, so its mistakes
+	// What to run is read before any engine is needed, so its mistakes
 	// are reported the same everywhere.
-	var tg *verify.Target
-	if o.compose != "" {
-		if tg, err = verify.FromCompose(o.compose, o.service, nil); err != nil {
-			return targetError(err)
-		}
+	w, kind, source, err := verifyWorkload(o, args)
+	if err != nil {
+		return err
 	}
 	eng, err := engine.FromEnv()
 	if err != nil {
 		return unsupportedError(err)
 	}
 	defer eng.Close()
-	ver, err := eng.ServerVersion(ctx)
-	if err != nil {
-		return engineError(err)
-	}
-	sess := verify.NewSession(eng, o.labels)
-	defer func() {
-		if n, err := sess.Cleanup(ctx); err != nil {
-			fmt.Fprintf(s.ErrOut, "capdrop: warning: removing this session's containers: %v\n", err)
-		} else if n > 0 {
-			fmt.Fprintf(s.ErrOut, "capdrop: warning: removed %d container(s) a run left behind\n", n)
-		}
-	}()
-
-	switch {
-	case tg != nil:
-	case o.image != "":
-		tg, err = sess.FromImage(ctx, o.image, nil)
-	default:
-		tg, err = sess.FromRunArgs(ctx, args)
-	}
-	if err != nil {
-		return targetError(err)
-	}
-	if tg.NonRoot() {
-		tg.Notes = append(tg.Notes, fmt.Sprintf("runs as user %s: Docker puts added capabilities only in a non-root process's bounding set, usable only through file capabilities", tg.User))
-	}
-	set, from := p.set, p.setFrom
-	if !p.hasSet {
-		all := verify.EngineAll(ver.Version)
-		set, err = tg.ConfiguredSet(all)
-		if err != nil {
-			return fmt.Errorf("the configuration's capabilities: %w", err)
-		}
-		from = "the configuration (Docker's rules)"
-		if tg.Kind == "image" {
-			from = "Docker's defaults"
-		}
-		if set == knowledge.MustDefault(knowledge.Docker) && tg.Kind != "image" {
-			from = "the configuration (Docker's defaults)"
-		}
-	}
-
-	r := &verify.Runner{Session: sess, Target: tg, Check: p.check, Timeout: o.timeout}
-	if err := r.Validate(); err != nil {
-		return usageErrorf("%v", err)
-	}
 	text := textRenderer(s)
 	live := o.output.String() == "text"
+	vo := verify.Options{
+		Engine: eng, Workload: w, Kind: kind, Source: source,
+		Start: p.set, StartFrom: p.setFrom, HasStart: p.hasSet, Check: p.check,
+		Minimize: o.minimize, Retries: p.retries, NoPrediction: o.noPrediction, Timeout: o.timeout,
+		Labels: o.labels,
+		Warn:   func(err error) { fmt.Fprintf(s.ErrOut, "capdrop: warning: %v\n", err) },
+	}
 	if live {
-		head := &verify.Result{Target: tg, Check: p.check.String(), Start: set.Names(), StartFrom: from, Minimized: o.minimize}
-		text.VerifyHeader(s.Out, head)
-		r.OnRun = func(run verify.Run) { text.VerifyRun(s.Out, run) }
+		vo.OnStart = func(head *verify.Result) { text.VerifyHeader(s.Out, head) }
+		vo.OnRun = func(run verify.Trial) { text.VerifyRun(s.Out, run) }
 	}
-
-	var res *verify.Result
-	if o.minimize {
-		res, err = r.Minimize(ctx, set, from, verify.MinimizeOptions{Retries: p.retries, NoPrediction: o.noPrediction})
-	} else {
-		res, err = r.Verify(ctx, set, from, p.retries)
-	}
+	res, err := verify.Run(ctx, vo)
 	if err != nil {
-		if ctx.Err() != nil {
-			return &ExitError{Code: ExitFindings, Err: fmt.Errorf("interrupted after %d runs; the containers it started are removed", len(r.Runs()))}
+		if errors.Is(err, verify.ErrCheck) {
+			return usageErrorf("%v", err)
 		}
-		return engineError(err)
+		if res != nil && ctx.Err() != nil {
+			return fmt.Errorf("interrupted after %d runs; the containers it started are removed: %w", len(res.Runs), err)
+		}
+		return err
 	}
 	if live {
 		if err := text.VerifySummary(s.Out, res); err != nil {
@@ -292,38 +247,50 @@ func runVerify(ctx context.Context, s *term.Streams, o *verifyOptions, cmd *cobr
 	return nil
 }
 
-// engineError maps what the engine said to an exit code: no engine is an
-// unsupported environment (3), and so is an engine refusing a request
-// (an unknown capability on an old engine, a missing image).
-func engineError(err error) error {
-	var ae *engine.APIError
+// verifyWorkload reads what to verify into the model: a compose service
+// (read by package source, like audit reads it), docker run arguments, or
+// an image with its own configuration.
+func verifyWorkload(o *verifyOptions, args []string) (w workload.Workload, kind, from string, err error) {
 	switch {
-	case errors.Is(err, engine.ErrUnreachable):
-		return unsupportedError(fmt.Errorf("%w (is dockerd running? set DOCKER_HOST to its socket)", err))
-	case errors.As(err, &ae) && ae.Status == 404:
-		return err
-	case errors.As(err, &ae):
-		return unsupportedError(fmt.Errorf("the engine refused: %w", err))
+	case o.compose != "":
+		res := source.Collect([]string{o.compose}, source.Options{})
+		var services []workload.Workload
+		for _, w := range res.Workloads {
+			if w.Kind == workload.ComposeService {
+				services = append(services, w)
+			}
+		}
+		var bad []error
+		for _, e := range res.Errors {
+			if !e.Warning {
+				bad = append(bad, e)
+			}
+		}
+		if len(bad) > 0 {
+			return w, "", "", errors.Join(bad...)
+		}
+		var names []string
+		for _, s := range services {
+			names = append(names, s.Name)
+			if s.Name == o.service || o.service == "" && len(services) == 1 {
+				return s, "compose", fmt.Sprintf("service %s in %s", s.Name, o.compose), nil
+			}
+		}
+		if o.service == "" {
+			return w, "", "", fmt.Errorf("%s: %d services (%s): choose one with --service", o.compose, len(services), strings.Join(names, ", "))
+		}
+		return w, "", "", fmt.Errorf("%s: no service %q (the file has: %s)", o.compose, o.service, strings.Join(names, ", "))
+	case o.image != "":
+		w = workload.Workload{Kind: workload.RunLine, Name: o.image, Image: o.image, Runtime: workload.Docker}
+		return w, "image", "image " + o.image, nil
 	}
-	return err
-}
-
-// targetError maps errors reading what to verify: bad arguments or files
-// are input errors (2), a missing docker CLI or engine is 3.
-func targetError(err error) error {
-	var ra *verify.RunArgsError
-	var ce *verify.ComposeError
-	switch {
-	case errors.Is(err, verify.ErrNoDockerCLI):
-		return unsupportedError(err)
-	case errors.As(err, &ra), errors.As(err, &ce):
-		return err
-	case errors.Is(err, engine.ErrUnreachable):
-		return engineError(err)
+	argv := append([]string{"docker", "run"}, args...)
+	c := runargs.FromArgv(argv, runargs.Quote)
+	if c == nil {
+		return w, "", "", fmt.Errorf("docker run arguments: cannot read %s", runargs.Join(args))
 	}
-	var ae *engine.APIError
-	if errors.As(err, &ae) {
-		return engineError(err)
+	if _, ok := c.Image(); !ok {
+		return w, "", "", errors.New("docker run arguments name no image")
 	}
-	return err
+	return c.Workload("arguments", workload.RunLine), "run", runargs.Join(argv), nil
 }
