@@ -1,20 +1,35 @@
 package profile
 
 import (
+	"context"
 	"errors"
 	"io"
 	"time"
 
 	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/engine"
 	"github.com/capdrop/capdrop/trace"
+	"github.com/capdrop/capdrop/workload"
 )
 
 // ErrNotSupported is returned where profiling cannot run: it traces the
 // Linux kernel, so it runs on Linux only.
 var ErrNotSupported = errors.New("profiling traces the Linux kernel: it runs on Linux only")
 
-// Options configure a profiling session.
+// Options say what to profile and how. Exactly one of Command, Container
+// and Docker names the workload.
 type Options struct {
+	// Command is a host command and its arguments.
+	Command []string
+	// Container is a running container's name or ID, on Engine.
+	Container string
+	// Docker is a container to create from its configuration (read by
+	// package source, built by engine.FromWorkload), start on Engine,
+	// profile from its first exec, and remove.
+	Docker *workload.Workload
+	// Engine is the Docker engine for Container and Docker.
+	Engine engine.API
+
 	// Duration stops profiling after this long (0: until the workload
 	// exits, or the context ends).
 	Duration time.Duration
@@ -30,4 +45,18 @@ type Options struct {
 	// capabilities with a check granted to the workload so far, and the
 	// number of distinct kinds of checks.
 	Live func(seen capset.Set, kinds int)
+}
+
+// Run profiles the workload opts names (see Command, Container, Docker).
+// It returns once the workload ends, Duration passes or ctx ends (then
+// with the profile of what was seen, and no error); what it started is
+// stopped and removed either way.
+func Run(ctx context.Context, opts Options) (*Profile, error) {
+	switch {
+	case opts.Container != "":
+		return Container(ctx, opts.Engine, opts.Container, opts)
+	case opts.Docker != nil:
+		return Docker(ctx, opts.Engine, *opts.Docker, opts)
+	}
+	return Command(ctx, opts.Command, opts)
 }

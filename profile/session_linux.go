@@ -3,13 +3,13 @@
 package profile
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,7 +17,9 @@ import (
 
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/engine"
+	"github.com/capdrop/capdrop/source/runargs"
 	"github.com/capdrop/capdrop/trace"
+	"github.com/capdrop/capdrop/workload"
 )
 
 // session is one tracer and the target it is narrowed to.
@@ -202,12 +204,27 @@ func Command(ctx context.Context, argv []string, opts Options) (*Profile, error)
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args = argv
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	if err := cmd.Start(); err != nil {
+	// The workload dies with the profiler: SIGKILL reaches it when
+	// capdrop is killed, even by SIGKILL, which no cleanup code sees.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	started := make(chan error, 1)
+	exited := make(chan error, 1)
+	go func() {
+		// The parent-death signal fires when the thread that forked the
+		// command exits, not the process: keep this thread until the
+		// command is gone.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		exited <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
 		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	pid := cmd.Process.Pid
 	var waitErr error
 	done := false
@@ -266,7 +283,7 @@ func stop(cmd *exec.Cmd, exited <-chan error) error {
 // context ends or the container stops. Every process in its mount
 // namespace is followed from now on, and so is anything exec'd into it
 // later (docker exec) from its exec.
-func Container(ctx context.Context, eng *engine.Client, ref string, opts Options) (*Profile, error) {
+func Container(ctx context.Context, eng engine.API, ref string, opts Options) (*Profile, error) {
 	c, err := eng.ContainerInspect(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -338,33 +355,35 @@ func trackNamespace(tr *trace.Tracer, mntns uint32) error {
 // DockerLabel marks the containers Docker mode creates.
 const DockerLabel = "io.capdrop.profile"
 
-// Docker creates a container from `docker run` arguments (flags, image,
-// command) with `docker create`, so every docker run flag means what it
-// means to Docker; starts it through the engine API and profiles it from
-// its first exec — the runtime's init (runc:[2:INIT]) is not counted — until
-// it exits, Duration passes or the context ends (then it is killed). The
-// container is always removed. Its logs go to opts.Stderr.
-func Docker(ctx context.Context, eng *engine.Client, runArgs []string, opts Options) (*Profile, error) {
-	args, err := createArgs(runArgs)
+// Docker creates the container w configures (engine.FromWorkload: the
+// same request verify builds), starts it through the engine API and
+// profiles it from its first exec — the runtime's init (runc:[2:INIT]) is
+// not counted — until it exits, Duration passes or the context ends (then
+// it is killed). The container is always removed. Its logs go to
+// opts.Stderr.
+func Docker(ctx context.Context, eng engine.API, w workload.Workload, opts Options) (*Profile, error) {
+	req, err := engine.FromWorkload(w)
 	if err != nil {
 		return nil, err
 	}
+	if req.Labels == nil {
+		req.Labels = map[string]string{}
+	}
+	req.Labels[DockerLabel] = "1"
+	req.HostConfig.AutoRemove = false
 	s, err := open(opts, trace.Options{FollowNewMntNS: true})
 	if err != nil {
 		return nil, err
 	}
 	defer s.tr.Close()
 
-	var stdout, stderr bytes.Buffer
-	create := exec.CommandContext(ctx, "docker", append([]string{"create", "--label", DockerLabel + "=1"}, args...)...)
-	create.Env = append(os.Environ(), "DOCKER_HOST="+eng.Host())
-	create.Stdout, create.Stderr = &stdout, &stderr
-	if err := create.Run(); err != nil {
-		return nil, fmt.Errorf("docker create: %v: %s", err, strings.TrimSpace(stderr.String()))
+	created, err := eng.ContainerCreate(ctx, "", req)
+	if err != nil {
+		return nil, fmt.Errorf("create the container: %w", err)
 	}
-	id := strings.TrimSpace(lastLine(stdout.String()))
+	id := created.ID
 	defer func() {
-		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		eng.ContainerRemove(rctx, id, true)
 	}()
@@ -416,7 +435,7 @@ func Docker(ctx context.Context, eng *engine.Client, runArgs []string, opts Opti
 		case <-durationC(opts.Duration):
 		}
 	}
-	t := Target{Kind: "docker", Command: runArgs, ContainerID: id, ContainerName: c.ShortName(), Image: c.Config.Image, PID: int(root.PID), Cgroup: root.Cgroup}
+	t := Target{Kind: "docker", Command: dockerCommand(w), ContainerID: id, ContainerName: c.ShortName(), Image: c.Config.Image, PID: int(root.PID), Cgroup: root.Cgroup}
 	if result != nil && result.Err == nil {
 		code := result.StatusCode
 		t.ExitCode = &code
@@ -432,9 +451,17 @@ func Docker(ctx context.Context, eng *engine.Client, runArgs []string, opts Opti
 	return p, err
 }
 
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
+// dockerCommand is the docker run arguments a workload was read from
+// (its run line without "docker run"), for the profile document.
+func dockerCommand(w workload.Workload) []string {
+	words, err := runargs.Split(w.Attrs["command"])
+	if err == nil && len(words) >= 2 && words[1] == "run" {
+		return words[2:]
+	}
+	if w.Run.Command == nil {
+		return []string{w.Image}
+	}
+	return append([]string{w.Image}, *w.Run.Command...)
 }
 
 func short(id string) string {

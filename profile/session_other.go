@@ -6,6 +6,7 @@ import (
 	"context"
 
 	"github.com/capdrop/capdrop/engine"
+	"github.com/capdrop/capdrop/workload"
 )
 
 // Command fails: profiling needs Linux.
@@ -14,11 +15,11 @@ func Command(ctx context.Context, argv []string, opts Options) (*Profile, error)
 }
 
 // Container fails: profiling needs Linux.
-func Container(ctx context.Context, eng *engine.Client, ref string, opts Options) (*Profile, error) {
+func Container(ctx context.Context, eng engine.API, ref string, opts Options) (*Profile, error) {
 	return nil, ErrNotSupported
 }
 
 // Docker fails: profiling needs Linux.
-func Docker(ctx context.Context, eng *engine.Client, runArgs []string, opts Options) (*Profile, error) {
+func Docker(ctx context.Context, eng engine.API, w workload.Workload, opts Options) (*Profile, error) {
 	return nil, ErrNotSupported
 }

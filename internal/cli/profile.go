@@ -15,7 +15,9 @@ import (
 	"github.com/capdrop/capdrop/procfs"
 	"github.com/capdrop/capdrop/profile"
 	"github.com/capdrop/capdrop/report"
+	"github.com/capdrop/capdrop/source/runargs"
 	"github.com/capdrop/capdrop/trace"
+	"github.com/capdrop/capdrop/workload"
 )
 
 type profileOptions struct {
@@ -110,44 +112,51 @@ func runProfile(cmd *cobra.Command, s *term.Streams, o *profileOptions, args []s
 	}
 
 	ctx := cmd.Context()
-	var (
-		p   *profile.Profile
-		err error
-	)
-	switch {
-	case o.container != "" || o.docker:
+	opts.Command = args
+	if o.container != "" || o.docker {
+		opts.Command = nil
 		eng, eerr := engine.FromEnv()
 		if eerr != nil {
 			return unsupportedError(eerr)
 		}
 		defer eng.Close()
 		if _, eerr := eng.APIVersion(ctx); eerr != nil {
-			return unsupportedError(fmt.Errorf("profiling a container needs a Docker engine: %w", eerr))
+			return fmt.Errorf("profiling a container needs a Docker engine: %w", eerr)
 		}
-		if o.container != "" {
-			p, err = profile.Container(ctx, eng, o.container, opts)
-		} else {
-			p, err = profile.Docker(ctx, eng, args, opts)
+		opts.Engine, opts.Container = eng, o.container
+		if o.docker {
+			c := runargs.FromArgv(append([]string{"docker", "run"}, args...), runargs.Quote)
+			if c == nil {
+				return usageErrorf("--docker: cannot read the docker run arguments %s", runargs.Join(args))
+			}
+			if _, ok := c.Image(); !ok {
+				return usageErrorf("--docker needs an image: capdrop profile --docker -- [docker run flags] IMAGE [CMD]")
+			}
+			w := c.Workload("arguments", workload.RunLine)
+			opts.Docker = &w
 		}
-	default:
-		p, err = profile.Command(ctx, args, opts)
 	}
+	p, err := profile.Run(ctx, opts)
 	if live != nil {
 		live.clear()
 	}
 	if err != nil {
-		switch {
-		case errors.Is(err, trace.ErrPrivilege), errors.Is(err, trace.ErrUnsupported), errors.Is(err, engine.ErrUnreachable):
-			return unsupportedError(err)
-		case errors.Is(err, engine.ErrNotFound):
+		if errors.Is(err, engine.ErrNotFound) {
 			return err
 		}
 		return fmt.Errorf("profile: %w", err)
 	}
 	if o.output.String() == "json" {
-		return report.JSON(s.Out, p)
+		err = report.JSON(s.Out, p)
+	} else {
+		err = textRenderer(s).Profile(s.Out, p)
 	}
-	return textRenderer(s).Profile(s.Out, p)
+	if err == nil && ctx.Err() != nil {
+		// Stopped by a signal: the profile of what was seen is still the
+		// report, and the exit status says it was interrupted (130, 143).
+		return &ExitError{Code: exitCode(ctx, ctx.Err()), Silent: true, Err: ctx.Err()}
+	}
+	return err
 }
 
 // tracerPrivileges checks, before anything starts, that capdrop holds what

@@ -164,7 +164,8 @@ func TestProfileWithoutPrivilegesExits3(t *testing.T) {
 }
 
 // TestProfileSIGTERMStopsAndReports sends SIGTERM to a profiling capdrop:
-// it stops the command, prints its report and detaches everything.
+// it stops the command, prints its report, detaches everything and exits
+// 143, saying it was terminated.
 func TestProfileSIGTERMStopsAndReports(t *testing.T) {
 	dockertest.Require(t)
 	bin := dockertest.BuildStatic(t, "github.com/capdrop/capdrop/cmd/capdrop")
@@ -189,8 +190,8 @@ func TestProfileSIGTERMStopsAndReports(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("capdrop after SIGTERM: %v", err)
+	if err := cmd.Wait(); cmd.ProcessState.ExitCode() != 143 {
+		t.Fatalf("capdrop after SIGTERM: %v, want exit status 143", err)
 	}
 	var p struct {
 		Target struct {
