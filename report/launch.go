@@ -9,6 +9,7 @@ import (
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/launch"
+	"github.com/capdrop/capdrop/source/runargs"
 )
 
 // LaunchPlan is the JSON form of `capdrop run --print`: what the command
@@ -63,7 +64,7 @@ func NewLaunchPlan(p *launch.Plan) LaunchPlan {
 func (t Text) LaunchPlan(w io.Writer, p *launch.Plan) error {
 	b := t.pal().Bold
 	tab := term.Table{}
-	tab.Row(b("command"), ShellQuote(p.Args))
+	tab.Row(b("command"), runargs.Join(p.Args))
 	who := fmt.Sprintf("%s, %s, groups %s", named(p.User.Name, "uid", p.User.UID), named(p.User.Group, "gid", p.User.GID), ints(p.User.Groups))
 	if !p.User.Switch {
 		who += " (the caller's)"
@@ -101,30 +102,4 @@ func ints(v []int) string {
 		s[i] = strconv.Itoa(n)
 	}
 	return strings.Join(s, ",")
-}
-
-// ShellQuote joins args so a POSIX shell would read them back unchanged.
-func ShellQuote(args []string) string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		out[i] = quoteWord(a)
-	}
-	return strings.Join(out, " ")
-}
-
-func quoteWord(s string) string {
-	if s == "" {
-		return "''"
-	}
-	safe := true
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -51,18 +51,3 @@ func TestLaunchPlanGolden(t *testing.T) {
 		})
 	}
 }
-
-func TestShellQuote(t *testing.T) {
-	for _, c := range []struct {
-		in   []string
-		want string
-	}{
-		{[]string{"ls", "-l", "/tmp"}, "ls -l /tmp"},
-		{[]string{"sh", "-c", "echo $HOME"}, "sh -c 'echo $HOME'"},
-		{[]string{"echo", "it's", ""}, `echo 'it'\''s' ''`},
-	} {
-		if got := ShellQuote(c.in); got != c.want {
-			t.Errorf("ShellQuote(%q) = %s, want %s", c.in, got, c.want)
-		}
-	}
-}
