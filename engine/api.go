@@ -14,6 +14,7 @@ type API interface {
 	Host() string
 	ServerVersion(ctx context.Context) (Version, error)
 	ImageInspect(ctx context.Context, ref string) (*Image, error)
+	ImageFiles(ctx context.Context, image string, paths []string, limit int64) (map[string][]byte, error)
 	ContainerList(ctx context.Context, opt ListOptions) ([]ContainerSummary, error)
 	ContainerInspect(ctx context.Context, ref string) (*Container, error)
 	ContainerCreate(ctx context.Context, name string, body any) (CreateResult, error)

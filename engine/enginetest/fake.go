@@ -42,6 +42,8 @@ type Fake struct {
 	// Images are the images ImageInspect knows; when nil, every image is
 	// known, with an empty configuration.
 	Images map[string]engine.Image
+	// Files are the files of each image, for ImageFiles.
+	Files map[string]map[string][]byte
 	// Behave decides how a container behaves from its create request; nil
 	// exits 0.
 	Behave func(req engine.CreateRequest) Behaviour
@@ -109,6 +111,20 @@ func (f *Fake) ImageInspect(ctx context.Context, ref string) (*engine.Image, err
 		return nil, notFound("inspect image " + ref)
 	}
 	return &img, ctx.Err()
+}
+
+// ImageFiles returns the image's Files among paths.
+func (f *Fake) ImageFiles(ctx context.Context, image string, paths []string, limit int64) (map[string][]byte, error) {
+	if _, err := f.ImageInspect(ctx, image); err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for _, p := range paths {
+		if b, ok := f.Files[image][p]; ok && int64(len(b)) <= limit {
+			out[p] = b
+		}
+	}
+	return out, ctx.Err()
 }
 
 func (f *Fake) find(ref string) *container {

@@ -14,10 +14,8 @@ import (
 	"github.com/capdrop/capdrop/engine"
 	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/launch"
-	"github.com/capdrop/capdrop/merge"
 	"github.com/capdrop/capdrop/report"
 	"github.com/capdrop/capdrop/runlabel"
-	"github.com/capdrop/capdrop/workload"
 )
 
 type runlabelOptions struct {
@@ -112,15 +110,6 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 	}
 	defer client.Close()
 	ctx := cmd.Context()
-	inspected, err := client.ImageInspect(ctx, ref)
-	switch {
-	case errors.Is(err, engine.ErrUnreachable):
-		return unsupportedError(err)
-	case errors.Is(err, engine.ErrNotFound):
-		return fmt.Errorf("image %s is not on the engine at %s (capdrop runlabel does not pull: docker pull %s)", ref, client.Host(), runlabel.Quote(ref))
-	case err != nil:
-		return err
-	}
 	if f, ok := s.In.(*os.File); ok {
 		o.TTY = xterm.IsTerminal(int(f.Fd()))
 	}
@@ -128,11 +117,13 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 	if o.display {
 		w = s.Out
 	}
-	c, err := runlabel.Build(runlabel.FromEngine(ref, inspected), o.Options)
+	prep, err := runlabel.Prepare(ctx, ref, runlabel.PrepareOptions{
+		Options: o.Options, Engine: client, Policy: o.policy, Strict: o.strict, FailOn: failOn,
+	})
 	var le *runlabel.LabelError
-	if c != nil && errors.As(err, &le) {
+	if prep != nil && errors.As(err, &le) {
 		// Shown whole: the label, what it expanded to, and why not.
-		if rerr := renderRunlabel(s, w, report.Runlabel{Command: c, Refused: []string{err.Error()}}, o.output); rerr != nil {
+		if rerr := renderRunlabel(s, w, report.Runlabel{Command: prep.Command, Refused: prep.Refused}, o.output); rerr != nil {
 			return rerr
 		}
 		code := ExitUsage
@@ -144,14 +135,8 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 	if err != nil {
 		return err
 	}
-	if err := c.JudgeImage(ctx, client); err != nil {
-		return err
-	}
-	rep, err := c.Audit(audit.Options{Policy: o.policy, Merge: engineMerge(cmd, client)})
-	if err != nil {
-		return usageErrorf("%v", err)
-	}
-	r := report.Runlabel{Command: c, Audit: rep, Refused: runlabel.Verdict(c, rep, o.strict, failOn)}
+	c := prep.Command
+	r := report.Runlabel{Command: c, Audit: prep.Audit, Refused: prep.Refused}
 	if err := renderRunlabel(s, w, r, o.output); err != nil {
 		return err
 	}
@@ -173,25 +158,9 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 	if err != nil {
 		return &ExitError{Code: ExitRunFailed, Err: fmt.Errorf("wait for %s: %w", c.Argv[0], err)}
 	}
-	if exit.Status() != 0 {
-		return &ExitError{Code: exit.Status(), Silent: true}
-	}
-	return nil
-}
-
-// engineMerge models the Docker release the engine runs (Docker 20.10 knows
-// fewer capabilities than current releases); current releases when it
-// cannot tell.
-func engineMerge(cmd *cobra.Command, client *engine.Client) merge.Options {
-	v, err := client.ServerVersion(cmd.Context())
-	if err != nil {
-		return merge.Options{}
-	}
-	rel, err := merge.ParseVersion(v.Version)
-	if err != nil {
-		return merge.Options{}
-	}
-	return merge.Options{Versions: map[workload.Runtime]merge.Version{workload.Docker: rel}}
+	// The command's own status, also 0: a signal capdrop forwarded to it
+	// is the command's to answer.
+	return &ExitError{Code: exit.Status(), Silent: true}
 }
 
 func renderRunlabel(s *term.Streams, w io.Writer, r report.Runlabel, format string) error {
