@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"os"
+	"os/signal"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -15,7 +17,12 @@ import (
 func TestMain(m *testing.M) {
 	launch.Init() // run and runlabel start commands through this binary
 	testscript.Main(m, map[string]func(){
-		"capdrop": func() { os.Exit(Main(context.Background(), os.Args[1:], term.System())) },
+		"capdrop": func() {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			code := Main(ctx, os.Args[1:], term.System())
+			stop()
+			os.Exit(code)
+		},
 	})
 }
 

@@ -23,6 +23,12 @@ func Main(ctx context.Context, args []string, streams *term.Streams) int {
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
+		if code, ok := signalCode(ctx); ok {
+			// A signal arrived while the command ran and it finished
+			// anyway (it had nothing left to stop): the status says so.
+			fmt.Fprintf(streams.ErrOut, "capdrop: %s\n", message(ctx, ctx.Err()))
+			return code
+		}
 		return ExitOK
 	}
 	var ee *ExitError

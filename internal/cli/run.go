@@ -112,10 +112,9 @@ a command that cannot be executed 126, one that is not found 127.`,
 		if err != nil {
 			return runError(fmt.Errorf("wait for %s: %w", args[0], err))
 		}
-		if exit.Status() != 0 {
-			return &ExitError{Code: exit.Status(), Silent: true}
-		}
-		return nil
+		// The command's own status, also 0: a signal capdrop forwarded
+		// to it is the command's to answer.
+		return &ExitError{Code: exit.Status(), Silent: true}
 	}
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,12 +167,13 @@ func TestVerifyCommand(t *testing.T) {
 }
 
 // TestVerifyCommandInterrupted: Ctrl-C in the middle of a minimization stops
-// it with exit 1 and leaves no container behind.
+// it with exit 130 and leaves no container behind.
 func TestVerifyCommandInterrupted(t *testing.T) {
 	dockertest.Require(t)
 	img := verifyImage(t)
 	verifyLeftovers(t, img)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, stop := context.WithCancelCause(context.Background())
+	cancel := func() { stop(errors.New(os.Interrupt.String() + " signal received")) } // as signal.NotifyContext says it
 	var out bytes.Buffer
 	s := &term.Streams{In: strings.NewReader(""), Out: &out, ErrOut: &out}
 	started := make(chan struct{})
@@ -189,7 +191,7 @@ func TestVerifyCommandInterrupted(t *testing.T) {
 	}()
 	code := Main(ctx, []string{"verify", "--minimize", "--check-running", "60s", "--", "--label", "interrupt-test=1", "--label", dockertest.Label + "=1", img, "sleep", "600"}, s)
 	<-started
-	if code != 1 || !strings.Contains(out.String(), "interrupted after") {
+	if code != ExitInterrupted || !strings.Contains(out.String(), "interrupted after") {
 		t.Errorf("exit %d\n%s", code, out.String())
 	}
 }
