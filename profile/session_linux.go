@@ -377,7 +377,11 @@ func Docker(ctx context.Context, eng engine.API, w workload.Workload, opts Optio
 	}
 	defer s.tr.Close()
 
-	created, err := eng.ContainerCreate(ctx, "", req)
+	// Created even when ctx ends meanwhile: a create the engine finishes
+	// after capdrop stopped waiting would leave a container nobody knows.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	created, err := eng.ContainerCreate(cctx, "", req)
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("create the container: %w", err)
 	}
@@ -387,6 +391,9 @@ func Docker(ctx context.Context, eng engine.API, w workload.Workload, opts Optio
 		defer cancel()
 		eng.ContainerRemove(rctx, id, true)
 	}()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	c, err := eng.ContainerInspect(ctx, id)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/engine"
+	"github.com/capdrop/capdrop/knowledge"
 	"github.com/capdrop/capdrop/merge"
 	"github.com/capdrop/capdrop/workload"
 )
@@ -97,8 +98,11 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 			return nil, fmt.Errorf("the configuration's capabilities: %s", res.Refusal.Message)
 		}
 		p.Start, p.StartFrom = res.Sets.Bounding, "the configuration (Docker's rules)"
-		if o.Kind == "image" {
+		switch {
+		case o.Kind == "image":
 			p.StartFrom = "Docker's defaults"
+		case p.Start == knowledge.MustDefault(knowledge.Docker):
+			p.StartFrom = "the configuration (Docker's defaults)"
 		}
 	}
 	return p, nil

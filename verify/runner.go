@@ -146,12 +146,16 @@ func (r *Runner) Trial(ctx context.Context, set capset.Set, phase Phase) (Trial,
 func (r *Runner) trial(ctx context.Context, run *Trial) error {
 	eng := r.Session.Engine
 	body := r.Target.Body(run.Set, r.Session.labels())
-	cr, err := eng.ContainerCreate(ctx, run.Container, body)
+	// Created even when ctx ends meanwhile, so the container's removal
+	// (by name, in Trial) never races a create the engine finishes later.
+	cctx, ccancel := cleanupContext(ctx)
+	cr, err := eng.ContainerCreate(cctx, run.Container, body)
+	ccancel()
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		return fmt.Errorf("create a container with %s: %w", setWords(run.Set), err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	// The wait is registered before the start so no exit is missed; it
 	// lives as long as the trial.

@@ -119,7 +119,8 @@ func signalCode(ctx context.Context) (int, bool) {
 // message is what Main prints for err: the interruption itself when a
 // signal stopped the command.
 func message(ctx context.Context, err error) string {
-	if code, ok := signalCode(ctx); ok {
+	var ee *ExitError
+	if code, ok := signalCode(ctx); ok && !errors.As(err, &ee) {
 		what := "interrupted"
 		if code == ExitTerminated {
 			what = "terminated"

@@ -247,7 +247,7 @@ func TestRunlabelEngine(t *testing.T) {
 	t.Run("NAME defaults to the image name and ARGS are appended as they are", func(t *testing.T) {
 		img := labelImage(t, `run="docker run --rm --label capdrop-test=1 --cap-drop=ALL -e N=NAME IMAGE"`)
 		stdout, stderr, code := runMain(t, "runlabel", "--label", "RUN", img, "sh", "-c", `echo "$N" '$HOME stays'; exit 3`)
-		want := docker + " run --rm --label capdrop-test=1 --cap-drop=ALL -e N=busybox " + img + ` sh -c 'echo "$N" '\''$HOME stays'\''; exit 3'`
+		want := docker + " run --rm --label capdrop-test=1 --cap-drop=ALL -e N=busybox " + img + ` sh -c "echo \"\$N\" '\$HOME stays'; exit 3"`
 		if code != 3 || stdout != "busybox $HOME stays\n" || !strings.Contains(stderr, "\ncommand    "+want+"\n") || !strings.Contains(stderr, "label      run=") {
 			t.Errorf("exit %d (want the container's 3) stdout %q\nstderr:\n%s\nwant command %s", code, stdout, stderr, want)
 		}

@@ -206,6 +206,9 @@ func runVerify(ctx context.Context, s *term.Streams, o *verifyOptions, cmd *cobr
 	if err != nil {
 		return err
 	}
+	if _, err := verify.NewTarget(w, kind, source); err != nil {
+		return err // what capdrop cannot reproduce, before any engine is needed
+	}
 	eng, err := engine.FromEnv()
 	if err != nil {
 		return unsupportedError(err)
@@ -230,7 +233,7 @@ func runVerify(ctx context.Context, s *term.Streams, o *verifyOptions, cmd *cobr
 			return usageErrorf("%v", err)
 		}
 		if res != nil && ctx.Err() != nil {
-			return fmt.Errorf("interrupted after %d runs; the containers it started are removed: %w", len(res.Runs), err)
+			return &ExitError{Code: exitCode(ctx, err), Err: fmt.Errorf("interrupted after %d runs; the containers it started are removed", len(res.Runs))}
 		}
 		return err
 	}
