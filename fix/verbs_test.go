@@ -12,10 +12,10 @@ import (
 
 	"github.com/capdrop/capdrop/audit"
 	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/engine/enginetest"
 	"github.com/capdrop/capdrop/fix"
 	"github.com/capdrop/capdrop/merge"
 	"github.com/capdrop/capdrop/source"
-	"github.com/capdrop/capdrop/engine/enginetest"
 	"github.com/capdrop/capdrop/verify"
 	"github.com/capdrop/capdrop/workload"
 )
