@@ -78,6 +78,12 @@ func (r *reader) volumes(n *yaml.Node, service string) []workload.Mount {
 		case tree.IsMap(it):
 			m := workload.Mount{Type: "volume", Pos: r.pos(it)}
 			for _, kv := range r.w.Pairs(it) {
+				if tree.IsMap(kv.Value) {
+					// bind: {propagation}, volume: {nocopy}, tmpfs: {size,
+					// mode}: options of the mount, as the engine takes them.
+					m.Options = append(m.Options, r.mountOptions(kv.Key.Value, kv.Value, service)...)
+					continue
+				}
 				f := r.scalar(kv.Value, service)
 				if f == nil {
 					continue
@@ -162,4 +168,28 @@ func (r *reader) host(w *workload.Workload, s *svc) {
 	if len(h.Devices) == 0 {
 		h.Devices = nil
 	}
+}
+
+// mountOptions reads the bind, volume or tmpfs sub-mapping of a long-syntax
+// volume into the options the engine takes (propagation, nocopy, size=…,
+// mode=…).
+func (r *reader) mountOptions(kind string, n *yaml.Node, service string) []string {
+	var out []string
+	for _, kv := range r.w.Pairs(n) {
+		f := r.scalar(kv.Value, service)
+		if f == nil {
+			continue
+		}
+		switch k := kv.Key.Value; {
+		case kind == "bind" && k == "propagation":
+			out = append(out, f.text)
+		case kind == "volume" && k == "nocopy":
+			if b, _ := tree.Bool(f.text); b {
+				out = append(out, "nocopy")
+			}
+		case kind == "tmpfs" && (k == "size" || k == "mode"):
+			out = append(out, k+"="+f.text)
+		}
+	}
+	return out
 }
