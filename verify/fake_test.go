@@ -114,3 +114,25 @@ func TestRunRefusesWhatItCannotReproduce(t *testing.T) {
 		t.Errorf("%v, %d created", err, len(fake.Created()))
 	}
 }
+
+// TestComposeMountsInTheRequest: a compose service's mounts reach the
+// trial's request as docker compose would create them: named volumes under
+// the project's name, relative binds from the file's directory, tmpfs with
+// its options.
+func TestComposeMountsInTheRequest(t *testing.T) {
+	dir := t.TempDir()
+	compose := "name: Shop\nservices:\n  web:\n    image: a\n    volumes: [data:/data, ./html:/srv:ro, shared:/shared]\n    tmpfs: [/run:size=1m]\nvolumes:\n  data: {}\n  shared: {external: true}\n"
+	ws, errs := source.Parse(dir+"/compose.yaml", []byte(compose), source.Options{Env: map[string]string{}})
+	if len(errs) > 0 || len(ws) != 1 {
+		t.Fatal(ws, errs)
+	}
+	tg, err := verify.NewTarget(ws[0], "compose", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := tg.Body(capset.Of(capset.KILL), nil)
+	want := []string{"shop_data:/data", dir + "/html:/srv:ro", "shared:/shared"}
+	if strings.Join(req.HostConfig.Binds, " ") != strings.Join(want, " ") || req.HostConfig.Tmpfs["/run"] != "size=1m" {
+		t.Errorf("binds %q tmpfs %v, want %q and /run size=1m", req.HostConfig.Binds, req.HostConfig.Tmpfs, want)
+	}
+}

@@ -89,14 +89,16 @@ func FromDocs(file string, docs []tree.Doc, opts Options) ([]workload.Workload, 
 }
 
 type reader struct {
-	readFile func(string) ([]byte, error)
-	file     string
-	runtime  workload.Runtime
-	lookup   Lookup
-	w        *tree.Walker
-	out      []workload.Workload
-	errs     []*workload.Error
-	services map[string]tree.Pair
+	readFile    func(string) ([]byte, error)
+	projectName string               // volumes are named after it
+	topVolumes  map[string]topVolume // the top-level volumes
+	file        string
+	runtime     workload.Runtime
+	lookup      Lookup
+	w           *tree.Walker
+	out         []workload.Workload
+	errs        []*workload.Error
+	services    map[string]tree.Pair
 	// resolved holds each service's settings once worked out (nil while
 	// being worked out), so a chain of extends is followed once, not once
 	// per service built on it.
@@ -126,6 +128,7 @@ func (r *reader) doc(root *yaml.Node) {
 	}
 	r.services = map[string]tree.Pair{}
 	r.resolved = map[string]*svc{}
+	r.project(root)
 	pairs := r.w.Pairs(services)
 	for _, p := range pairs {
 		r.services[p.Key.Value] = p

@@ -1,6 +1,9 @@
 package compose
 
 import (
+	"path/filepath"
+	"strings"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/capdrop/capdrop/source/internal/tree"
@@ -40,6 +43,18 @@ func (r *reader) hostKey(s *svc, kv tree.Pair, service string) bool {
 		}
 	case "devices":
 		s.host.devices = union(s.host.devices, r.devices(kv.Value, service))
+	case "tmpfs":
+		// A path or a list of paths, each PATH[:OPTIONS] as docker run
+		// --tmpfs takes it.
+		items := []*yaml.Node{kv.Value}
+		if tree.IsSeq(kv.Value) {
+			items = r.w.Items(kv.Value)
+		}
+		for _, it := range items {
+			if f := r.scalar(it, service); f != nil && f.text != "" {
+				s.host.volumes = mergeMount(s.host.volumes, runargs.ParseTmpfs(f.text, r.pos(it)))
+			}
+		}
 	default:
 		return false
 	}
@@ -158,7 +173,12 @@ func (r *reader) host(w *workload.Workload, s *svc) {
 	}
 	h.Namespaces = workload.Namespaces{PID: word("pid"), Network: word("network"), IPC: word("ipc"),
 		UTS: word("uts"), User: word("user"), Cgroup: word("cgroup")}
-	h.Mounts = append(h.Mounts, s.host.volumes...)
+	for _, m := range s.host.volumes {
+		if m.Type == "volume" && m.Source != "" {
+			m.Source = r.volumeName(m.Source)
+		}
+		h.Mounts = append(h.Mounts, m)
+	}
 	h.Devices = r.words(s.host.devices)
 	for _, o := range s.securityOpt {
 		if v, ok := runargs.SecurityOpt(o.text); ok {
@@ -192,4 +212,70 @@ func (r *reader) mountOptions(kind string, n *yaml.Node, service string) []strin
 		}
 	}
 	return out
+}
+
+// volumeName is the engine's name of a named volume, as docker compose
+// creates it: the top-level volume's name:, the name itself for an
+// external volume, else PROJECT_NAME.
+func (r *reader) volumeName(name string) string {
+	if v, ok := r.topVolumes[name]; ok {
+		if v.name != "" {
+			return v.name
+		}
+		if v.external {
+			return name
+		}
+	}
+	if r.projectName == "" {
+		return name
+	}
+	return r.projectName + "_" + name
+}
+
+// topVolume is a top-level volumes: entry.
+type topVolume struct {
+	name     string
+	external bool
+}
+
+// project reads the project's name and its top-level volumes: the name is
+// the top-level name:, COMPOSE_PROJECT_NAME, or the compose file's
+// directory, normalised as docker compose does (lower case, only a-z, 0-9,
+// - and _).
+func (r *reader) project(root *yaml.Node) {
+	name, _ := r.lookup("COMPOSE_PROJECT_NAME")
+	if n := r.w.Get(root, "name"); name == "" && n != nil {
+		if f := r.scalar(n, "(top level)"); f != nil {
+			name = f.text
+		}
+	}
+	if name == "" && r.file != "" {
+		if abs, err := filepath.Abs(r.file); err == nil {
+			name = filepath.Base(filepath.Dir(abs))
+		}
+	}
+	var b strings.Builder
+	for _, c := range strings.ToLower(name) {
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			b.WriteRune(c)
+		}
+	}
+	r.projectName = b.String()
+	r.topVolumes = map[string]topVolume{}
+	vols := r.w.Get(root, "volumes")
+	if !tree.IsMap(vols) {
+		return
+	}
+	for _, p := range r.w.Pairs(vols) {
+		var v topVolume
+		if tree.IsMap(p.Value) {
+			if f := r.scalar(r.w.Get(p.Value, "name"), "(top level)"); f != nil {
+				v.name = f.text
+			}
+			if f := r.scalar(r.w.Get(p.Value, "external"), "(top level)"); f != nil {
+				v.external, _ = tree.Bool(f.text)
+			}
+		}
+		r.topVolumes[p.Key.Value] = v
+	}
 }
