@@ -16,7 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/capdrop/capdrop/source/internal/files"
+	"github.com/capdrop/capdrop/internal/input"
 	"github.com/capdrop/capdrop/source/internal/tree"
 	"github.com/capdrop/capdrop/source/runargs"
 	"github.com/capdrop/capdrop/workload"
@@ -76,7 +76,7 @@ func FromDocs(file string, docs []tree.Doc, opts Options) ([]workload.Workload, 
 	}
 	r := &reader{file: file, runtime: rt, lookup: lookup, readFile: opts.ReadFile}
 	if r.readFile == nil {
-		r.readFile = files.Read
+		r.readFile = func(p string) ([]byte, error) { return input.ReadFile(p, input.DefaultLimit) }
 	}
 	for _, d := range docs {
 		r.w = tree.NewWalker(0)

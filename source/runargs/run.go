@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/capdrop/capdrop/source/internal/files"
+	"github.com/capdrop/capdrop/internal/input"
 	"github.com/capdrop/capdrop/workload"
 )
 
@@ -83,7 +83,7 @@ func (c *Command) run(file, dir string, w *workload.Workload) {
 			if !filepath.IsAbs(p) && dir != "" {
 				p = filepath.Join(dir, p)
 			}
-			data, err := files.Read(p)
+			data, err := input.ReadFile(p, input.DefaultLimit)
 			if err != nil {
 				rc.Unmodelled = append(rc.Unmodelled, workload.Word{Text: f.Spelling + " " + v + " (" + err.Error() + ")", Pos: c.pos(file, f.Start)})
 				continue
