@@ -245,7 +245,7 @@ func (w *credWatch) Stop() (*CredRecord, error) {
 // judgeCreds applies the credential comparison to a judged run: the
 // passing runs of the starting set make the baseline; a passing candidate
 // under which a process is more privileged fails, saying which.
-func (r *Runner) judgeCreds(run *Run, rec *CredRecord, err error) {
+func (r *Runner) judgeCreds(run *Trial, rec *CredRecord, err error) {
 	if err != nil {
 		run.Credentials = "not read: " + err.Error()
 		return

@@ -12,6 +12,7 @@ import (
 	"github.com/capdrop/capdrop/engine"
 	"github.com/capdrop/capdrop/internal/daemons"
 	"github.com/capdrop/capdrop/internal/dockertest"
+	"github.com/capdrop/capdrop/source/runargs"
 	"github.com/capdrop/capdrop/verify"
 )
 
@@ -30,7 +31,12 @@ func TestRefusesWorkersStayingRoot(t *testing.T) {
 	defer cancel()
 	s := verify.NewSession(eng, map[string]string{dockertest.Label: "1"})
 	defer s.Cleanup(context.Background())
-	tg, err := s.FromRunArgs(ctx, []string{"--sysctl", daemons.Sysctl, img, "/cases/lighttpd-fallback.sh"})
+	args := []string{"--sysctl", daemons.Sysctl, img, "/cases/lighttpd-fallback.sh"}
+	w, err := runargs.FromRunArgs(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := verify.NewTarget(w, "run", runargs.Join(args))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/capdrop/capdrop/report"
 	"github.com/capdrop/capdrop/source/runargs"
 	"github.com/capdrop/capdrop/trace"
-	"github.com/capdrop/capdrop/workload"
 )
 
 type profileOptions struct {
@@ -125,14 +124,10 @@ func runProfile(cmd *cobra.Command, s *term.Streams, o *profileOptions, args []s
 		}
 		opts.Engine, opts.Container = eng, o.container
 		if o.docker {
-			c := runargs.FromArgv(append([]string{"docker", "run"}, args...), runargs.Quote)
-			if c == nil {
-				return usageErrorf("--docker: cannot read the docker run arguments %s", runargs.Join(args))
+			w, err := runargs.FromRunArgs(args)
+			if err != nil {
+				return usageErrorf("--docker: %v (capdrop profile --docker -- [docker run flags] IMAGE [CMD])", err)
 			}
-			if _, ok := c.Image(); !ok {
-				return usageErrorf("--docker needs an image: capdrop profile --docker -- [docker run flags] IMAGE [CMD]")
-			}
-			w := c.Workload("arguments", workload.RunLine)
 			opts.Docker = &w
 		}
 	}

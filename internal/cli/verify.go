@@ -287,13 +287,9 @@ func verifyWorkload(o *verifyOptions, args []string) (w workload.Workload, kind,
 		w = workload.Workload{Kind: workload.RunLine, Name: o.image, Image: o.image, Runtime: workload.Docker}
 		return w, "image", "image " + o.image, nil
 	}
-	argv := append([]string{"docker", "run"}, args...)
-	c := runargs.FromArgv(argv, runargs.Quote)
-	if c == nil {
-		return w, "", "", fmt.Errorf("docker run arguments: cannot read %s", runargs.Join(args))
+	w, err = runargs.FromRunArgs(args)
+	if err != nil {
+		return w, "", "", err
 	}
-	if _, ok := c.Image(); !ok {
-		return w, "", "", errors.New("docker run arguments name no image")
-	}
-	return c.Workload("arguments", workload.RunLine), "run", runargs.Join(argv), nil
+	return w, "run", runargs.Join(append([]string{"docker", "run"}, args...)), nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/capdrop/capdrop/internal/dockertest"
 	"github.com/capdrop/capdrop/knowledge"
 	"github.com/capdrop/capdrop/profile"
+	"github.com/capdrop/capdrop/source/runargs"
 	"github.com/capdrop/capdrop/verify"
 )
 
@@ -78,8 +79,12 @@ func TestProfileAndMinimize(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 			defer cancel()
 			args := append([]string{"--label", dockertest.Label + "=1"}, c.RunArgs(img)...)
+			w, err := runargs.FromRunArgs(args)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var logs strings.Builder
-			p, err := profile.Docker(ctx, eng, args, profile.Options{Stderr: &logs})
+			p, err := profile.Docker(ctx, eng, w, profile.Options{Stderr: &logs})
 			if err != nil {
 				t.Fatalf("profile: %v", err)
 			}
@@ -98,7 +103,7 @@ func TestProfileAndMinimize(t *testing.T) {
 			}
 			s := verify.NewSession(eng, map[string]string{dockertest.Label: "1"})
 			defer s.Cleanup(context.Background())
-			tg, err := s.FromRunArgs(ctx, args)
+			tg, err := verify.NewTarget(w, "run", runargs.Join(args))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -199,3 +199,18 @@ func NoNewPrivileges(opt string) (on, ok bool) {
 	}
 	return b, true
 }
+
+// FromRunArgs reads docker run arguments given as a list, without "docker
+// run" (what capdrop verify and profile --docker take after --), as a run
+// line: the workload it configures, positions being columns of the
+// arguments quoted on one line (file "arguments").
+func FromRunArgs(args []string) (workload.Workload, error) {
+	c := FromArgv(append([]string{"docker", "run"}, args...), Quote)
+	if c == nil {
+		return workload.Workload{}, fmt.Errorf("docker run arguments: cannot read %s", Join(args))
+	}
+	if _, ok := c.Image(); !ok {
+		return workload.Workload{}, fmt.Errorf("docker run arguments name no image: %s", Join(args))
+	}
+	return c.Workload("arguments", workload.RunLine), nil
+}
