@@ -29,6 +29,10 @@ type Options struct {
 	// Source tunes how Run and Stream read their inputs (exclusions, the
 	// runtime to assume, the environment, size limits).
 	Source source.Options
+	// Disable lists rules not to report (--disable).
+	Disable []string
+	// Baseline holds accepted findings, not reported again (--baseline).
+	Baseline *Baseline
 }
 
 // Finding is one rule violated by one workload.
@@ -52,6 +56,10 @@ type Finding struct {
 	// configuration as read, and the message says what capdrop could not
 	// see.
 	Uncertain bool `json:"uncertain,omitempty"`
+	// Fingerprint identifies the finding across runs and unrelated edits
+	// of its file (no line numbers), and tells apart containers that share
+	// a name: SARIF's partialFingerprints and baselines use it.
+	Fingerprint string `json:"fingerprint"`
 
 	addsOnly string // CD022's message without the drop ALL part, which CD002 says
 }

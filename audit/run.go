@@ -86,6 +86,7 @@ func Stream(ctx context.Context, inputs []source.Input, opts Options, emit func(
 type evaluator struct {
 	opts  Options
 	rules []active
+	sup   *suppressor
 }
 
 type active struct {
@@ -99,7 +100,7 @@ func newEvaluator(opts Options) (*evaluator, error) {
 	if !slices.Contains(Policies, policy) {
 		return nil, fmt.Errorf("unknown policy %q (want one of %v)", policy, Policies)
 	}
-	ev := &evaluator{opts: opts}
+	ev := &evaluator{opts: opts, sup: newSuppressor(opts)}
 	for _, r := range Rules() {
 		if lvl, ok := r.Level(policy); ok {
 			ev.rules = append(ev.rules, active{r, lvl, checks[r.ID]})
@@ -124,6 +125,14 @@ func (ev *evaluator) evaluate(ws []workload.Workload, first int) ([]Assessment, 
 		uncertain(w, c.out)
 		fs = append(fs, c.out...)
 	}
+	fingerprints(as, first, fs)
+	fs = ev.sup.apply(as, first, fs, func(id string) (Severity, bool) {
+		r, ok := RuleByID(id)
+		if !ok {
+			return SeverityUnset, false
+		}
+		return r.Level(ev.opts.policy())
+	})
 	sortFindings(fs)
 	return as, fs
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -49,6 +50,10 @@ func sampleAudit(t *testing.T) Audit {
 			PrivilegedPos: pp(pos("scripts/run.sh", 4, 12))},
 		{Pos: pos("scripts/run.sh", 7, 1), Kind: workload.RunLine, Name: "ebpf", Runtime: workload.Docker,
 			CapAdd: ws("scripts/run.sh", 7, "bpf"), CapDrop: ws("scripts/run.sh", 7, "all")},
+		// Two run lines of one script that share a name and settings:
+		// their findings must not share a fingerprint.
+		{Pos: pos("scripts/run.sh", 9, 1), Kind: workload.RunLine, Name: "nginx", Image: "nginx", Runtime: workload.Docker},
+		{Pos: pos("scripts/run.sh", 10, 1), Kind: workload.RunLine, Name: "nginx", Image: "nginx", Runtime: workload.Docker},
 		{Pos: pos("bundle/config.json", 1, 1), Kind: workload.OCISpec, Name: "bundle", Runtime: workload.OCI, User: "0",
 			Explicit: &workload.ExplicitSets{
 				Bounding:  ws("bundle/config.json", 12, "CAP_AUDIT_WRITE", "CAP_KILL", "cap_net_bind_service"),
@@ -210,5 +215,46 @@ func TestAuditJSONStreamsTheSameDocument(t *testing.T) {
 		if streamed.String() != whole.String() {
 			t.Errorf("streamed JSON differs:\n%s\n---\n%s", streamed.String(), whole.String())
 		}
+	}
+}
+
+// TestSARIFFingerprintsUnique: in every SARIF golden, no two results share
+// a fingerprint, so code scanning never merges alerts of different
+// containers.
+func TestSARIFFingerprintsUnique(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.sarif.golden")
+	if len(files) == 0 {
+		t.Fatal("no SARIF golden files")
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var log struct {
+			Runs []struct {
+				Results []struct {
+					RuleID              string            `json:"ruleId"`
+					PartialFingerprints map[string]string `json:"partialFingerprints"`
+				} `json:"results"`
+			} `json:"runs"`
+		}
+		if err := json.Unmarshal(data, &log); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		seen := map[string]string{}
+		n := 0
+		for _, r := range log.Runs[0].Results {
+			fp := r.PartialFingerprints["capdropFinding/v2"]
+			if fp == "" {
+				t.Errorf("%s: a %s result without a fingerprint", f, r.RuleID)
+			}
+			if prev, dup := seen[fp]; dup {
+				t.Errorf("%s: %s and %s share fingerprint %s", f, prev, r.RuleID, fp)
+			}
+			seen[fp] = r.RuleID
+			n++
+		}
+		t.Logf("%s: %d results, %d fingerprints", f, n, len(seen))
 	}
 }

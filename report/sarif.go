@@ -1,8 +1,6 @@
 package report
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -208,7 +206,7 @@ func AuditSARIF(w io.Writer, a Audit) error {
 			RuleID: f.Rule, RuleIndex: index[f.Rule], Level: sarifLevel(f.Severity),
 			Message:             sarifText{Text: msg},
 			Locations:           []sarifLocation{sarifLoc(f.Pos, wl.Name)},
-			PartialFingerprints: map[string]string{"capdropFinding/v1": fingerprint(f, wl)},
+			PartialFingerprints: map[string]string{"capdropFinding/v2": f.Fingerprint},
 			Properties: map[string]any{"severity": f.Severity.String(), "fix": f.Fix, "workload": wl.Name,
 				"capabilities": f.Caps.Names()},
 		})
@@ -232,7 +230,3 @@ func ruleName(slug string) string {
 // fingerprint identifies a finding independently of line numbers, so code
 // scanning follows it when lines move: rule, file, workload and the
 // capabilities it is about.
-func fingerprint(f audit.Finding, w workload.Workload) string {
-	h := sha256.Sum256([]byte(strings.Join([]string{f.Rule, sarifURI(f.Pos.File), string(w.Kind), w.Name, f.Caps.Hex()}, "\x00")))
-	return hex.EncodeToString(h[:16])
-}

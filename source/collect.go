@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -653,8 +654,11 @@ func abs(p string) string {
 	return filepath.Clean(p)
 }
 
-// excluded matches opts.Exclude against the path relative to the root and
-// against the base name.
+// excluded matches opts.Exclude against the path as the user would type
+// it (the walked path, root included: "repo/testdata/x.yaml", and its
+// absolute form for an absolute pattern), against the path relative to
+// the root, and against the base name. "./" in front of a pattern or a
+// path does not matter.
 func (c *collector) excluded(root, p string) bool {
 	if len(c.opts.Exclude) == 0 {
 		return false
@@ -664,13 +668,26 @@ func (c *collector) excluded(root, p string) bool {
 		rel = p
 	}
 	rel = filepath.ToSlash(rel)
+	typed := path.Clean(filepath.ToSlash(p))
 	base := path.Base(rel)
+	var absolute string
 	for _, pat := range c.opts.Exclude {
-		if m, _ := path.Match(pat, rel); m {
-			return true
+		pat = filepath.ToSlash(pat)
+		if pat != "./" && pat != "." {
+			pat = strings.TrimPrefix(pat, "./")
 		}
-		if m, _ := path.Match(pat, base); m {
-			return true
+		pat = strings.TrimSuffix(pat, "/")
+		candidates := []string{rel, typed, base}
+		if path.IsAbs(pat) {
+			if absolute == "" {
+				absolute = filepath.ToSlash(abs(p))
+			}
+			candidates = []string{absolute}
+		}
+		for _, x := range candidates {
+			if m, _ := path.Match(pat, x); m {
+				return true
+			}
 		}
 	}
 	return false

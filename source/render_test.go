@@ -189,3 +189,37 @@ func TestRepoCorpus(t *testing.T) {
 		t.Errorf("parts skipped: %v", res.SkippedBy)
 	}
 }
+
+// TestExcludeAsTyped: --exclude patterns match paths as the user types
+// them from the working directory (the root included), relative to the
+// root, or by base name; "./" and a trailing "/" do not matter.
+func TestExcludeAsTyped(t *testing.T) {
+	root := "testdata/repo"
+	for _, tt := range []struct {
+		pattern string
+		gone    string
+	}{
+		{"testdata/repo/scripts/*", "scripts/dev.sh"},
+		{"./testdata/repo/scripts", "scripts/dev.sh"},
+		{"testdata/repo/docs/", "docs/INSTALL.md"},
+		{"scripts", "scripts/dev.sh"},
+		{"k8s/*.yaml", "k8s/cache.yaml"},
+		{"*.md", "docs/INSTALL.md"},
+	} {
+		res := Collect([]string{root}, Options{Exclude: []string{tt.pattern}})
+		for _, w := range res.Workloads {
+			if w.Pos.File == root+"/"+tt.gone {
+				t.Errorf("--exclude %q: %s was still audited", tt.pattern, tt.gone)
+			}
+		}
+		if len(res.Workloads) == 0 {
+			t.Errorf("--exclude %q excluded everything", tt.pattern)
+		}
+	}
+	abs, _ := filepath.Abs(root + "/k8s")
+	for _, w := range Collect([]string{root}, Options{Exclude: []string{abs}}).Workloads {
+		if strings.HasPrefix(w.Pos.File, root+"/k8s/") {
+			t.Errorf("--exclude %s (absolute): %s audited", abs, w.Pos.File)
+		}
+	}
+}

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/capdrop/capdrop/audit"
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/fleet"
+	"github.com/capdrop/capdrop/internal/input"
 	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/merge"
 	"github.com/capdrop/capdrop/picture"
@@ -35,6 +39,9 @@ type auditOptions struct {
 	set       []string
 	quiet     bool
 	verbose   bool
+	disable   []string
+	baseline  string
+	writeBase string
 }
 
 func newAuditCmd(s *term.Streams) *cobra.Command {
@@ -85,6 +92,9 @@ is not shell) are reported and do not change the exit status, unless
 	f.StringVar(&o.engine, "engine-caps", "", "capabilities the runtime itself holds (names or a mask, as in CapBnd); default: all")
 	f.StringArrayVar(&o.values, "values", nil, "values file merged over every Helm chart's own values, as helm template --values (repeatable)")
 	f.StringArrayVar(&o.set, "set", nil, "KEY=VALUE set in every Helm chart's values after --values, as helm template --set (repeatable)")
+	f.StringSliceVar(&o.disable, "disable", nil, "do not report these rules (repeatable, comma-separated)")
+	f.StringVar(&o.baseline, "baseline", "", "report only findings that are not in this baseline file (see --baseline-write)")
+	f.StringVar(&o.writeBase, "baseline-write", "", "write every finding of this run to this file as the accepted baseline")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "text: print the findings only, one line each (file:line:col: SEVERITY RULE: message)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "text: print every workload with its five sets, why it holds them, and each finding's fix")
 	f.BoolVar(&o.strict, "strict", false, "treat warnings (partial objects, templates not rendered, commands in prose that are not shell) as input errors: exit 2")
@@ -125,13 +135,39 @@ func runAudit(ctx context.Context, s *term.Streams, o *auditOptions, paths []str
 			inputs[i] = source.Input{Reader: s.In, Name: source.StdinName}
 		}
 	}
+	var base *audit.Baseline
+	if o.baseline != "" {
+		data, err := input.ReadFile(o.baseline, 0)
+		if err != nil {
+			return usageErrorf("--baseline: %v", err)
+		}
+		if base, err = audit.ReadBaseline(bytes.NewReader(data)); err != nil {
+			return usageErrorf("--baseline %s: %v", o.baseline, err)
+		}
+	}
+	for _, r := range o.disable {
+		if _, ok := audit.RuleByID(strings.ToUpper(r)); !ok {
+			return usageErrorf("--disable: no rule %q (capdrop audit --list-rules)", r)
+		}
+	}
 	res, err := audit.Run(ctx, inputs, audit.Options{
-		Policy: o.policy.String(),
-		Merge:  mopts,
-		Source: source.Options{Exclude: o.exclude, Runtime: workload.Runtime(o.runtime.String()), HelmValues: o.values, HelmSet: o.set},
+		Policy:   o.policy.String(),
+		Merge:    mopts,
+		Disable:  o.disable,
+		Baseline: base,
+		Source:   source.Options{Exclude: o.exclude, Runtime: workload.Runtime(o.runtime.String()), HelmValues: o.values, HelmSet: o.set},
 	})
 	if err != nil {
 		return err
+	}
+	if o.writeBase != "" {
+		data, err := json.MarshalIndent(audit.NewBaseline(&res.Report), "", "  ")
+		if err == nil {
+			err = os.WriteFile(o.writeBase, append(data, '\n'), 0o644)
+		}
+		if err != nil {
+			return fmt.Errorf("--baseline-write: %w", err)
+		}
 	}
 	a := report.Audit{Report: &res.Report, Errors: res.Errors, Files: res.Files, Skipped: res.Skipped, SkippedBy: res.SkippedBy, Tool: versionInfo().Version}
 	switch o.output.String() {

@@ -266,3 +266,39 @@ func TestAuditTextOneLinePerFinding(t *testing.T) {
 		t.Errorf("-v shows no sets or fixes:\n%s", verbose)
 	}
 }
+
+// TestAuditSuppressions: --disable, inline capdrop:ignore comments (a
+// reasonless one reported as CD013) and a baseline, so CI fails only on
+// new findings.
+func TestAuditSuppressions(t *testing.T) {
+	dir := t.TempDir()
+	compose := "services:\n  vpn:\n    image: wireguard:1\n    cap_drop: [ALL]\n    # capdrop:ignore CD003 the tunnel is configured inside the container\n    cap_add: [NET_ADMIN]\n    security_opt: [no-new-privileges:true]\n  tool:\n    image: tool:1\n    cap_drop: [ALL]\n    cap_add: [SYS_PTRACE] # capdrop:ignore CD003\n    security_opt: [no-new-privileges:true]\n"
+	writeFile(t, dir+"/compose.yaml", compose)
+	code, out, _ := auditRun(t, "", "audit", "-q", dir)
+	if strings.Contains(out, "NET_ADMIN") || strings.Contains(out, "SYS_PTRACE") || !strings.Contains(out, "CD013") || code != 1 {
+		t.Errorf("inline suppressions: exit %d\n%s", code, out)
+	}
+	if code, out, _ := auditRun(t, "", "audit", "-q", "--disable", "CD013", dir); code != 0 || out != "" {
+		t.Errorf("--disable CD013: exit %d\n%s", code, out)
+	}
+	// A baseline of today's findings: the same audit is clean, a new
+	// finding is not.
+	writeFile(t, dir+"/compose.yaml", strings.ReplaceAll(compose, "# capdrop:ignore", "# ignore"))
+	base := dir + "/baseline.json"
+	if code, _, _ := auditRun(t, "", "audit", "--baseline-write", base, dir); code != 1 {
+		t.Errorf("--baseline-write: exit %d, want 1 (the findings are still reported)", code)
+	}
+	if code, out, _ := auditRun(t, "", "audit", "-q", "--baseline", base, dir); code != 0 || out != "" {
+		t.Errorf("--baseline, nothing new: exit %d\n%s", code, out)
+	}
+	// Unrelated lines above keep the fingerprints; a new container's
+	// finding is new.
+	writeFile(t, dir+"/compose.yaml", "# the stack\n\n"+strings.ReplaceAll(compose, "# capdrop:ignore", "# ignore")+"  web:\n    image: nginx\n    cap_drop: [ALL]\n    cap_add: [SYS_ADMIN]\n    security_opt: [no-new-privileges:true]\n")
+	code, out, _ = auditRun(t, "", "audit", "-q", "--baseline", base, dir)
+	if code != 1 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "web grants SYS_ADMIN") {
+		t.Errorf("--baseline with one new finding: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := auditRun(t, "", "audit", "--disable", "CD999", dir); code != 2 {
+		t.Errorf("--disable CD999: exit %d\n%s", code, errOut)
+	}
+}
