@@ -102,9 +102,15 @@ func addRight(rt workload.Runtime, v *yaml.Node, set capset.Set) bool {
 }
 
 func wordsAddRight(rt workload.Runtime, ws []string, set capset.Set) bool {
+	return exactly(ws, set, func(w string) (capset.Cap, bool) { return reads(rt, w) })
+}
+
+// exactly reports whether the words name exactly set, every one read by
+// read as a capability.
+func exactly(ws []string, set capset.Set, read func(string) (capset.Cap, bool)) bool {
 	var got capset.Set
 	for _, w := range ws {
-		c, ok := reads(rt, w)
+		c, ok := read(w)
 		if !ok {
 			return false
 		}

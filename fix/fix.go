@@ -210,8 +210,9 @@ func apply1(path string, src []byte, opts Options, first bool) (*Result, error) 
 	if err == nil && first {
 		// A second run must find nothing to do.
 		var again *Result
-		again, err = apply1(path, out, Options{Add: opts.Add, Service: opts.Service, Container: opts.Container,
-			Line: opts.Line, Format: opts.Format, AllowWiden: true, Source: opts.Source}, false)
+		o := opts
+		o.AllowWiden = true
+		again, err = apply1(path, out, o, false)
 		if err == nil && again.Changed {
 			err = errors.New("a second run would change it again")
 		}

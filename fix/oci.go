@@ -67,7 +67,7 @@ func (ed *editor) fixOCI(t *yamlTarget, w workload.Workload, opts Options) ([]st
 			continue
 		}
 		after = append(after, list)
-		if ws, ok := listWords(e.value); ok && explicitRight(ws, want) {
+		if ws, ok := listWords(e.value); ok && exactly(ws, want, readsExplicit) {
 			continue
 		}
 		if err := ed.setList(cm, e, ok, list, explicitWords(want), &insert, &notes); err != nil {
@@ -84,18 +84,4 @@ func (ed *editor) fixOCI(t *yamlTarget, w workload.Workload, opts Options) ([]st
 		}
 	}
 	return notes, nil
-}
-
-// explicitRight reports whether a list of an OCI spec holds exactly want,
-// every name as runc reads it.
-func explicitRight(ws []string, want capset.Set) bool {
-	var got capset.Set
-	for _, w := range ws {
-		c, ok := readsExplicit(w)
-		if !ok {
-			return false
-		}
-		got = got.With(c)
-	}
-	return got == want
 }

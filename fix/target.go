@@ -2,6 +2,7 @@ package fix
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -90,7 +91,7 @@ func describe(w workload.Workload) (target, bool) {
 		if w.Kind == workload.DockerfileLabel {
 			t.format, t.name = Dockerfile, "LABEL RUN at line "+line
 		}
-		if label := cmp(w.Attrs["container_name"], w.Image); label != "" {
+		if label := cmp.Or(w.Attrs["container_name"], w.Image); label != "" {
 			t.name += " (" + label + ")"
 		}
 	case workload.OCISpec:
@@ -101,13 +102,6 @@ func describe(w workload.Workload) (target, bool) {
 		return t, false
 	}
 	return t, true
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // choose picks the target: the workload the options name, or the only one.
