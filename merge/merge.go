@@ -260,7 +260,9 @@ func newEnv(w workload.Workload, rt workload.Runtime, o Options) *env {
 	if o.KernelLast != 0 {
 		e.kernel = capset.Upto(o.KernelLast)
 	}
-	if e.host == 0 {
+	if e.host == 0 || (w.Rootless && rt == workload.Podman) {
+		// Rootless Podman starts containers in the user's own user
+		// namespace, which holds every capability the kernel has.
 		e.host = e.kernel
 	}
 	e.host &= e.kernel

@@ -70,6 +70,13 @@ func (e *env) podman(id identity) spec {
 		return nil
 	}
 
+	if u := e.w.Host.Namespaces.User; u != nil && !e.w.Rootless {
+		if mode, _, _ := strings.Cut(u.Text, ":"); mode == "keep-id" || mode == "nomap" {
+			sp.refuseHint(StageCreate, mode+" is only supported in rootless mode",
+				"Podman run as root refuses this user namespace mode", u)
+			return sp
+		}
+	}
 	l := newList()
 	if e.w.Privileged {
 		l.addSet(hostBnd, reason(FromPrivileged, e.privilegedWord()))
@@ -129,6 +136,9 @@ func (e *env) podman(id identity) spec {
 	}
 	sp.prov = l.why
 	sp.bounding = l.set
+	if e.w.Rootless {
+		sp.note("rootless Podman: the container's capabilities are held in the user namespace of the user running Podman, not over the host")
+	}
 	if id.root {
 		sp.permitted, sp.effective = l.set, l.set
 		return sp

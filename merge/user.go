@@ -25,6 +25,11 @@ type identity struct {
 // default, which is root for almost every image.
 func identify(w workload.Workload, rt workload.Runtime) identity {
 	var id identity
+	if rt == workload.Podman && w.RunAsUser == nil && strings.TrimSpace(w.User) == "" {
+		if ki, ok := keepID(w); ok {
+			return ki
+		}
+	}
 	switch {
 	case w.RunAsUser != nil:
 		id.root = *w.RunAsUser == 0
@@ -87,4 +92,29 @@ func userIsRoot(user string, rt workload.Runtime, acc *workload.Accounts) (bool,
 		return true, fmt.Sprintf(" (uid 0 in %s)", acc.Source)
 	}
 	return false, fmt.Sprintf(" (uid %d in %s)", uid, acc.Source)
+}
+
+// keepID is who a Podman container with --userns=keep-id and no --user
+// runs as: the user running Podman (rootless: not root), or the uid
+// keep-id:uid=N names. Podman's security setup does this (user empty and
+// userns keep-id: the caller's uid and gid).
+func keepID(w workload.Workload) (identity, bool) {
+	u := w.Host.Namespaces.User
+	if u == nil {
+		return identity{}, false
+	}
+	mode, opts, _ := strings.Cut(u.Text, ":")
+	if mode != "keep-id" {
+		return identity{}, false
+	}
+	id := identity{how: fmt.Sprintf("--userns=%s: Podman runs it as the uid of the user running Podman", u.Text)}
+	for _, o := range strings.Split(opts, ",") {
+		if k, v, ok := strings.Cut(o, "="); ok && k == "uid" {
+			if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+				id.root = n == 0
+				id.how = fmt.Sprintf("--userns=%s: Podman runs it as uid %d", u.Text, n)
+			}
+		}
+	}
+	return id, true
 }

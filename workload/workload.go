@@ -134,6 +134,14 @@ type Workload struct {
 	// uses in place of its default set.
 	ImageCaps []Word `json:"image_caps,omitempty"`
 
+	// Rootless is true when the engine runs as an unprivileged user:
+	// rootless Podman, known from a Quadlet user unit's place
+	// (~/.config/containers/systemd, /etc/containers/systemd/users) or
+	// from --userns=keep-id or nomap, which Podman accepts only rootless.
+	// The container's capabilities are then held in the user's user
+	// namespace, not over the host.
+	Rootless bool `json:"rootless,omitempty"`
+
 	// Host is what the container shares with its host or opens onto it
 	// besides capabilities: host namespaces, mounts, devices, confinement
 	// switched off. Every source fills what its format can express.

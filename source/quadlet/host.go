@@ -39,6 +39,14 @@ func hostEntry(w *workload.Workload, key, value string, pos workload.Position) b
 		}
 	case "UserNS":
 		h.Namespaces.User = word
+	case "RemapUsers":
+		// Quadlet before Podman 4.5: RemapUsers=keep-id|auto|manual.
+		if h.Namespaces.User == nil {
+			if value == "manual" {
+				word.Text = "private"
+			}
+			h.Namespaces.User = word
+		}
 	case "SeccompProfile":
 		if value == "unconfined" {
 			h.SecurityOpt = append(h.SecurityOpt, workload.Word{Text: "seccomp=unconfined", Pos: pos})

@@ -199,7 +199,26 @@ func Parse(file string, data []byte) ([]workload.Workload, []*workload.Error) {
 		p := w.Pos
 		w.CapsPos = &p
 	}
+	w.Rootless = userUnit(file)
+	if u := w.Host.Namespaces.User; u != nil && runargs.RootlessOnly(u.Text) && !systemUnit(file) {
+		w.Rootless = true // Podman refuses these modes run as root: the unit is meant for a user
+	}
 	return []workload.Workload{w}, errs
+}
+
+// systemUnit reports a Quadlet unit in a place only root's systemd reads
+// (/etc/containers/systemd outside users/, /usr/share/containers/systemd).
+func systemUnit(file string) bool {
+	p := "/" + filepath.ToSlash(file)
+	return !userUnit(file) && (strings.Contains(p, "/etc/containers/systemd/") || strings.Contains(p, "/usr/share/containers/systemd/"))
+}
+
+// userUnit reports a Quadlet unit in a place systemd --user reads, which
+// rootless Podman runs: ~/.config/containers/systemd (and
+// $XDG_CONFIG_HOME/containers/systemd), /etc/containers/systemd/users.
+func userUnit(file string) bool {
+	p := filepath.ToSlash(file)
+	return strings.Contains(p, ".config/containers/systemd/") || strings.Contains(p, "containers/systemd/users/")
 }
 
 // splitWords splits a space-separated value, with systemd's quotes.

@@ -63,3 +63,37 @@ func FuzzQuadlet(f *testing.F) {
 		}
 	})
 }
+
+// TestRootless: a unit in a user's Quadlet directory, or one asking for
+// keep-id (which Podman accepts only rootless), runs rootless; a unit in
+// the system's directory does not, and RemapUsers= (Quadlet before 4.5)
+// is read as UserNS=.
+func TestRootless(t *testing.T) {
+	for _, tt := range []struct {
+		file, unit string
+		rootless   bool
+		userns     string
+	}{
+		{"home/u/.config/containers/systemd/web.container", "[Container]\nImage=web\n", true, ""},
+		{"etc/containers/systemd/users/1000/web.container", "[Container]\nImage=web\n", true, ""},
+		{"etc/containers/systemd/web.container", "[Container]\nImage=web\n", false, ""},
+		{"deploy/web.container", "[Container]\nImage=web\nUserNS=keep-id\n", true, "keep-id"},
+		{"etc/containers/systemd/web.container", "[Container]\nImage=web\nUserNS=keep-id\n", false, "keep-id"},
+		{"deploy/web.container", "[Container]\nImage=web\nRemapUsers=keep-id\n", true, "keep-id"},
+		{"deploy/web.container", "[Container]\nImage=web\nPodmanArgs=--userns=nomap\n", true, "nomap"},
+		{"deploy/web.container", "[Container]\nImage=web\nUserNS=auto\n", false, "auto"},
+	} {
+		ws, errs := Parse(tt.file, []byte(tt.unit))
+		if len(errs) > 0 || len(ws) != 1 {
+			t.Fatalf("%s: %v", tt.file, errs)
+		}
+		w := ws[0]
+		got := ""
+		if u := w.Host.Namespaces.User; u != nil {
+			got = u.Text
+		}
+		if w.Rootless != tt.rootless || got != tt.userns {
+			t.Errorf("%s %q: rootless %v userns %q, want %v %q", tt.file, tt.unit, w.Rootless, got, tt.rootless, tt.userns)
+		}
+	}
+}

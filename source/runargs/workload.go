@@ -87,6 +87,9 @@ func (c *Command) Workload(file string, kind workload.Kind) workload.Workload {
 	}
 	w.Uncertain = c.uncertain(file)
 	c.host(file, &w)
+	if u := w.Host.Namespaces.User; u != nil && c.Tool == "podman" && RootlessOnly(u.Text) {
+		w.Rootless = true // Podman refuses these modes run as root
+	}
 	c.run(file, filepath.Dir(file), &w)
 	if w.CapsPos == nil && c.SubArg >= 0 {
 		p := c.pos(file, c.Args[c.SubArg].End)
@@ -176,6 +179,13 @@ func (c *Command) capWords(file string, f Flag, split bool) []workload.Word {
 		out = append(out, workload.Word{Text: part, Pos: c.pos(file, l)})
 	}
 	return out
+}
+
+// RootlessOnly reports a Podman user namespace mode that Podman accepts
+// only rootless: keep-id (with or without uid=/gid=/size=) and nomap.
+func RootlessOnly(userns string) bool {
+	mode, _, _ := strings.Cut(userns, ":")
+	return mode == "keep-id" || mode == "nomap"
 }
 
 // NoNewPrivileges reads a --security-opt value: "no-new-privileges",
