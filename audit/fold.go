@@ -106,3 +106,17 @@ func byRisk(caps capset.Set) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// rendered names the chart or overlay a finding's container came from
+// when the finding's place does not: a base file is shared by every
+// overlay that builds it.
+func rendered(w workload.Workload, out []Finding) {
+	for i := range out {
+		switch {
+		case w.Attrs["overlay"] != "":
+			out[i].Message += " (built by the overlay " + w.Attrs["overlay"] + ")"
+		case w.Attrs["chart"] != "" && !strings.HasPrefix(out[i].Pos.File, w.Attrs["chart"]):
+			out[i].Message += " (rendered from the chart " + w.Attrs["chart"] + ")"
+		}
+	}
+}

@@ -123,6 +123,7 @@ func (ev *evaluator) evaluate(ws []workload.Workload, first int) ([]Assessment, 
 		}
 		c.out = fold(w, c.out, c.explicitAdds)
 		uncertain(w, c.out)
+		rendered(w, c.out)
 		fs = append(fs, c.out...)
 	}
 	fingerprints(as, first, fs)
