@@ -1,0 +1,146 @@
+// Package kubetest gives tests the project's real one-node Kubernetes
+// cluster, the one scripts/k8s-up starts: it skips a test when no cluster
+// was started (CI always starts one), and wraps what tests do with it —
+// kubectl, a namespace per test removed when the test ends, waiting for
+// Pods, and finding a container's process on the node.
+//
+// It drives the cluster through kubectl and ctr on purpose: the tests check
+// capdrop's own client against an independent path.
+package kubetest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// EnvRun names the environment variable holding the run directory of
+// scripts/k8s-up; tests skip when it is empty.
+const EnvRun = "CAPDROP_K8S_RUN"
+
+// Image is the test image scripts/k8s-up imports: busybox and capneeds.
+const Image = "localhost/capdrop/test:1"
+
+// Cluster is the running test cluster.
+type Cluster struct {
+	// Run is the run directory; Kubeconfig the admin kubeconfig in it.
+	Run, Kubeconfig string
+	// KubectlBin is the kubectl binary.
+	KubectlBin string
+	// Node is the node's name; CRI the containerd socket.
+	Node, CRI string
+}
+
+// Require returns the cluster, skipping t when none was started.
+func Require(t testing.TB) *Cluster {
+	t.Helper()
+	run := os.Getenv(EnvRun)
+	if run == "" {
+		t.Skipf("needs the test cluster: as root, eval \"$(scripts/k8s-up)\" and export %s (CI does)", EnvRun)
+	}
+	bin, err := os.ReadFile(filepath.Join(run, "bin"))
+	if err != nil {
+		t.Fatalf("%s=%s is not a cluster's run directory: %v", EnvRun, run, err)
+	}
+	c := &Cluster{Run: run, Kubeconfig: filepath.Join(run, "kubeconfig"),
+		KubectlBin: filepath.Join(strings.TrimSpace(string(bin)), "kubectl"),
+		Node:       "capdrop-node", CRI: filepath.Join(run, "containerd", "containerd.sock")}
+	if out, err := c.KubectlErr("", "get", "node", c.Node, "-o", "name"); err != nil {
+		t.Fatalf("the test cluster does not answer: %v %s", err, out)
+	}
+	return c
+}
+
+// KubectlErr runs kubectl with stdin and returns its standard output; the
+// error carries standard error.
+func (c *Cluster) KubectlErr(stdin string, args ...string) (string, error) {
+	var out, errOut bytes.Buffer
+	cmd := exec.Command(c.KubectlBin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("kubectl %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(errOut.String()))
+	}
+	return out.String(), nil
+}
+
+// Kubectl runs kubectl and fails t on error.
+func (c *Cluster) Kubectl(t testing.TB, stdin string, args ...string) string {
+	t.Helper()
+	out, err := c.KubectlErr(stdin, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Namespace creates a namespace for t, named after prefix, and deletes it
+// with everything in it when t ends.
+func (c *Cluster) Namespace(t testing.TB, prefix string) string {
+	t.Helper()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	ns := "capdrop-" + prefix + "-" + hex.EncodeToString(b)
+	c.Kubectl(t, "", "create", "namespace", ns)
+	t.Cleanup(func() {
+		// Waiting for the namespace waits for its Pods, so their
+		// containers are gone before the next test counts processes; the
+		// namespace controller deletes each kind of object in one call,
+		// where kubectl delete --all sends one request per object.
+		if _, err := c.KubectlErr("", "delete", "namespace", ns, "--wait=true", "--timeout=300s"); err != nil {
+			t.Errorf("namespace %s not deleted: %v", ns, err)
+		}
+	})
+	return ns
+}
+
+// WaitReady waits until every Pod in ns is Ready.
+func (c *Cluster) WaitReady(t testing.TB, ns string, timeout time.Duration) {
+	t.Helper()
+	if _, err := c.KubectlErr("", "-n", ns, "wait", "--for=condition=Ready", "pods", "--all", "--timeout="+strconv.Itoa(int(timeout.Seconds()))+"s"); err != nil {
+		out, _ := c.KubectlErr("", "-n", ns, "get", "pods", "-o", "wide")
+		desc, _ := c.KubectlErr("", "-n", ns, "describe", "pods")
+		if len(desc) > 6000 {
+			desc = desc[len(desc)-6000:]
+		}
+		t.Fatalf("%v\n%s\n%s", err, out, desc)
+	}
+}
+
+// HostPID returns the host PID of a container's main process, given the
+// container ID as a Pod status shows it (containerd://ID) or bare.
+func (c *Cluster) HostPID(t testing.TB, containerID string) int {
+	t.Helper()
+	id := containerID[strings.Index(containerID, "://")+1:]
+	id = strings.TrimPrefix(id, "//")
+	out, err := exec.Command("ctr", "-a", c.CRI, "-n", "k8s.io", "tasks", "ls").Output()
+	if err != nil {
+		t.Fatalf("ctr tasks ls: %v", err)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[0] == id && f[2] == "RUNNING" {
+			pid, err := strconv.Atoi(f[1])
+			if err != nil {
+				t.Fatalf("ctr tasks ls: %q: %v", l, err)
+			}
+			return pid
+		}
+	}
+	t.Fatalf("no running task %s in ctr tasks ls:\n%s", id, out)
+	return 0
+}
+
+// PodDir is where the kubelet keeps a Pod's volumes on the node.
+func (c *Cluster) PodDir(uid string) string {
+	return filepath.Join(c.Run, "kubelet", "pods", uid)
+}
