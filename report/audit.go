@@ -29,6 +29,8 @@ type Audit struct {
 	Tool string
 	// SkippedBy counts the skipped files by why they were skipped.
 	SkippedBy map[string]int
+	// Cluster is set for an audit of a live cluster.
+	Cluster *Cluster
 }
 
 // AuditVersion is the version of the JSON document; it changes only when a
@@ -43,7 +45,9 @@ type AuditDoc struct {
 	Workloads []AuditWorkload `json:"workloads"`
 	Findings  []AuditFinding  `json:"findings"`
 	Errors    []AuditError    `json:"errors"`
-	Summary   AuditSummary    `json:"summary"`
+	// Cluster is present for an audit of a live cluster.
+	Cluster *Cluster     `json:"cluster,omitempty"`
+	Summary AuditSummary `json:"summary"`
 }
 
 // AuditWorkload is one container and the sets it really gets.
@@ -224,6 +228,7 @@ func NewAuditDoc(a Audit) AuditDoc {
 			errs++
 		}
 	}
+	doc.Cluster = a.Cluster
 	doc.Summary = AuditSummary{Files: a.Files, Skipped: a.Skipped, SkippedBy: a.SkippedBy, Workloads: len(a.Report.Workloads),
 		Findings: counts, Errors: errs, Warnings: warns}
 	return doc
@@ -281,6 +286,9 @@ func AuditJSON(w io.Writer, a Audit) error {
 	list("workloads", len(doc.Workloads), func(i int) any { return doc.Workloads[i] })
 	list("findings", len(doc.Findings), func(i int) any { return doc.Findings[i] })
 	list("errors", len(doc.Errors), func(i int) any { return doc.Errors[i] })
+	if doc.Cluster != nil {
+		field("cluster", doc.Cluster, false)
+	}
 	field("summary", doc.Summary, true)
 	bw.WriteString("}\n")
 	return bw.Flush()
@@ -320,6 +328,9 @@ func (t Text) AuditText(w io.Writer, a Audit) error {
 	}
 	if len(a.Report.Findings) > 0 {
 		b.WriteString("\n")
+	}
+	if a.Cluster != nil {
+		t.clusterText(&b, a.Cluster)
 	}
 	b.WriteString(auditSummary(a))
 	_, err := io.WriteString(w, b.String())
@@ -480,6 +491,9 @@ func (t Text) AuditVerbose(w io.Writer, a Audit) error {
 	}
 	if len(a.Report.Workloads) > 0 {
 		b.WriteString("\n")
+	}
+	if a.Cluster != nil {
+		t.clusterText(&b, a.Cluster)
 	}
 	b.WriteString(auditSummary(a))
 	_, err := io.WriteString(w, b.String())

@@ -42,6 +42,18 @@ type auditOptions struct {
 	disable   []string
 	baseline  string
 	writeBase string
+	kube      clusterFlags
+}
+
+// clusterFlags select a live cluster, as kubectl's flags do.
+type clusterFlags struct {
+	on         bool
+	kubeconfig string
+	context    string
+	namespace  string
+	all        bool
+	selector   string
+	chunk      int64
 }
 
 func newAuditCmd(s *term.Streams) *cobra.Command {
@@ -64,6 +76,13 @@ unless an overlay of the same run includes it; the files a chart or an overlay
 uses are audited as rendered or built, not on their own. Kubernetes manifests
 use containerd's rules unless --runtime says otherwise.
 
+With --cluster, capdrop reads a live cluster instead of files (the
+kubeconfig as kubectl finds it, or the in-cluster service account): every
+live Pod as admitted and every workload template, read-only, with each Pod's
+top controller, the runtime of its node, and where a Pod differs from its
+template. Resources the credentials may not list are reported and skipped
+(exit 2); docs/kubernetes.md lists the read-only role it needs.
+
 Exit status: 0 when no finding reaches --fail-on, 1 when one does, 2 when an
 input could not be read (everything else is still audited). Warnings (a
 patch outside any build, a template nobody renders, a command in prose that
@@ -74,9 +93,11 @@ is not shell) are reported and do not change the exit status, unless
   capdrop audit -o matrix k8s/
   capdrop audit --runtime-version docker=20.10 --fail-on high scripts/
   kubectl get deploy -o yaml | capdrop audit -
+  capdrop audit --cluster -A
+  capdrop audit --cluster --context prod -n web -l app=api -o sarif
   capdrop audit --list-rules`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if o.listRules {
+			if o.listRules || o.kube.on {
 				return argsUsage(cobra.NoArgs)(cmd, args)
 			}
 			return argsUsage(cobra.MinimumNArgs(1))(cmd, args)
@@ -98,6 +119,13 @@ is not shell) are reported and do not change the exit status, unless
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "text: print the findings only, one line each (file:line:col: SEVERITY RULE: message)")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "text: print every workload with its five sets, why it holds them, and each finding's fix")
 	f.BoolVar(&o.strict, "strict", false, "treat warnings (partial objects, templates not rendered, commands in prose that are not shell) as input errors: exit 2")
+	f.BoolVar(&o.kube.on, "cluster", false, "audit a live Kubernetes cluster (read-only) instead of files")
+	f.StringVar(&o.kube.kubeconfig, "kubeconfig", "", "with --cluster: the kubeconfig file (default $KUBECONFIG, ~/.kube/config, then the in-cluster service account)")
+	f.StringVar(&o.kube.context, "context", "", "with --cluster: the kubeconfig context (default the current one)")
+	f.StringVarP(&o.kube.namespace, "namespace", "n", "", "with --cluster: the namespace (default the context's)")
+	f.BoolVarP(&o.kube.all, "all-namespaces", "A", false, "with --cluster: every namespace")
+	f.StringVarP(&o.kube.selector, "selector", "l", "", "with --cluster: only objects with these labels (app=web,tier!=db)")
+	f.Int64Var(&o.kube.chunk, "chunk-size", 500, "with --cluster: objects per list call (limit/continue pages)")
 	o.output = outputFlag(cmd, "text", "json", "sarif", "matrix")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return runAudit(cmd.Context(), s, o, args)
@@ -128,13 +156,6 @@ func runAudit(ctx context.Context, s *term.Streams, o *auditOptions, paths []str
 	if o.listRules {
 		return listRules(s, o.output.String())
 	}
-	inputs := make([]source.Input, len(paths))
-	for i, p := range paths {
-		inputs[i] = source.Input{Path: p}
-		if p == "-" {
-			inputs[i] = source.Input{Reader: s.In, Name: source.StdinName}
-		}
-	}
 	var base *audit.Baseline
 	if o.baseline != "" {
 		data, err := input.ReadFile(o.baseline, 0)
@@ -148,6 +169,19 @@ func runAudit(ctx context.Context, s *term.Streams, o *auditOptions, paths []str
 	for _, r := range o.disable {
 		if _, ok := audit.RuleByID(strings.ToUpper(r)); !ok {
 			return usageErrorf("--disable: no rule %q (capdrop audit --list-rules)", r)
+		}
+	}
+	if o.kube.on {
+		return runClusterAudit(ctx, s, o, audit.Options{Policy: o.policy.String(), Merge: mopts, Disable: o.disable, Baseline: base})
+	}
+	if o.kube != (clusterFlags{chunk: o.kube.chunk}) {
+		return usageErrorf("--kubeconfig, --context, --namespace, --all-namespaces and --selector need --cluster")
+	}
+	inputs := make([]source.Input, len(paths))
+	for i, p := range paths {
+		inputs[i] = source.Input{Path: p}
+		if p == "-" {
+			inputs[i] = source.Input{Reader: s.In, Name: source.StdinName}
 		}
 	}
 	res, err := audit.Run(ctx, inputs, audit.Options{
@@ -170,6 +204,13 @@ func runAudit(ctx context.Context, s *term.Streams, o *auditOptions, paths []str
 		}
 	}
 	a := report.Audit{Report: &res.Report, Errors: res.Errors, Files: res.Files, Skipped: res.Skipped, SkippedBy: res.SkippedBy, Tool: versionInfo().Version}
+	return renderAudit(s, o, a)
+}
+
+// renderAudit prints an audit in the chosen format and maps it to the exit
+// status.
+func renderAudit(s *term.Streams, o *auditOptions, a report.Audit) error {
+	var err error
 	switch o.output.String() {
 	case "json":
 		err = report.AuditJSON(s.Out, a)
@@ -177,7 +218,7 @@ func runAudit(ctx context.Context, s *term.Streams, o *auditOptions, paths []str
 		err = report.AuditSARIF(s.Out, a)
 	case "matrix":
 		var b fleet.Builder
-		b.AddAudit(&res.Report, res.Errors)
+		b.AddAudit(a.Report, a.Errors)
 		err = picture.Text(s.Out, b.Build("", time.Time{}), picture.TextOptions{Color: s.Color, Width: s.Width})
 	default:
 		switch {
@@ -193,7 +234,13 @@ func runAudit(ctx context.Context, s *term.Streams, o *auditOptions, paths []str
 		return err
 	}
 	failed := 0
-	for _, e := range res.Errors {
+	if a.Cluster != nil {
+		for _, sk := range a.Cluster.Skipped {
+			fmt.Fprintf(s.ErrOut, "capdrop: not read: %s: %s\n", sk.Resource, sk.Reason)
+			failed++
+		}
+	}
+	for _, e := range a.Errors {
 		if e.Warning {
 			fmt.Fprintf(s.ErrOut, "capdrop: warning: %v\n", e)
 			if o.strict {
@@ -207,7 +254,7 @@ func runAudit(ctx context.Context, s *term.Streams, o *auditOptions, paths []str
 	switch t := threshold(o.failOn); {
 	case failed > 0:
 		return &ExitError{Code: ExitUsage, Silent: true, Err: fmt.Errorf("%d input errors", failed)}
-	case t != audit.SeverityUnset && res.Max() >= t:
+	case t != audit.SeverityUnset && a.Report.Max() >= t:
 		return errFindings
 	}
 	return nil

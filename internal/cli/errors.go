@@ -7,6 +7,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/capdrop/capdrop/cluster"
 	"github.com/capdrop/capdrop/engine"
 	"github.com/capdrop/capdrop/launch"
 	"github.com/capdrop/capdrop/procfs"
@@ -57,6 +58,7 @@ var errFindings = &ExitError{Code: ExitFindings, Silent: true}
 var unsupported = []error{
 	engine.ErrUnreachable, trace.ErrPrivilege, trace.ErrUnsupported,
 	procfs.ErrNotSupported, launch.ErrUnsupported, profile.ErrNotSupported,
+	cluster.ErrNoConfig, cluster.ErrUnreachable,
 }
 
 // exitCode maps an error to the process exit code. It is the one place
