@@ -8,6 +8,7 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,16 @@ type Options struct {
 	Exclude []int
 	// Engine enriches Docker containers; nil means no engine.
 	Engine Engine
+	// CRI names Kubernetes containers (Pod namespace, Pod, container) and
+	// reads what the kubelet asked for; nil means containers under
+	// kubepods are shown by Pod UID and container ID.
+	CRI CRI
+	// Pod keeps only the containers of one Pod, "namespace/name";
+	// Namespace only those of one namespace. Both need CRI.
+	Pod, Namespace string
+	// HostCaps is what the node's runtime holds, for comparing a Pod's
+	// live sets with its spec; zero means this process's bounding set.
+	HostCaps capset.Set
 	// EngineTimeout bounds all engine calls together; 0 means 5 seconds.
 	EngineTimeout time.Duration
 	// Workers is passed to procfs.Scan.
@@ -68,6 +79,13 @@ type Options struct {
 	KernelCaps capset.Set
 	// UserName names a uid; nil looks it up in the host's user database.
 	UserName func(uid int) string
+	// CRIError is why CRI is nil, said once if Kubernetes containers run.
+	CRIError error
+	// Owners names the top controller of a Pod ("Deployment/web"); nil
+	// leaves Pod.Owner empty.
+	Owners func(ctx context.Context, namespace, pod string) (string, error)
+
+	podFilter map[*Container]bool
 }
 
 // Process is one process with its container.
@@ -93,6 +111,9 @@ type Config struct {
 	CapDrop    []string
 	Privileged bool
 	User       string
+
+	kube       bool // from the CRI: Kubernetes rules, not Docker's
+	noNewPrivs bool
 }
 
 // Container is one container that has processes on this host.
@@ -117,6 +138,8 @@ type Container struct {
 	// Mismatches are the ways the live sets differ from what the
 	// configuration asked for.
 	Mismatches []Mismatch
+	// Pod names the Kubernetes Pod and container, when the CRI told.
+	Pod *Pod
 
 	mainPID int // the engine's State.Pid
 }
@@ -236,6 +259,45 @@ func Take(ctx context.Context, opts Options) (*Inventory, error) {
 		}
 	}
 
+	if slices.ContainsFunc(inv.Containers, isKube) {
+		switch {
+		case opts.CRI != nil:
+			if err := enrichCRI(ctx, opts.CRI, byID, opts.Summaries); err != nil {
+				inv.Warnings = append(inv.Warnings, err)
+			} else if opts.Owners != nil {
+				if err := owners(ctx, opts.Owners, inv.Containers); err != nil {
+					inv.Warnings = append(inv.Warnings, err)
+				}
+			}
+		case opts.CRIError != nil:
+			inv.Warnings = append(inv.Warnings, fmt.Errorf("%w; Kubernetes containers are shown by Pod UID and container ID, their names are missing", opts.CRIError))
+		}
+	}
+	if opts.Pod != "" || opts.Namespace != "" {
+		if opts.CRI == nil {
+			return nil, fmt.Errorf("%w: --pod and --namespace need the CRI socket (Pod names come from it)", ErrNoContainer)
+		}
+		kept := inv.Containers[:0]
+		for _, c := range inv.Containers {
+			if c.Pod != nil && (opts.Namespace == "" || c.Pod.Namespace == opts.Namespace) &&
+				(opts.Pod == "" || c.Pod.Namespace+"/"+c.Pod.Name == opts.Pod) {
+				kept = append(kept, c)
+			}
+		}
+		if len(kept) == 0 {
+			return nil, fmt.Errorf("%w: no running container of %s", ErrNoContainer, cmp.Or(opts.Pod, "namespace "+opts.Namespace))
+		}
+		inv.Containers = kept
+		opts.podFilter = map[*Container]bool{}
+		for _, c := range kept {
+			opts.podFilter[c] = true
+		}
+	}
+	host := opts.HostCaps
+	if host.IsEmpty() {
+		host = ownBounding()
+	}
+
 	kernel := opts.KernelCaps
 	if kernel.IsEmpty() {
 		kernel = capset.Supported()
@@ -248,7 +310,7 @@ func Take(ctx context.Context, opts Options) (*Inventory, error) {
 	for _, c := range inv.Containers {
 		c.Main = mainProcess(c, all, pidIndex)
 		if opts.Summaries {
-			summarize(c, kernel)
+			summarize(c, kernel, host)
 		}
 	}
 	slices.SortFunc(inv.Containers, func(a, b *Container) int {
@@ -262,9 +324,12 @@ func Take(ctx context.Context, opts Options) (*Inventory, error) {
 		}
 		inv.Containers = []*Container{only}
 	}
-	showAll := opts.All || len(opts.PIDs) > 0 || only != nil
+	showAll := opts.All || len(opts.PIDs) > 0 || only != nil || opts.podFilter != nil
 	for _, p := range all {
 		if only != nil && p.Container != only {
+			continue
+		}
+		if opts.podFilter != nil && !opts.podFilter[p.Container] {
 			continue
 		}
 		if !showAll && p.Sets.Effective.IsEmpty() && !threadHolds(p) {

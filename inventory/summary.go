@@ -35,7 +35,7 @@ const (
 )
 
 // summarize fills what the container view shows about c's main process.
-func summarize(c *Container, kernel capset.Set) {
+func summarize(c *Container, kernel, host capset.Set) {
 	if c.Main == nil {
 		return
 	}
@@ -45,7 +45,10 @@ func summarize(c *Container, kernel capset.Set) {
 		c.Beyond = sets.Bounding.Minus(def)
 	}
 	c.Riskiest = Riskiest(sets.Bounding)
-	if c.Config != nil {
+	switch {
+	case c.Config != nil && c.Config.kube:
+		c.Mismatches = kubeMismatches(c, host)
+	case c.Config != nil:
 		c.Mismatches = mismatches(c.Config, c.Main, kernel)
 	}
 }

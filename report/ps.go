@@ -20,6 +20,8 @@ type PSContainerRef struct {
 	Name    string `json:"name"`
 	Image   string `json:"image"`
 	PodUID  string `json:"pod_uid,omitempty"`
+	// Pod names the Kubernetes Pod and container, when the CRI told.
+	Pod *inventory.Pod `json:"pod,omitempty"`
 }
 
 // PSUserNS is the JSON form of a process's user namespace.
@@ -109,7 +111,7 @@ func psRef(c *inventory.Container) *PSContainerRef {
 	if c == nil {
 		return nil
 	}
-	return &PSContainerRef{Runtime: string(c.Runtime), ID: c.ID, Name: c.Name, Image: c.Image, PodUID: c.PodUID}
+	return &PSContainerRef{Runtime: string(c.Runtime), ID: c.ID, Name: c.Name, Image: c.Image, PodUID: c.PodUID, Pod: c.Pod}
 }
 
 // NewPSProcess builds the JSON form of p.

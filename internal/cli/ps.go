@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/capdrop/capdrop/cluster"
+	"github.com/capdrop/capdrop/cri"
 	"github.com/capdrop/capdrop/engine"
 	"github.com/capdrop/capdrop/fleet"
 	"github.com/capdrop/capdrop/internal/term"
@@ -28,6 +31,8 @@ type psOptions struct {
 	output                string
 	proc                  string
 	threads               string
+	pod, namespace, cri   string
+	kubeconfig            string
 }
 
 func newPSCmd(s *term.Streams) *cobra.Command {
@@ -43,7 +48,16 @@ engine, containers are shown by runtime and ID).
 
 The default view lists processes whose effective set is not empty; "full"
 means every capability the kernel has. -a lists every process; --pid and
---container select processes (and imply -a). Threads whose sets differ from
+--container select processes (and imply -a).
+
+On a Kubernetes node, each container is named namespace/pod/container
+through the runtime's CRI socket (containerd or CRI-O; read-only calls), and
+--pod NAMESPACE/NAME and --namespace select by them. Without the socket,
+containers are attributed by their cgroup path (Pod UID and container ID)
+and capdrop says the names are missing. --containers compares each
+container's live sets with what its Pod spec asks for under the runtime's
+rules. With --kubeconfig, each Pod's top controller (the owner) is read
+from the API server, as metadata only. Threads whose sets differ from
 their process's are listed under it. Kernel threads are never listed.
 
 --containers shows one row per container: its configuration, the bounding
@@ -70,6 +84,10 @@ shape is documented in docs/ps.md and kept stable.`,
 	f.BoolVar(&o.containers, "containers", false, "one row per container instead of one per process")
 	f.IntSliceVarP(&o.pids, "pid", "p", nil, "only these processes (comma-separated or repeated)")
 	f.StringVar(&o.container, "container", "", "only the processes of this container (name, ID or unique ID prefix)")
+	f.StringVar(&o.pod, "pod", "", "only the containers of this Kubernetes Pod, NAMESPACE/NAME (needs the CRI socket)")
+	f.StringVarP(&o.namespace, "namespace", "n", "", "only the containers of Pods in this Kubernetes namespace (needs the CRI socket)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "name each Pod's top controller (owner), read as metadata from the API server of this kubeconfig")
+	f.StringVar(&o.cri, "cri-socket", "", "the CRI socket of the node's runtime (default $CONTAINER_RUNTIME_ENDPOINT, else containerd's or CRI-O's usual one)")
 	f.BoolVarP(&o.wide, "wide", "w", false, "show every set, the command line and security settings of each process")
 	threads := choiceFlag(cmd, "threads", "quick", "find threads whose sets differ from their process's: quick (one capget per thread: effective, permitted, inheritable), full (every thread's status: all five sets, slower), off", "quick", "full", "off")
 	f.StringVar(&o.proc, "proc", procfs.DefaultRoot, "where the proc filesystem is mounted")
@@ -85,6 +103,11 @@ shape is documented in docs/ps.md and kept stable.`,
 		for _, p := range o.pids {
 			if p <= 0 {
 				return usageErrorf("--pid %d: not a process ID", p)
+			}
+		}
+		if o.pod != "" {
+			if ns, name, ok := strings.Cut(o.pod, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+				return usageErrorf("--pod wants NAMESPACE/NAME, not %q", o.pod)
 			}
 		}
 		if o.pids != nil {
@@ -108,6 +131,8 @@ func runPS(cmd *cobra.Command, s *term.Streams, o *psOptions) error {
 		Cmdline:   o.wide,
 		Threads:   threads,
 		Summaries: o.containers,
+		Pod:       o.pod,
+		Namespace: o.namespace,
 	}
 	if o.proc == procfs.DefaultRoot {
 		opts.Exclude = []int{os.Getpid()} // like pscap, leave ourselves out
@@ -118,6 +143,29 @@ func runPS(cmd *cobra.Command, s *term.Streams, o *psOptions) error {
 	} else {
 		defer c.Close()
 		opts.Engine = c
+	}
+	if c, err := cri.Dial(cmd.Context(), o.cri); err != nil {
+		if o.cri != "" || o.pod != "" || o.namespace != "" {
+			return unsupportedError(err)
+		}
+		opts.CRIError = err
+	} else {
+		defer c.Close()
+		opts.CRI = c
+	}
+	if o.kubeconfig != "" {
+		kc, err := cluster.Connect(cluster.Options{Kubeconfig: o.kubeconfig})
+		if err != nil {
+			return inputError(err)
+		}
+		owners := kc.Owners()
+		opts.Owners = func(ctx context.Context, ns, pod string) (string, error) {
+			c, err := owners.Pod(ctx, ns, pod)
+			if err != nil {
+				return "", err
+			}
+			return c.String(), nil
+		}
 	}
 	inv, err := inventory.Take(cmd.Context(), opts)
 	if err != nil {
