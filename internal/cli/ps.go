@@ -156,7 +156,7 @@ func runPS(cmd *cobra.Command, s *term.Streams, o *psOptions) error {
 	if o.kubeconfig != "" {
 		kc, err := cluster.Connect(cluster.Options{Kubeconfig: o.kubeconfig})
 		if err != nil {
-			return inputError(err)
+			return err
 		}
 		owners := kc.Owners()
 		opts.Owners = func(ctx context.Context, ns, pod string) (string, error) {
