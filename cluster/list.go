@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"k8s.io/client-go/rest"
 )
 
 // Resource is one kind of object the API server holds.
@@ -84,7 +86,7 @@ func (c *Client) list(ctx context.Context, r Resource, namespace, selector strin
 		if cont != "" {
 			req = req.Param("continue", cont)
 		}
-		data, err := req.DoRaw(ctx)
+		data, err := raw(req.Do(ctx))
 		if err != nil {
 			return pages, bytes, fmt.Errorf("list %s: %w", r, err)
 		}
@@ -104,4 +106,14 @@ func (c *Client) list(ctx context.Context, r Resource, namespace, selector strin
 		}
 		cont = p.Metadata.Continue
 	}
+}
+
+// raw returns a response's body, or its error with the API server's
+// message (Result.Raw alone gives "unknown" for a Status it did not decode).
+func raw(r rest.Result) ([]byte, error) {
+	data, err := r.Raw()
+	if err != nil {
+		return nil, r.Error()
+	}
+	return data, nil
 }

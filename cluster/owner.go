@@ -164,7 +164,7 @@ func (o *owners) resource(ctx context.Context, apiVersion, kind string) (*Resour
 	if gv.Group == "" {
 		path = "/api/" + gv.Version
 	}
-	data, err := o.c.rest.Get().AbsPath(path).DoRaw(ctx)
+	data, err := raw(o.c.rest.Get().AbsPath(path).Do(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("discover %s: %w", apiVersion, err)
 	}

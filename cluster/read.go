@@ -121,7 +121,11 @@ func (rd *reader) readAll(ctx context.Context, r Resource, f func(context.Contex
 		return nil
 	}
 	if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
-		rd.res.Skipped = append(rd.res.Skipped, Skip{Resource: r.String(), Namespace: rd.c.Namespace, Forbidden: apierrors.IsForbidden(err), Reason: err.Error()})
+		ns := rd.c.Namespace
+		if !r.Namespaced {
+			ns = ""
+		}
+		rd.res.Skipped = append(rd.res.Skipped, Skip{Resource: r.String(), Namespace: ns, Forbidden: apierrors.IsForbidden(err), Reason: err.Error()})
 		return nil
 	}
 	var status apierrors.APIStatus
