@@ -151,6 +151,9 @@ func TestRepoCorpus(t *testing.T) {
 	where := map[string]string{}
 	for _, w := range res.Workloads {
 		where[w.Name] = w.Pos.String()
+		if w.CapsPos != nil {
+			where[w.Name+" caps"] = w.CapsPos.String()
+		}
 		for _, c := range append(append([]workload.Word{}, w.CapAdd...), w.CapDrop...) {
 			where[w.Name+" "+c.Text] = c.Pos.String()
 		}

@@ -15,6 +15,7 @@ package origin
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -255,6 +256,14 @@ func (l *Locator) find(chain []string, value string, kind yaml.Kind) (workload.P
 	// tie, mappings (a container, a securityContext) are where the
 	// object's own file defines them, values where a patch last set them.
 	wantBase := kind == yaml.MappingNode
+	// A values file keys a container's settings by a name like the
+	// container's (volumePermissions for volume-permissions): that entry
+	// wins a tie.
+	owner := ""
+	for i := len(chain) - 1; i >= 0 && owner == ""; i-- {
+		_, owner, _ = split(chain[i])
+		owner = squash(owner)
+	}
 	var best workload.Position
 	score, rank := 0, 0
 	for _, s := range l.sources {
@@ -266,12 +275,32 @@ func (l *Locator) find(chain []string, value string, kind yaml.Kind) (workload.P
 			r = 2
 		}
 		for _, e := range s.entries[key(last, value)] {
-			if sc := suffix(e.chain, chain); sc > score || (sc == score && sc > 0 && r > rank) {
+			sc := suffix(e.chain, chain)
+			if sc == 0 {
+				continue
+			}
+			sc *= 2
+			if owner != "" && slices.ContainsFunc(e.chain, func(k string) bool { return squash(k) == owner }) {
+				sc++
+			}
+			if sc > score || (sc == score && r > rank) {
 				best, score, rank = e.pos, sc, r
 			}
 		}
 	}
 	return best, score > 0
+}
+
+// squash lower-cases a name and keeps its letters and digits, so that
+// volume-permissions and volumePermissions compare equal.
+func squash(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // suffix counts the keys at the ends of a and b that are equal. List
