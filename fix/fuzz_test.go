@@ -107,6 +107,9 @@ func FuzzCompose(f *testing.F) {
 		"services:\n  a:\n    image: x\n    command: |\n      a\n      # b\n",
 		"services:\n  a:\n    cap_add: CHOWN\n    cap_drop:\n",
 		"services:\n  a: &a\n    image: x\n  b:\n    <<: *a\n    cap_add: [KILL]\n",
+		// Services of defaults, and a chain of extends.
+		"services:\n  a:\n  b: ~ # c\n  c: {}\n",
+		"services:\n  a: {cap_add: [KILL]}\n  b: {extends: a}\n  c:\n    extends: b\n    cap_add: [CHOWN]\n  d: {extends: {service: c}}\n",
 	} {
 		f.Add([]byte(s), uint64(0x21), uint8(1))
 	}
@@ -125,6 +128,10 @@ func FuzzKubernetes(f *testing.F) {
 		"kind: Pod\nspec:\n  containers:\n  - name: a\n    securityContext:\n      capabilities:\n        add:\n          - CAP_KILL\n",
 		"kind: Pod\nspec:\n  containers: [{name: a, securityContext: {capabilities: {drop: [all]}}}]\n",
 		"kind: Pod\nspec:\n  containers:\n  - name: a\n    securityContext:\n    image: b",
+		// A document that does not parse between two that do; JSON with
+		// escapes YAML does not read.
+		"kind: Pod\nspec: {containers: [{name: a}]}\n---\nkind: [\n---\nkind: Pod\nspec:\n  containers:\n  - name: b\n    securityContext: null\n",
+		`{"kind":"Pod","metadata":{"annotations":{"u":"http:\/\/x\u00e9"}},"spec":{"containers":[{"name":"a","securityContext":{"capabilities":{"add":["KILL"]}}}]}}`,
 	} {
 		f.Add([]byte(s), uint64(0x21), uint8(1))
 	}

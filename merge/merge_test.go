@@ -312,3 +312,17 @@ func TestParseVersion(t *testing.T) {
 		t.Error("Less is wrong")
 	}
 }
+
+// TestLongList: a list naming one capability many times keeps one reason
+// per distinct word and position, and the same word at the same place
+// once (each add looks its reason up in a set; a scan made this quadratic).
+func TestLongList(t *testing.T) {
+	var add []workload.Word
+	for i := 0; i < 100000; i++ {
+		add = append(add, workload.Word{Text: "NET_ADMIN", Pos: workload.Position{File: "t", Line: i/2 + 1, Col: 1}})
+	}
+	res := Compute(workload.Workload{Runtime: workload.Podman, CapAdd: add, CapDrop: words("ALL")}, Options{})
+	if got := res.Reasons(capset.NET_ADMIN); res.Held() != capset.Of(capset.NET_ADMIN) || len(got) != 50000 {
+		t.Errorf("holds %s with %d reasons, want NET_ADMIN with 50000", res.Held(), len(got))
+	}
+}
