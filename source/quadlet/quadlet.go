@@ -193,6 +193,7 @@ func Parse(file string, data []byte) ([]workload.Workload, []*workload.Error) {
 			w.NoNewPrivs, w.NoNewPrivsPos = pw.NoNewPrivs, pw.NoNewPrivsPos
 		}
 		mergeHost(&w.Host, pw.Host)
+		w.Uncertain = append(w.Uncertain, pw.Uncertain...)
 		w.Attrs["podman_args"] = strings.TrimSpace(strings.Join([]string{w.Attrs["podman_args"], string(data[e.valueStart:e.end])}, " "))
 	}
 	if w.CapsPos == nil {
