@@ -119,6 +119,24 @@ type CapChecks struct {
 	Syscalls []SyscallCount `json:"syscalls"`
 	// Commands are the commands (comm) that made the checks.
 	Commands []string `json:"commands"`
+	// Evidence is one piece of what decided the capability's class: the
+	// group of checks (syscall and command) with the most checks among
+	// those that made it needed, used, denied or noise, or the capset or
+	// exec that kept it.
+	Evidence *Evidence `json:"evidence,omitempty"`
+}
+
+// Evidence is one group of identical checks, or one capset or exec, that
+// shows a capability's class.
+type Evidence struct {
+	// Source is "check", "capset" or "exec".
+	Source  string `json:"source"`
+	Syscall string `json:"syscall"`
+	Command string `json:"command"`
+	// Count is how many checks (or calls, or execs) the group holds.
+	Count uint64 `json:"count"`
+	// Tag is the session of the checks (trace.Key.Tag).
+	Tag uint32 `json:"-"`
 }
 
 // SyscallCount is how many checks of a capability one syscall made.
@@ -382,6 +400,19 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 	uses := map[noiseKey]*Use{}
 	sys := map[capset.Cap]map[string]*SyscallCount{}
 	cmds := map[capset.Cap]map[string]bool{}
+	// The biggest group of checks of each capability per class, for its
+	// evidence.
+	type classKey struct {
+		cap   capset.Cap
+		class string
+	}
+	best := map[classKey]*Evidence{}
+	witness := func(c capset.Cap, class string, e Evidence) {
+		k := classKey{c, class}
+		if b := best[k]; b == nil || e.Count > b.Count {
+			best[k] = &e
+		}
+	}
 	for _, r := range mine {
 		name := r.Cap.Name()
 		cc := p.Checks[name]
@@ -407,6 +438,7 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 		cmds[r.Cap][r.Comm] = true
 
 		reason, from := classify(r, sn, info, dacOverride)
+		ev := Evidence{Source: "check", Syscall: sn, Command: r.Comm, Count: r.Count, Tag: r.Tag}
 		if reason == "" {
 			why := tolerated(r, sn)
 			if why == "" && !r.Denied && onlyReads(r) {
@@ -415,8 +447,10 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 			switch {
 			case r.Denied:
 				denied = denied.With(r.Cap)
+				witness(r.Cap, "denied", ev)
 			case why != "":
 				used = used.With(r.Cap)
+				witness(r.Cap, "used", ev)
 				k := noiseKey{cap: r.Cap, reason: why}
 				u := uses[k]
 				if u == nil {
@@ -428,9 +462,11 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 				u.Commands = appendOnce(u.Commands, r.Comm)
 			default:
 				needed = needed.With(r.Cap)
+				witness(r.Cap, "needed", ev)
 			}
 			continue
 		}
+		witness(r.Cap, "noise", ev)
 		cc.Noise += r.Count
 		k := noiseKey{r.Cap, reason, from}
 		n := noise[k]
@@ -463,13 +499,21 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 			denied = denied.Union(g.Lacking)
 			continue
 		}
+		gev := Evidence{Source: g.Source.String(), Syscall: "capset", Command: g.Comm, Count: g.Count, Tag: g.Tag}
+		if g.Source == trace.GainExec {
+			gev.Syscall = "execve"
+		}
 		if g.Source == trace.GainCapset && g.Root {
 			rootAsked = rootAsked.Union(g.Caps)
 			for _, c := range g.Caps.Caps() {
 				rootCmds[c] = appendOnce(rootCmds[c], g.Comm)
 				rootCount[c] += g.Count
+				witness(c, "used", gev)
 			}
 			continue
+		}
+		for _, c := range g.Caps.Caps() {
+			witness(c, "kept", gev)
 		}
 		k := kept[g.Source]
 		if k == nil {
@@ -499,6 +543,24 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 	for _, c := range needed.Caps() {
 		if cc := p.Checks[c.Name()]; cc != nil {
 			cc.Needed = true
+		}
+	}
+	for name, cc := range p.Checks {
+		c, _ := capset.Parse(name)
+		classes := []string{"noise"}
+		switch {
+		case needed.Has(c):
+			classes = []string{"needed", "kept"}
+		case used.Has(c):
+			classes = []string{"used"}
+		case denied.Has(c):
+			classes = []string{"denied"}
+		}
+		for _, class := range classes {
+			if e := best[classKey{c, class}]; e != nil {
+				cc.Evidence = e
+				break
+			}
 		}
 	}
 	p.Needed = needed.Names()
