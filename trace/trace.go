@@ -161,6 +161,11 @@ type Key struct {
 	// exec (a name a thread gives itself later with PR_SET_NAME is not
 	// seen; user space's Track reads it from /proc).
 	Comm string
+	// Tag identifies the session the task belongs to: a hash of the
+	// arguments of the exec that made its root, so that a container's
+	// entrypoint, each exec probe and each exec session are told apart
+	// (Options.TagSessions; 0 otherwise).
+	Tag uint32
 }
 
 // Record is a key and how many checks it counted.
@@ -217,6 +222,8 @@ type Gain struct {
 	// Lacking: for a refused capset, what the task lacked.
 	Lacking capset.Set
 	Count   uint64
+	// Tag is the session's (Key.Tag).
+	Tag uint32
 }
 
 // Root is a task that became tracked by its exec, rather than by being
