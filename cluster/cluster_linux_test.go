@@ -13,52 +13,44 @@ import (
 
 // TestClusterPagination reads thousands of objects from the real API
 // server — Pods no scheduler places, so none runs, and Deployments without
-// replicas, each with a ReplicaSet — in small pages: every object is read
-// once, in exactly the pages limit/continue makes, and what Read keeps is a
-// fraction of what it read (it never holds a list).
+// replicas, each controlling a ReplicaSet — in small pages: every object is
+// read once, in exactly the pages limit/continue makes, every ReplicaSet is
+// attributed to its listed Deployment without reading an owner, and what
+// Read keeps is a fraction of what it read (it never holds a list).
 func TestClusterPagination(t *testing.T) {
 	k := kubetest.Require(t)
 	start := time.Now()
-	ns := k.Namespace(t, "pages")
+	ns := k.StoredNamespace(t, "pages")
 	const nPods, nDeploys, page = 1500, 300, 200
 	pad := strings.Repeat("x", 4000) // as big as a typical last-applied-configuration
-	// Four kubectl processes at once: one creates its objects one request
-	// at a time.
-	const parts = 4
-	var docs [parts]strings.Builder
-	for i := range nPods {
-		fmt.Fprintf(&docs[i%parts], "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p%d, annotations: {pad: %s}}\n"+
-			"spec: {schedulerName: none, containers: [{name: c, image: %s, securityContext: {capabilities: {add: [NET_ADMIN]}}}]}\n", i, pad, kubetest.Image)
+	// Straight to the API server, many requests at a time (kubectl sends
+	// one after another). The Deployments are paused, so the controller
+	// makes no ReplicaSet of its own: each gets one here, controlled by it
+	// as the controller would write it (the controller-manager of the test
+	// cluster writes 20 objects a second, which made this test wait a
+	// minute for 300 of them).
+	deploys := make([][]byte, nDeploys)
+	for i := range deploys {
+		deploys[i] = fmt.Appendf(nil, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d%d"},"spec":{"paused":true,"replicas":0,"selector":{"matchLabels":{"app":"d%d"}},`+
+			`"template":{"metadata":{"labels":{"app":"d%d"}},"spec":{"containers":[{"name":"c","image":%q}]}}}}`, i, i, i, kubetest.Image)
 	}
-	for i := range nDeploys {
-		fmt.Fprintf(&docs[i%parts], "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d%d}\nspec: {replicas: 0, selector: {matchLabels: {app: d%d}}, "+
-			"template: {metadata: {labels: {app: d%d}}, spec: {containers: [{name: c, image: %s}]}}}\n", i, i, i, kubetest.Image)
+	uids := k.Create(t, ns, "apis/apps/v1/deployments", deploys, 8)
+	sets := make([][]byte, nDeploys)
+	for i := range sets {
+		sets[i] = fmt.Appendf(nil, `{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"d%d-1","labels":{"app":"d%d"},`+
+			`"ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"d%d","uid":%q,"controller":true,"blockOwnerDeletion":true}]},`+
+			`"spec":{"replicas":0,"selector":{"matchLabels":{"app":"d%d"}},"template":{"metadata":{"labels":{"app":"d%d"}},"spec":{"containers":[{"name":"c","image":%q}]}}}}`,
+			i, i, i, uids[i], i, i, kubetest.Image)
 	}
-	errs := make(chan error, parts)
-	for i := range parts {
-		go func() {
-			_, err := k.KubectlErr(docs[i].String(), "-n", ns, "create", "-f", "-")
-			errs <- err
-		}()
+	k.Create(t, ns, "apis/apps/v1/replicasets", sets, 8)
+	pods := make([][]byte, nPods)
+	for i := range pods {
+		pods[i] = fmt.Appendf(nil, `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p%d","annotations":{"pad":%q}},`+
+			`"spec":{"schedulerName":"none","containers":[{"name":"c","image":%q,"securityContext":{"capabilities":{"add":["NET_ADMIN"]}}}]}}`, i, pad, kubetest.Image)
 	}
-	for range parts {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		out := k.Kubectl(t, "", "-n", ns, "get", "replicasets", "-o", "name")
-		if strings.Count(out, "\n") == nDeploys {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d ReplicaSets, want %d", strings.Count(out, "\n"), nDeploys)
-		}
-		time.Sleep(time.Second)
-	}
-
+	k.Create(t, ns, "pods", pods, 8)
 	t.Logf("%d objects created in %v", nPods+2*nDeploys, time.Since(start).Round(time.Second))
+
 	c, err := Connect(Options{Kubeconfig: k.Kubeconfig, Namespace: ns})
 	if err != nil {
 		t.Fatal(err)

@@ -55,6 +55,7 @@ func setsOf(n capset.SetNames) string {
 // the same manifests in a file.
 func TestAuditClusterProof(t *testing.T) {
 	k := kubetest.Require(t)
+	t.Parallel() // each in its own namespace
 	ns := k.Namespace(t, "matrix")
 	manifest := filepath.Join("testdata", "cluster", "matrix.yaml")
 	data, err := os.ReadFile(manifest)
@@ -158,6 +159,7 @@ func TestAuditClusterProof(t *testing.T) {
 // controllers.
 func TestAuditClusterOwners(t *testing.T) {
 	k := kubetest.Require(t)
+	t.Parallel() // each in its own namespace
 	ns := k.Namespace(t, "owners")
 	img := kubetest.Image
 	sleep := `command: ["sleep", "3600"]`
@@ -306,6 +308,7 @@ func indent(s string, n int) string {
 // the rest.
 func TestAuditClusterRBAC(t *testing.T) {
 	k := kubetest.Require(t)
+	t.Parallel() // each in its own namespace
 	ns := k.Namespace(t, "rbac")
 	role, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "audit-rbac.yaml"))
 	if err != nil {
@@ -418,6 +421,7 @@ spec:
 // same containers by cgroup alone when there is no socket.
 func TestPSCluster(t *testing.T) {
 	k := kubetest.Require(t)
+	t.Parallel() // each in its own namespace
 	ns := k.Namespace(t, "ps")
 	k.Kubectl(t, `
 apiVersion: v1

@@ -11,8 +11,12 @@ package kubetest
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +24,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // EnvRun names the environment variable holding the run directory of
@@ -87,10 +93,7 @@ func (c *Cluster) Kubectl(t testing.TB, stdin string, args ...string) string {
 // with everything in it when t ends.
 func (c *Cluster) Namespace(t testing.TB, prefix string) string {
 	t.Helper()
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	ns := "capdrop-" + prefix + "-" + hex.EncodeToString(b)
-	c.Kubectl(t, "", "create", "namespace", ns)
+	ns := c.namespace(t, prefix)
 	t.Cleanup(func() {
 		// Waiting for the namespace waits for its Pods, so their
 		// containers are gone before the next test counts processes; the
@@ -100,6 +103,31 @@ func (c *Cluster) Namespace(t testing.TB, prefix string) string {
 			t.Errorf("namespace %s not deleted: %v", ns, err)
 		}
 	})
+	return ns
+}
+
+// StoredNamespace is Namespace for objects no node runs (Pods no scheduler
+// places, controllers without replicas): its deletion is asked for when t
+// ends but not waited for, since no container has to stop before the next
+// test. The API server deletes a namespace's objects one at a time, which
+// for thousands of objects takes longer than the test that made them.
+func (c *Cluster) StoredNamespace(t testing.TB, prefix string) string {
+	t.Helper()
+	ns := c.namespace(t, prefix)
+	t.Cleanup(func() {
+		if _, err := c.KubectlErr("", "delete", "namespace", ns, "--wait=false"); err != nil {
+			t.Errorf("namespace %s not deleted: %v", ns, err)
+		}
+	})
+	return ns
+}
+
+func (c *Cluster) namespace(t testing.TB, prefix string) string {
+	t.Helper()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	ns := "capdrop-" + prefix + "-" + hex.EncodeToString(b)
+	c.Kubectl(t, "", "create", "namespace", ns)
 	return ns
 }
 
@@ -143,4 +171,104 @@ func (c *Cluster) HostPID(t testing.TB, containerID string) int {
 // PodDir is where the kubelet keeps a Pod's volumes on the node.
 func (c *Cluster) PodDir(uid string) string {
 	return filepath.Join(c.Run, "kubelet", "pods", uid)
+}
+
+// Create creates many objects of one resource in ns through the API server
+// directly, workers requests at a time: kubectl sends one request after
+// another, which makes thousands of objects cost minutes. collection is the
+// resource's path below the namespace, as "pods" or
+// "apis/apps/v1/deployments" ("api/v1/" is assumed for a bare name); each
+// object is JSON. It returns the UIDs of the objects created, in order.
+func (c *Cluster) Create(t testing.TB, ns, collection string, objects [][]byte, workers int) []string {
+	t.Helper()
+	server, token := c.credentials(t)
+	group, res := "api/v1", collection
+	if i := strings.LastIndex(collection, "/"); i >= 0 {
+		group, res = collection[:i], collection[i+1:]
+	}
+	url := server + "/" + group + "/namespaces/" + ns + "/" + res
+	client := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:   &tls.Config{InsecureSkipVerify: true}, // the test cluster's self-signed certificate, as its kubeconfig says
+		ForceAttemptHTTP2: true, MaxIdleConnsPerHost: workers,
+	}, Timeout: 5 * time.Minute}
+	defer client.CloseIdleConnections()
+	uids := make([]string, len(objects))
+	jobs := make(chan int)
+	errs := make(chan error, workers)
+	for range workers {
+		go func() {
+			var first error
+			for i := range jobs {
+				if first != nil {
+					continue
+				}
+				uids[i], first = post(client, url, token, objects[i])
+			}
+			errs <- first
+		}()
+	}
+	for i := range objects {
+		jobs <- i
+	}
+	close(jobs)
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatalf("create %s in %s: %v", collection, ns, err)
+		}
+	}
+	return uids
+}
+
+// post creates one object and returns its UID.
+func post(client *http.Client, url, token string, obj []byte) (string, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(obj))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("POST %s: %s: %.4096s", url, resp.Status, body)
+	}
+	var created struct {
+		Metadata struct {
+			UID string `json:"uid"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(body, &created); err != nil || created.Metadata.UID == "" {
+		return "", fmt.Errorf("POST %s: the answer names no UID (%v)", url, err)
+	}
+	return created.Metadata.UID, nil
+}
+
+// credentials reads the API server's URL and the admin token from the
+// cluster's kubeconfig.
+func (c *Cluster) credentials(t testing.TB) (server, token string) {
+	t.Helper()
+	data, err := os.ReadFile(c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Clusters []struct {
+			Cluster struct {
+				Server string `yaml:"server"`
+			} `yaml:"cluster"`
+		} `yaml:"clusters"`
+		Users []struct {
+			User struct {
+				Token string `yaml:"token"`
+			} `yaml:"user"`
+		} `yaml:"users"`
+	}
+	if err := yaml.Unmarshal(data, &cfg); err != nil || len(cfg.Clusters) == 0 || len(cfg.Users) == 0 || cfg.Users[0].User.Token == "" {
+		t.Fatalf("%s: no server and token (%v)", c.Kubeconfig, err)
+	}
+	return strings.TrimSuffix(cfg.Clusters[0].Cluster.Server, "/"), cfg.Users[0].User.Token
 }
