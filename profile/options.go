@@ -3,7 +3,9 @@ package profile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/capdrop/capdrop/capset"
@@ -60,3 +62,22 @@ func Run(ctx context.Context, opts Options) (*Profile, error) {
 	}
 	return Command(ctx, opts.Command, opts)
 }
+
+// PrivilegeError says a mode of profile needs a capability the process
+// lacks besides the tracer's own (which trace.PrivilegeError names): the
+// command of `profile -- CMD` runs in a private mount namespace, which
+// needs CAP_SYS_ADMIN; `--container` reads the mount namespace of a
+// process that holds capabilities capdrop does not, which needs
+// CAP_SYS_PTRACE. It wraps trace.ErrPrivilege.
+type PrivilegeError struct {
+	Missing capset.Set
+	// Why says what needs it.
+	Why string
+}
+
+func (e *PrivilegeError) Error() string {
+	return fmt.Sprintf("%v: missing %s in the effective set: %s", trace.ErrPrivilege, strings.Join(e.Missing.Names(), " and "), e.Why)
+}
+
+// Unwrap makes errors.Is(err, trace.ErrPrivilege) true.
+func (e *PrivilegeError) Unwrap() error { return trace.ErrPrivilege }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/engine"
+	"github.com/capdrop/capdrop/procfs"
 	"github.com/capdrop/capdrop/source/runargs"
 	"github.com/capdrop/capdrop/trace"
 	"github.com/capdrop/capdrop/workload"
@@ -184,6 +185,16 @@ func durationC(d time.Duration) <-chan time.Time {
 	return time.After(d)
 }
 
+// effective is this process's effective capability set, as the kernel
+// reports it.
+func effective() (capset.Set, error) {
+	st, err := procfs.ReadStatus("", os.Getpid())
+	if err != nil {
+		return 0, err
+	}
+	return st.Sets.Effective, nil
+}
+
 // Command runs argv on the host in its own mount namespace (a private copy
 // of the caller's: mounts it makes stay inside) and profiles it and its
 // descendants from its exec to its exit. When the context ends or Duration
@@ -195,6 +206,12 @@ func Command(ctx context.Context, argv []string, opts Options) (*Profile, error)
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		return nil, err
+	}
+	// Asked before anything starts: without it the command could not
+	// start (fork/exec: operation not permitted).
+	if eff, err := effective(); err == nil && !eff.Has(capset.SYS_ADMIN) {
+		return nil, &PrivilegeError{Missing: capset.Of(capset.SYS_ADMIN),
+			Why: "profile -- CMD runs the command in a private mount namespace, by which the tracer tells its processes from everyone else's, and creating one needs CAP_SYS_ADMIN (which also covers the tracer); run as root, or grant CAP_SYS_ADMIN. --docker needs only CAP_BPF and CAP_PERFMON"}
 	}
 	s, err := open(opts, trace.Options{FollowNewMntNS: true})
 	if err != nil {
@@ -291,7 +308,25 @@ func Container(ctx context.Context, eng engine.API, ref string, opts Options) (*
 	if !c.State.Running || c.State.Pid <= 0 {
 		return nil, fmt.Errorf("container %s is not running (%s)", c.ShortName(), c.State.Status)
 	}
+	// Everything this mode needs is asked for up front: the tracer's
+	// capabilities, and CAP_SYS_PTRACE to read the mount namespace of a
+	// process holding capabilities capdrop does not.
+	if self, err := procfs.ReadStatus("", os.Getpid()); err == nil {
+		missing := trace.NeededPrivileges(self.Sets.Effective)
+		if target, err := procfs.ReadStatus("", c.State.Pid); err == nil && !self.Sets.Effective.Has(capset.SYS_PTRACE) &&
+			target.Sets.Permitted&^self.Sets.Permitted != 0 {
+			missing = missing.With(capset.SYS_PTRACE)
+		}
+		if missing != 0 {
+			return nil, &PrivilegeError{Missing: missing,
+				Why: fmt.Sprintf("--container traces with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), and reads the mount namespace of the container's process %d, which holds capabilities capdrop does not, with CAP_SYS_PTRACE; run as root, or grant them", c.State.Pid)}
+		}
+	}
 	mntns, err := trace.MntNS(c.State.Pid)
+	if errors.Is(err, os.ErrPermission) {
+		return nil, &PrivilegeError{Missing: capset.Of(capset.SYS_PTRACE),
+			Why: fmt.Sprintf("reading the mount namespace of the container's process %d, which holds capabilities capdrop does not, needs CAP_SYS_PTRACE; run as root, or grant CAP_SYS_PTRACE besides CAP_BPF and CAP_PERFMON", c.State.Pid)}
+	}
 	if err != nil {
 		return nil, err
 	}
