@@ -19,6 +19,7 @@ import (
 	"github.com/capdrop/capdrop/internal/input"
 	"github.com/capdrop/capdrop/source/helm"
 	"github.com/capdrop/capdrop/source/kustomize"
+	"github.com/capdrop/capdrop/source/internal/tree"
 	"github.com/capdrop/capdrop/workload"
 )
 
@@ -122,6 +123,7 @@ func Walk(parent context.Context, inputs []Input, opts Options, emit func(Result
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	n := runtime.GOMAXPROCS(0)
+	opts.allowance = tree.NewAllowance(0)
 	c := &collector{ctx: ctx, opts: opts, max: opts.MaxFileSize, dotenv: map[string]dotenvFile{},
 		sem: make(chan struct{}, n), queue: make(chan chan Result, 4*n)}
 	if c.max <= 0 {

@@ -90,6 +90,7 @@ func parse(name string, data []byte, opts Options, dotenv func(dir string) (map[
 
 func parseYAML(name string, data []byte, opts Options, composeByName bool, dotenv func(string) (map[string]string, error)) ([]workload.Workload, []*workload.Error, bool) {
 	docs, errs := tree.SplitYAML(name, data)
+	tree.Share(docs, opts.allowance)
 	var kdocs, cdocs []tree.Doc
 	for _, d := range docs {
 		switch {
@@ -134,6 +135,7 @@ func looksLikeConfig(data []byte) bool {
 
 func parseJSON(name string, data []byte, opts Options) ([]workload.Workload, []*workload.Error, bool) {
 	docs, perr := tree.ParseJSON(name, data)
+	tree.Share(docs, opts.allowance)
 	var errs []*workload.Error
 	if perr != nil {
 		errs = append(errs, perr)

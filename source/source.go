@@ -34,6 +34,11 @@ type Options struct {
 	// values, in order, and HelmSet key=value assignments applied after
 	// them, as `helm template --values F --set K=V` does.
 	HelmValues, HelmSet []string
+
+	// allowance is the run's shared pool of alias and merge expansion,
+	// which Walk sets; each file also has a budget of its own, in
+	// proportion to its size.
+	allowance *tree.Allowance
 }
 
 // DefaultMaxFileSize is the largest file read when Options.MaxFileSize is 0.

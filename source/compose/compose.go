@@ -79,7 +79,7 @@ func FromDocs(file string, docs []tree.Doc, opts Options) ([]workload.Workload, 
 		r.readFile = func(p string) ([]byte, error) { return input.ReadFile(p, input.DefaultLimit) }
 	}
 	for _, d := range docs {
-		r.w = tree.NewWalker(0)
+		r.w = tree.WalkerFor(d)
 		r.doc(d.Root)
 		if r.w.Err != nil {
 			r.errorf(d.Root, "%w", r.w.Err)

@@ -99,7 +99,7 @@ func Read(file string, docs []tree.Doc, opts Options) ([]workload.Workload, []*w
 	}
 	r := &reader{file: file, runtime: runtime, locate: opts.Locate, attrs: opts.Attrs}
 	for _, d := range docs {
-		r.w = tree.NewWalker(0)
+		r.w = tree.WalkerFor(d)
 		r.object(d.Root, 0)
 		if r.w.Err != nil {
 			r.errorf(d.Root, "%w", r.w.Err)

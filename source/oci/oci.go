@@ -64,7 +64,7 @@ func Parse(file string, data []byte) ([]workload.Workload, []*workload.Error) {
 func FromDocs(file string, data []byte, docs []tree.Doc) ([]workload.Workload, []*workload.Error) {
 	r := &reader{file: file, data: data, idx: textpos.New(file, data)}
 	for _, d := range docs {
-		r.w = tree.NewWalker(0)
+		r.w = tree.WalkerFor(d)
 		switch {
 		case IsConfig(d.Root):
 			r.config(d.Root)

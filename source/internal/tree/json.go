@@ -27,6 +27,7 @@ func ParseJSON(file string, data []byte) ([]Doc, *workload.Error) {
 	var docs []Doc
 	for {
 		if p.skip(); p.off >= len(data) {
+			budgetFor(docs)
 			return docs, nil
 		}
 		start := p.off
@@ -39,9 +40,11 @@ func ParseJSON(file string, data []byte) ([]Doc, *workload.Error) {
 				// exact place.
 				var v any
 				if err2 := json.Unmarshal(data[start:], &v); errors.As(err2, &se) {
+					budgetFor(docs)
 					return docs, &workload.Error{Pos: idx.Pos(start + max(int(se.Offset)-1, 0)), Err: fmt.Errorf("invalid JSON: %w", se)}
 				}
 			}
+			budgetFor(docs)
 			return docs, p.error(err)
 		}
 		docs = append(docs, Doc{Root: n, Line: n.Line, Start: start, End: int(p.dec.InputOffset())})

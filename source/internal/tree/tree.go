@@ -33,6 +33,14 @@ const (
 // allows: almost always an alias bomb.
 var ErrBudget = errors.New("document too complex: alias/merge expansion budget exceeded (alias bomb?)")
 
+// Share makes every document's budget draw on run (see Allowance) once
+// the file's own visits are spent.
+func Share(docs []Doc, run *Allowance) {
+	for _, d := range docs {
+		d.Budget.Share(run)
+	}
+}
+
 // Doc is one YAML document (or JSON value) of a file.
 type Doc struct {
 	// Root is the document's top node (the content of the DocumentNode).
@@ -42,6 +50,9 @@ type Doc struct {
 	// Start and End are the byte span of the document's text in the file
 	// (for YAML, from its "---" line to the next document's).
 	Start, End int
+	// Budget is what walking the file's documents may cost, shared by
+	// all of them (see NewBudget); nil gives each walker its own.
+	Budget *Budget
 }
 
 var lineRE = regexp.MustCompile(`^yaml: line (\d+): `)
@@ -78,6 +89,7 @@ func SplitYAML(file string, data []byte) ([]Doc, []*workload.Error) {
 		shift(n.Content[0], chunk.line-1)
 		docs = append(docs, Doc{Root: n.Content[0], Line: chunk.line, Start: chunk.start, End: chunk.start + len(chunk.data)})
 	}
+	budgetFor(docs)
 	return docs, errs
 }
 
@@ -99,16 +111,11 @@ func shift(n *yaml.Node, delta int) {
 		return
 	}
 	stack := []*yaml.Node{n}
-	seen := map[*yaml.Node]bool{}
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if seen[n] {
-			continue
-		}
-		seen[n] = true
 		n.Line += delta
-		stack = append(stack, n.Content...)
+		stack = append(stack, n.Content...) // a tree: aliases point through Alias, not Content
 	}
 }
 

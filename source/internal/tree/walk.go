@@ -8,18 +8,20 @@ import (
 
 // Walker reads nodes of one document, following aliases and `<<` merges
 // under a budget. When the budget runs out every method returns nothing
-// and Err is ErrBudget.
+// and Err is the budget's error (wrapping ErrBudget).
 type Walker struct {
-	budget int
-	Err    error
+	b   *Budget
+	Err error
 }
 
-// NewWalker returns a walker with budget node visits (DefaultBudget if 0).
+// NewWalker returns a walker with a budget of its own of budget node
+// visits (DefaultBudget if 0).
 func NewWalker(budget int) *Walker {
 	if budget <= 0 {
 		budget = DefaultBudget
 	}
-	return &Walker{budget: budget}
+	b := &Budget{left: int64(budget), limit: int64(budget)}
+	return &Walker{b: b}
 }
 
 // Spend charges n units of work a reader does with what it walked (copying
@@ -27,13 +29,15 @@ func NewWalker(budget int) *Walker {
 // with Err set, once the budget is spent.
 func (w *Walker) Spend(n int) bool { return w.spend(n) }
 
+// WalkerFor returns a walker for d that spends from its budget.
+func WalkerFor(d Doc) *Walker { return d.Budget.Walker() }
+
 func (w *Walker) spend(n int) bool {
 	if w.Err != nil {
 		return false
 	}
-	w.budget -= n
-	if w.budget < 0 {
-		w.Err = ErrBudget
+	if !w.b.spend(n) {
+		w.Err = w.b.Err()
 		return false
 	}
 	return true
@@ -69,27 +73,29 @@ type Pair struct {
 func (w *Walker) Pairs(m *yaml.Node) []Pair {
 	var out []Pair
 	index := map[string]int{}
-	w.pairs(w.Resolve(m), 0, func(p Pair, own bool) {
+	w.pairs(w.Resolve(m), 0, func(p Pair, own bool) bool {
 		k := p.Key.Value
 		if i, ok := index[k]; ok {
 			if own {
 				out[i] = p // an own key overrides a merged one seen first
 			}
-			return
+			return true
 		}
 		index[k] = len(out)
 		out = append(out, p)
+		return true
 	})
 	return out
 }
 
-// pairs calls f with own keys first, then merged keys in merge order.
-func (w *Walker) pairs(m *yaml.Node, depth int, f func(Pair, bool)) {
+// pairs calls f with own keys first, then merged keys in merge order,
+// until f returns false; it reports whether f never did.
+func (w *Walker) pairs(m *yaml.Node, depth int, f func(Pair, bool) bool) bool {
 	if m == nil || m.Kind != yaml.MappingNode || depth > MaxDepth || !w.spend(len(m.Content)/2+1) {
 		if depth > MaxDepth && w.Err == nil {
 			w.Err = ErrBudget
 		}
-		return
+		return true
 	}
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(m.Content); i += 2 {
@@ -101,8 +107,11 @@ func (w *Walker) pairs(m *yaml.Node, depth int, f func(Pair, bool)) {
 			merges = append(merges, m.Content[i+1])
 			continue
 		}
-		f(Pair{Key: k, Value: w.Resolve(m.Content[i+1])}, depth == 0)
+		if !f(Pair{Key: k, Value: w.Resolve(m.Content[i+1])}, depth == 0) {
+			return false
+		}
 	}
+	merged := func(p Pair, _ bool) bool { return f(p, false) }
 	for _, mg := range merges {
 		mg = w.Resolve(mg)
 		if mg == nil {
@@ -110,23 +119,33 @@ func (w *Walker) pairs(m *yaml.Node, depth int, f func(Pair, bool)) {
 		}
 		switch mg.Kind {
 		case yaml.MappingNode:
-			w.pairs(mg, depth+1, func(p Pair, _ bool) { f(p, false) })
+			if !w.pairs(mg, depth+1, merged) {
+				return false
+			}
 		case yaml.SequenceNode:
 			for _, item := range mg.Content {
-				w.pairs(w.Resolve(item), depth+1, func(p Pair, _ bool) { f(p, false) })
+				if !w.pairs(w.Resolve(item), depth+1, merged) {
+					return false
+				}
 			}
 		}
 	}
+	return true
 }
 
-// Get returns the value of key in mapping m (merges applied), or nil.
+// Get returns the value of key in mapping m (merges applied), or nil. Own
+// keys come first and earlier merges win, so the first match is the
+// value.
 func (w *Walker) Get(m *yaml.Node, key string) *yaml.Node {
-	for _, p := range w.Pairs(m) {
+	var v *yaml.Node
+	w.pairs(w.Resolve(m), 0, func(p Pair, _ bool) bool {
 		if p.Key.Value == key {
-			return p.Value
+			v = p.Value
+			return false
 		}
-	}
-	return nil
+		return true
+	})
+	return v
 }
 
 // Path follows keys from m; nil when any is missing.
