@@ -64,10 +64,12 @@ func Run(ctx context.Context, inputs []source.Input, opts Options) (*Result, err
 	return res, nil
 }
 
-// Stream audits inputs like Run, but hands each file's part to emit as soon
-// as it is audited, in input order, and keeps nothing: memory stays
-// proportional to the largest file, not to the whole input. It stops at
-// emit's first error and returns it.
+// Stream audits inputs like Run, but hands the parts over as soon as they
+// are audited, in input order, and keeps nothing: each file's workloads
+// are judged and handed over ChunkSize at a time (a file's errors and
+// counts come with its first part), so memory stays proportional to the
+// largest file's workloads as written, not to everything the audit says
+// about them. It stops at emit's first error and returns it.
 func Stream(ctx context.Context, inputs []source.Input, opts Options, emit func(Part) error) error {
 	ev, err := newEvaluator(opts)
 	if err != nil {
@@ -76,11 +78,27 @@ func Stream(ctx context.Context, inputs []source.Input, opts Options, emit func(
 	n := 0
 	return source.Walk(ctx, inputs, opts.Source, func(r source.Result) error {
 		p := Part{Errors: r.Errors, Files: r.Files, Skipped: r.Skipped, SkippedBy: r.SkippedBy}
-		p.Workloads, p.Findings = ev.evaluate(r.Workloads, n)
-		n += len(r.Workloads)
-		return emit(p)
+		ws := r.Workloads
+		for first := true; first || len(ws) > 0; first = false {
+			chunk := ws[:min(len(ws), ChunkSize)]
+			ws = ws[len(chunk):]
+			p.Workloads, p.Findings = ev.evaluate(chunk, n)
+			n += len(chunk)
+			if err := emit(p); err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return context.Cause(ctx)
+			}
+			p = Part{}
+			clear(chunk) // the workloads as read are not needed any more
+		}
+		return nil
 	})
 }
+
+// ChunkSize is how many workloads Stream judges and hands over at once.
+const ChunkSize = 512
 
 // evaluator runs the rules a policy turns on.
 type evaluator struct {

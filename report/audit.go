@@ -175,63 +175,132 @@ func NewAuditDoc(a Audit) AuditDoc {
 	doc := AuditDoc{Version: AuditVersion, Policy: a.Report.Policy, Workloads: []AuditWorkload{},
 		Findings: []AuditFinding{}, Errors: []AuditError{}}
 	for _, as := range a.Report.Workloads {
-		w, r := as.Workload, as.Result
-		aw := AuditWorkload{File: w.Pos.File, Line: w.Pos.Line, Column: w.Pos.Col, Kind: w.Kind, Name: w.Name,
-			Image: w.Image, Runtime: r.Runtime, RuntimeVersion: r.Version.String(), Privileged: w.Privileged,
-			CapAdd: nonNil(workload.Texts(w.CapAdd)), CapDrop: nonNil(workload.Texts(w.CapDrop)),
-			User: cmp.Or(w.User, w.ImageUser), RunAsUser: w.RunAsUser, Root: r.Root, UserAssumed: r.UserAssumed,
-			UserReason: r.User, NoNewPrivs: r.NoNewPrivs,
-			Sets: r.Sets.Names(), Why: []AuditWhy{}, Names: []AuditName{}, Notes: nonNil(r.Notes), Attrs: w.Attrs}
-		for _, u := range w.Uncertain {
-			aw.Uncertain = append(aw.Uncertain, AuditUncertain{Reason: u.Reason, Line: u.Pos.Line, Column: u.Pos.Col})
-		}
-		for _, cw := range r.Why {
-			x := AuditWhy{Capability: cw.Name, Reasons: []AuditReason{}}
-			for _, rs := range cw.Reasons {
-				ar := AuditReason{Source: string(rs.Source)}
-				if rs.Word != nil {
-					ar.Text = rs.Word.Text
-					ar.Line, ar.Column = wordPos(rs.Word)
-				}
-				x.Reasons = append(x.Reasons, ar)
-			}
-			aw.Why = append(aw.Why, x)
-		}
-		for _, n := range r.Names {
-			l, c := wordPos(&n.Word)
-			aw.Names = append(aw.Names, AuditName{Text: n.Word.Text, Line: l, Column: c, List: n.List,
-				Effect: string(n.Effect), Sent: n.Sent, Message: n.Message})
-		}
-		if ref := r.Refusal; ref != nil {
-			l, c := wordPos(ref.Word)
-			aw.Refused = &AuditRefusal{Stage: ref.Stage, Message: ref.Message, Hint: ref.Hint, Line: l, Column: c}
-		}
-		doc.Workloads = append(doc.Workloads, aw)
+		doc.Workloads = append(doc.Workloads, NewAuditWorkload(as))
 	}
+	for _, f := range a.Report.Findings {
+		doc.Findings = append(doc.Findings, NewAuditFinding(f, a.Report.Workloads[f.Workload].Workload.Name))
+	}
+	for _, e := range a.Errors {
+		doc.Errors = append(doc.Errors, newAuditError(e))
+	}
+	doc.Cluster = a.Cluster
+	doc.Summary = tallyOf(a).summary()
+	return doc
+}
+
+// NewAuditWorkload is one workload's element of the JSON document.
+func NewAuditWorkload(as audit.Assessment) AuditWorkload {
+	w, r := as.Workload, as.Result
+	aw := AuditWorkload{File: w.Pos.File, Line: w.Pos.Line, Column: w.Pos.Col, Kind: w.Kind, Name: w.Name,
+		Image: w.Image, Runtime: r.Runtime, RuntimeVersion: r.Version.String(), Privileged: w.Privileged,
+		CapAdd: nonNil(workload.Texts(w.CapAdd)), CapDrop: nonNil(workload.Texts(w.CapDrop)),
+		User: cmp.Or(w.User, w.ImageUser), RunAsUser: w.RunAsUser, Root: r.Root, UserAssumed: r.UserAssumed,
+		UserReason: r.User, NoNewPrivs: r.NoNewPrivs,
+		Sets: r.Sets.Names(), Why: []AuditWhy{}, Names: []AuditName{}, Notes: nonNil(r.Notes), Attrs: w.Attrs}
+	for _, u := range w.Uncertain {
+		aw.Uncertain = append(aw.Uncertain, AuditUncertain{Reason: u.Reason, Line: u.Pos.Line, Column: u.Pos.Col})
+	}
+	for _, cw := range r.Why {
+		x := AuditWhy{Capability: cw.Name, Reasons: []AuditReason{}}
+		for _, rs := range cw.Reasons {
+			ar := AuditReason{Source: string(rs.Source)}
+			if rs.Word != nil {
+				ar.Text = rs.Word.Text
+				ar.Line, ar.Column = wordPos(rs.Word)
+			}
+			x.Reasons = append(x.Reasons, ar)
+		}
+		aw.Why = append(aw.Why, x)
+	}
+	for _, n := range r.Names {
+		l, c := wordPos(&n.Word)
+		aw.Names = append(aw.Names, AuditName{Text: n.Word.Text, Line: l, Column: c, List: n.List,
+			Effect: string(n.Effect), Sent: n.Sent, Message: n.Message})
+	}
+	if ref := r.Refusal; ref != nil {
+		l, c := wordPos(ref.Word)
+		aw.Refused = &AuditRefusal{Stage: ref.Stage, Message: ref.Message, Hint: ref.Hint, Line: l, Column: c}
+	}
+	return aw
+}
+
+// NewAuditFinding is one finding's element of the JSON document; name is
+// its workload's.
+func NewAuditFinding(f audit.Finding, name string) AuditFinding {
+	rule, _ := audit.RuleByID(f.Rule)
+	return AuditFinding{Rule: f.Rule, Severity: f.Severity.String(), Title: rule.Title,
+		File: f.Pos.File, Line: f.Pos.Line, Column: f.Pos.Col, Workload: name,
+		WorkloadIdx: f.Workload, Message: f.Message, Fix: f.Fix, Capabilities: f.Caps.Names(), Uncertain: f.Uncertain}
+}
+
+func newAuditError(e *workload.Error) AuditError {
+	return AuditError{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: errText(e), Warning: e.Warning}
+}
+
+// tally counts what the summaries say, part by part as an audit streams
+// in, or all at once (tallyOf).
+type tally struct {
+	files, skipped, workloads int
+	skippedBy                 map[string]int
+	bySeverity                map[audit.Severity]int
+	byRule                    map[string]map[audit.Severity]int
+	byFile                    map[string]int
+	files_                    []string // files with findings, in order of first finding
+	findings, errs, warns     int
+	max                       audit.Severity
+}
+
+func tallyOf(a Audit) *tally {
+	t := &tally{}
+	t.add(len(a.Report.Workloads), a.Report.Findings, a.Errors, a.Files, a.Skipped, a.SkippedBy)
+	return t
+}
+
+func (t *tally) add(workloads int, fs []audit.Finding, errs []*workload.Error, files, skipped int, skippedBy map[string]int) {
+	if t.bySeverity == nil {
+		t.bySeverity, t.byRule, t.byFile = map[audit.Severity]int{}, map[string]map[audit.Severity]int{}, map[string]int{}
+	}
+	t.workloads += workloads
+	t.files += files
+	t.skipped += skipped
+	for why, n := range skippedBy {
+		if t.skippedBy == nil {
+			t.skippedBy = map[string]int{}
+		}
+		t.skippedBy[why] += n
+	}
+	for _, f := range fs {
+		t.bySeverity[f.Severity]++
+		t.findings++
+		t.max = max(t.max, f.Severity)
+		if t.byRule[f.Rule] == nil {
+			t.byRule[f.Rule] = map[audit.Severity]int{}
+		}
+		t.byRule[f.Rule][f.Severity]++
+		if t.byFile[f.Pos.File] == 0 {
+			t.files_ = append(t.files_, f.Pos.File)
+		}
+		t.byFile[f.Pos.File]++
+	}
+	for _, e := range errs {
+		if e.Warning {
+			t.warns++
+		} else {
+			t.errs++
+		}
+	}
+}
+
+func (t *tally) summary() AuditSummary {
 	counts := map[string]int{}
 	for _, s := range audit.Severities {
 		counts[s] = 0
 	}
-	for _, f := range a.Report.Findings {
-		rule, _ := audit.RuleByID(f.Rule)
-		doc.Findings = append(doc.Findings, AuditFinding{Rule: f.Rule, Severity: f.Severity.String(), Title: rule.Title,
-			File: f.Pos.File, Line: f.Pos.Line, Column: f.Pos.Col, Workload: a.Report.Workloads[f.Workload].Workload.Name,
-			WorkloadIdx: f.Workload, Message: f.Message, Fix: f.Fix, Capabilities: f.Caps.Names(), Uncertain: f.Uncertain})
-		counts[f.Severity.String()]++
+	for s, n := range t.bySeverity {
+		counts[s.String()] = n
 	}
-	errs, warns := 0, 0
-	for _, e := range a.Errors {
-		doc.Errors = append(doc.Errors, AuditError{File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Col, Message: errText(e), Warning: e.Warning})
-		if e.Warning {
-			warns++
-		} else {
-			errs++
-		}
-	}
-	doc.Cluster = a.Cluster
-	doc.Summary = AuditSummary{Files: a.Files, Skipped: a.Skipped, SkippedBy: a.SkippedBy, Workloads: len(a.Report.Workloads),
-		Findings: counts, Errors: errs, Warnings: warns}
-	return doc
+	return AuditSummary{Files: t.files, Skipped: t.skipped, SkippedBy: t.skippedBy, Workloads: t.workloads,
+		Findings: counts, Errors: t.errs, Warnings: t.warns}
 }
 
 func errText(e *workload.Error) string {
@@ -247,51 +316,83 @@ func errText(e *workload.Error) string {
 // re-indented in memory at once.
 func AuditJSON(w io.Writer, a Audit) error {
 	doc := NewAuditDoc(a)
-	bw := bufio.NewWriterSize(w, 256<<10)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	value := func(v any, indent string) []byte {
-		buf.Reset()
-		enc.SetIndent(indent, "  ")
-		if err := enc.Encode(v); err != nil {
-			panic(err) // only plain structs, strings and numbers: cannot fail
-		}
-		return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	}
-	field := func(name string, v any, last bool) {
-		fmt.Fprintf(bw, "  %q: %s", name, value(v, "  "))
-		if !last {
-			bw.WriteString(",")
-		}
-		bw.WriteString("\n")
-	}
-	list := func(name string, n int, elem func(i int) any) {
-		fmt.Fprintf(bw, "  %q: [", name)
-		for i := 0; i < n; i++ {
-			if i > 0 {
-				bw.WriteString(",")
-			}
-			bw.WriteString("\n    ")
-			bw.Write(value(elem(i), "    "))
-		}
-		if n > 0 {
-			bw.WriteString("\n  ")
-		}
-		bw.WriteString("],\n")
-	}
-	bw.WriteString("{\n")
-	field("version", doc.Version, false)
-	field("policy", doc.Policy, false)
-	list("workloads", len(doc.Workloads), func(i int) any { return doc.Workloads[i] })
-	list("findings", len(doc.Findings), func(i int) any { return doc.Findings[i] })
-	list("errors", len(doc.Errors), func(i int) any { return doc.Errors[i] })
+	jw := newJSONWriter(w)
+	jw.begin(doc.Policy)
+	jw.list("workloads", len(doc.Workloads), func(i int) any { return doc.Workloads[i] })
+	jw.list("findings", len(doc.Findings), func(i int) any { return doc.Findings[i] })
+	jw.list("errors", len(doc.Errors), func(i int) any { return doc.Errors[i] })
 	if doc.Cluster != nil {
-		field("cluster", doc.Cluster, false)
+		jw.field("cluster", doc.Cluster, false)
 	}
-	field("summary", doc.Summary, true)
-	bw.WriteString("}\n")
-	return bw.Flush()
+	jw.field("summary", doc.Summary, true)
+	jw.end()
+	return jw.bw.Flush()
+}
+
+// jsonWriter writes the audit document's layout piece by piece.
+type jsonWriter struct {
+	bw  *bufio.Writer
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+func newJSONWriter(w io.Writer) *jsonWriter {
+	jw := &jsonWriter{bw: bufio.NewWriterSize(w, 256<<10)}
+	jw.enc = json.NewEncoder(&jw.buf)
+	jw.enc.SetEscapeHTML(false)
+	return jw
+}
+
+// value encodes v indented for its place in the document.
+func (jw *jsonWriter) value(v any, indent string) []byte {
+	jw.buf.Reset()
+	jw.enc.SetIndent(indent, "  ")
+	if err := jw.enc.Encode(v); err != nil {
+		panic(err) // only plain structs, strings and numbers: cannot fail
+	}
+	return bytes.TrimSuffix(jw.buf.Bytes(), []byte("\n"))
+}
+
+func (jw *jsonWriter) begin(policy string) {
+	jw.bw.WriteString("{\n")
+	jw.field("version", AuditVersion, false)
+	jw.field("policy", policy, false)
+}
+
+func (jw *jsonWriter) end() { jw.bw.WriteString("}\n") }
+
+func (jw *jsonWriter) field(name string, v any, last bool) {
+	fmt.Fprintf(jw.bw, "  %q: %s", name, jw.value(v, "  "))
+	if !last {
+		jw.bw.WriteString(",")
+	}
+	jw.bw.WriteString("\n")
+}
+
+// open, elem and close write a list element by element.
+func (jw *jsonWriter) open(name string) { fmt.Fprintf(jw.bw, "  %q: [", name) }
+
+func (jw *jsonWriter) elem(first bool, v []byte) {
+	if !first {
+		jw.bw.WriteString(",")
+	}
+	jw.bw.WriteString("\n    ")
+	jw.bw.Write(v)
+}
+
+func (jw *jsonWriter) close(n int) {
+	if n > 0 {
+		jw.bw.WriteString("\n  ")
+	}
+	jw.bw.WriteString("],\n")
+}
+
+func (jw *jsonWriter) list(name string, n int, elem func(i int) any) {
+	jw.open(name)
+	for i := 0; i < n; i++ {
+		jw.elem(i == 0, jw.value(elem(i), "    "))
+	}
+	jw.close(n)
 }
 
 // SeverityLabel colours a severity by its gravity.
@@ -313,39 +414,49 @@ func (t Text) SeverityLabel(s audit.Severity) string {
 // read, skipped (and why) and warned about. AuditVerbose shows every
 // workload with its sets and the fixes.
 func (t Text) AuditText(w io.Writer, a Audit) error {
-	p := t.pal()
 	var b strings.Builder
 	file := "\x00"
-	for _, f := range a.Report.Findings {
-		if f.Pos.File != file {
-			if file != "\x00" {
-				b.WriteString("\n")
-			}
-			file = f.Pos.File
-			b.WriteString(p.Bold(file) + "\n")
-		}
-		fmt.Fprintf(&b, "  %-7s %-8s %s  %s\n", lineCol(f.Pos), t.SeverityLabel(f.Severity), p.Bold(f.Rule), f.Message)
-	}
+	t.findingLines(&b, a.Report.Findings, &file)
 	if len(a.Report.Findings) > 0 {
 		b.WriteString("\n")
 	}
 	if a.Cluster != nil {
 		t.clusterText(&b, a.Cluster)
 	}
-	b.WriteString(auditSummary(a))
+	b.WriteString(auditSummary(tallyOf(a), a.Report.Policy))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// findingLines writes findings one line each, a file heading whenever the
+// file changes from *file.
+func (t Text) findingLines(b *strings.Builder, fs []audit.Finding, file *string) {
+	p := t.pal()
+	for _, f := range fs {
+		if f.Pos.File != *file {
+			if *file != "\x00" {
+				b.WriteString("\n")
+			}
+			*file = f.Pos.File
+			b.WriteString(p.Bold(*file) + "\n")
+		}
+		fmt.Fprintf(b, "  %-7s %-8s %s  %s\n", lineCol(f.Pos), t.SeverityLabel(f.Severity), p.Bold(f.Rule), f.Message)
+	}
 }
 
 // AuditQuiet writes the findings alone, one line each, file:line:col
 // first, as compilers and grep print them.
 func (t Text) AuditQuiet(w io.Writer, a Audit) error {
 	var b strings.Builder
-	for _, f := range a.Report.Findings {
-		fmt.Fprintf(&b, "%s: %s %s: %s\n", f.Pos, strings.ToUpper(f.Severity.String()), f.Rule, f.Message)
-	}
+	quietLines(&b, a.Report.Findings)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func quietLines(b *strings.Builder, fs []audit.Finding) {
+	for _, f := range fs {
+		fmt.Fprintf(b, "%s: %s %s: %s\n", f.Pos, strings.ToUpper(f.Severity.String()), f.Rule, f.Message)
+	}
 }
 
 func lineCol(p workload.Position) string {
@@ -360,57 +471,48 @@ func lineCol(p workload.Position) string {
 
 // auditSummary counts the findings by rule and by file, then says what was
 // read and skipped.
-func auditSummary(a Audit) string {
+func auditSummary(t *tally, policy string) string {
 	var b strings.Builder
-	if n := len(a.Report.Findings); n > 0 {
-		byRule := map[string]map[audit.Severity]int{}
-		byFile := map[string]int{}
-		var rules, files []string
-		for _, f := range a.Report.Findings {
-			if byRule[f.Rule] == nil {
-				byRule[f.Rule] = map[audit.Severity]int{}
-				rules = append(rules, f.Rule)
-			}
-			byRule[f.Rule][f.Severity]++
-			if byFile[f.Pos.File] == 0 {
-				files = append(files, f.Pos.File)
-			}
-			byFile[f.Pos.File]++
+	if t.findings > 0 {
+		rules := make([]string, 0, len(t.byRule))
+		for r := range t.byRule {
+			rules = append(rules, r)
 		}
 		slices.Sort(rules)
 		var parts []string
 		for _, r := range rules {
-			parts = append(parts, r+" "+severityCounts(byRule[r]))
+			parts = append(parts, r+" "+severityCounts(t.byRule[r]))
 		}
 		b.WriteString("by rule: " + strings.Join(parts, ", ") + "\n")
-		slices.SortStableFunc(files, func(x, y string) int { return cmp.Or(cmp.Compare(byFile[y], byFile[x]), cmp.Compare(x, y)) })
+		files := slices.Clone(t.files_)
+		slices.SortStableFunc(files, func(x, y string) int { return cmp.Or(cmp.Compare(t.byFile[y], t.byFile[x]), cmp.Compare(x, y)) })
 		parts = parts[:0]
 		for i, f := range files {
 			if i == 10 {
 				parts = append(parts, fmt.Sprintf("%d more", len(files)-10))
 				break
 			}
-			parts = append(parts, fmt.Sprintf("%s %d", f, byFile[f]))
+			parts = append(parts, fmt.Sprintf("%s %d", f, t.byFile[f]))
 		}
 		b.WriteString("by file: " + strings.Join(parts, ", ") + "\n")
 	}
-	line := fmt.Sprintf("%s read", plural(a.Files-a.Skipped, "file", "files"))
-	if a.Skipped > 0 {
-		whys := make([]string, 0, len(a.SkippedBy))
-		for why := range a.SkippedBy {
+	line := fmt.Sprintf("%s read", plural(t.files-t.skipped, "file", "files"))
+	if t.skipped > 0 {
+		whys := make([]string, 0, len(t.skippedBy))
+		for why := range t.skippedBy {
 			whys = append(whys, why)
 		}
-		slices.SortFunc(whys, func(x, y string) int { return cmp.Or(cmp.Compare(a.SkippedBy[y], a.SkippedBy[x]), cmp.Compare(x, y)) })
+		slices.SortFunc(whys, func(x, y string) int { return cmp.Or(cmp.Compare(t.skippedBy[y], t.skippedBy[x]), cmp.Compare(x, y)) })
 		var parts []string
 		for _, why := range whys {
-			parts = append(parts, fmt.Sprintf("%d %s", a.SkippedBy[why], why))
+			parts = append(parts, fmt.Sprintf("%d %s", t.skippedBy[why], why))
 		}
-		line += fmt.Sprintf(", %d skipped", a.Skipped)
+		line += fmt.Sprintf(", %d skipped", t.skipped)
 		if len(parts) > 0 {
 			line += " (" + strings.Join(parts, "; ") + ")"
 		}
 	}
-	b.WriteString(line + "; " + auditSummaryLine(a) + "\n")
+	b.WriteString(line + "; " + t.line(policy) + "\n")
 	return b.String()
 }
 
@@ -433,43 +535,59 @@ func severityCounts(m map[audit.Severity]int) string {
 // file, each with its computed sets, why they hold what they hold, and its
 // findings with their fixes; then the summary.
 func (t Text) AuditVerbose(w io.Writer, a Audit) error {
+	var b strings.Builder
+	file := "\x00"
+	t.auditBlocks(&b, a.Report.Workloads, a.Report.Findings, 0, &file)
+	if len(a.Report.Workloads) > 0 {
+		b.WriteString("\n")
+	}
+	if a.Cluster != nil {
+		t.clusterText(&b, a.Cluster)
+	}
+	b.WriteString(auditSummary(tallyOf(a), a.Report.Policy))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// auditBlocks writes workloads (the first of which has index base in the
+// audit) in file, line and column order with their findings, a file
+// heading whenever the file changes from *file.
+func (t Text) auditBlocks(b *strings.Builder, workloads []audit.Assessment, findings []audit.Finding, base int, file *string) {
 	p := t.pal()
 	width := t.wrapWidth()
-	var b strings.Builder
 	byWorkload := map[int][]audit.Finding{}
-	for _, f := range a.Report.Findings {
-		byWorkload[f.Workload] = append(byWorkload[f.Workload], f)
+	for _, f := range findings {
+		byWorkload[f.Workload-base] = append(byWorkload[f.Workload-base], f)
 	}
-	order := make([]int, len(a.Report.Workloads))
+	order := make([]int, len(workloads))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(i, j int) int {
-		x, y := a.Report.Workloads[i].Workload.Pos, a.Report.Workloads[j].Workload.Pos
+		x, y := workloads[i].Workload.Pos, workloads[j].Workload.Pos
 		return cmp.Or(cmp.Compare(x.File, y.File), cmp.Compare(x.Line, y.Line), cmp.Compare(x.Col, y.Col))
 	})
-	file := "\x00"
 	for _, i := range order {
-		as := a.Report.Workloads[i]
+		as := workloads[i]
 		wl, r := as.Workload, as.Result
-		if wl.Pos.File != file {
-			if file != "\x00" {
+		if wl.Pos.File != *file {
+			if *file != "\x00" {
 				b.WriteString("\n")
 			}
-			file = wl.Pos.File
-			b.WriteString(p.Bold(file) + "\n")
+			*file = wl.Pos.File
+			b.WriteString(p.Bold(*file) + "\n")
 		}
 		who := "root"
 		if !r.Root {
 			who = "non-root"
 		}
-		fmt.Fprintf(&b, "\n  %s  %s  %s, %s, %s (%s)\n", p.Bold(wl.Name), wl.Pos, wl.Kind, runtimeLabel(r), who, r.User)
+		fmt.Fprintf(b, "\n  %s  %s  %s, %s, %s (%s)\n", p.Bold(wl.Name), wl.Pos, wl.Kind, runtimeLabel(r), who, r.User)
 		if r.Refusal != nil {
 			b.WriteString(term.WrapHanging(fmt.Sprintf("refused at %s: %s", r.Refusal.Stage, r.Refusal.Message),
 				width, "    "+p.Red("✗")+" ", "      ") + "\n")
 		} else {
-			t.auditSets(&b, r)
-			t.auditWhy(&b, r)
+			t.auditSets(b, r)
+			t.auditWhy(b, r)
 		}
 		for _, note := range r.Notes {
 			b.WriteString(term.WrapHanging(note, width, "    note  ", "          ") + "\n")
@@ -489,15 +607,6 @@ func (t Text) AuditVerbose(w io.Writer, a Audit) error {
 			}
 		}
 	}
-	if len(a.Report.Workloads) > 0 {
-		b.WriteString("\n")
-	}
-	if a.Cluster != nil {
-		t.clusterText(&b, a.Cluster)
-	}
-	b.WriteString(auditSummary(a))
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // auditSets prints the five sets, grouping the sets that are equal.
@@ -576,35 +685,24 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-func auditSummaryLine(a Audit) string {
-	counts := map[audit.Severity]int{}
-	for _, f := range a.Report.Findings {
-		counts[f.Severity]++
-	}
+// line is the summary's last clause: workloads, findings by severity,
+// input errors and warnings, policy.
+func (t *tally) line(policy string) string {
 	var parts []string
 	for s := audit.Critical; s >= audit.Low; s-- {
-		if counts[s] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		if t.bySeverity[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", t.bySeverity[s], s))
 		}
 	}
-	line := fmt.Sprintf("%s, %s", plural(len(a.Report.Workloads), "workload", "workloads"),
-		plural(len(a.Report.Findings), "finding", "findings"))
+	line := fmt.Sprintf("%s, %s", plural(t.workloads, "workload", "workloads"), plural(t.findings, "finding", "findings"))
 	if len(parts) > 0 {
 		line += " (" + strings.Join(parts, ", ") + ")"
 	}
-	errs, warns := 0, 0
-	for _, e := range a.Errors {
-		if e.Warning {
-			warns++
-		} else {
-			errs++
-		}
+	if t.errs > 0 {
+		line += ", " + plural(t.errs, "input error", "input errors")
 	}
-	if errs > 0 {
-		line += ", " + plural(errs, "input error", "input errors")
+	if t.warns > 0 {
+		line += ", " + plural(t.warns, "warning", "warnings")
 	}
-	if warns > 0 {
-		line += ", " + plural(warns, "warning", "warnings")
-	}
-	return line + fmt.Sprintf("; policy %s", a.Report.Policy)
+	return line + fmt.Sprintf("; policy %s", policy)
 }

@@ -2,10 +2,12 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -257,4 +259,97 @@ func TestSARIFFingerprintsUnique(t *testing.T) {
 		}
 		t.Logf("%s: %d results, %d fingerprints", f, n, len(seen))
 	}
+}
+// TestAuditStreamGivesTheSameReport feeds a report to AuditStream in
+// parts, as audit.Stream does, and wants every format to print what the
+// one-shot renderer prints for the whole report (findings sorted within
+// each part, as the sample's are overall).
+func TestAuditStreamGivesTheSameReport(t *testing.T) {
+	full := sampleAudit(t)
+	empty := Audit{Report: &audit.Report{Policy: "default"}}
+	for _, a := range []Audit{inFileOrder(full), empty} {
+		// Cut the report into parts of two workloads, findings with
+		// their workloads, the errors with the first part.
+		var parts []audit.Part
+		for i := 0; i < len(a.Report.Workloads) || i == 0; i += 2 {
+			p := audit.Part{Workloads: a.Report.Workloads[i:min(i+2, len(a.Report.Workloads))]}
+			if i == 0 {
+				p.Errors, p.Files, p.Skipped = a.Errors, a.Files, a.Skipped
+			}
+			for _, f := range a.Report.Findings {
+				if f.Workload >= i && f.Workload < i+2 {
+					p.Findings = append(p.Findings, f)
+				}
+			}
+			parts = append(parts, p)
+		}
+		ordered := *a.Report
+		ordered.Findings = nil
+		for _, p := range parts {
+			ordered.Findings = append(ordered.Findings, p.Findings...)
+		}
+		b := a
+		b.Report = &ordered
+		for _, format := range []string{StreamJSON, StreamText, StreamQuiet, StreamVerbose, StreamSARIF} {
+			var one, streamed bytes.Buffer
+			var err error
+			switch format {
+			case StreamJSON:
+				err = AuditJSON(&one, b)
+			case StreamSARIF:
+				err = AuditSARIF(&one, b)
+			case StreamQuiet:
+				err = Text{}.AuditQuiet(&one, b)
+			case StreamVerbose:
+				err = Text{}.AuditVerbose(&one, b)
+			default:
+				err = Text{}.AuditText(&one, b)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := NewAuditStream(&streamed, format, Text{}, b.Report.Policy, b.Tool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range parts {
+				if err := s.Add(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if streamed.String() != one.String() {
+				t.Errorf("%s: streamed report differs:\n%s\n---\n%s", format, streamed.String(), one.String())
+			}
+		}
+	}
+}
+
+// inFileOrder reorders a report's workloads by file, line and column, as
+// audit.Stream hands them over, renumbering the findings.
+func inFileOrder(a Audit) Audit {
+	r := *a.Report
+	order := make([]int, len(r.Workloads))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int {
+		x, y := r.Workloads[i].Workload.Pos, r.Workloads[j].Workload.Pos
+		return cmp.Or(cmp.Compare(x.File, y.File), cmp.Compare(x.Line, y.Line), cmp.Compare(x.Col, y.Col))
+	})
+	newIdx := make([]int, len(order))
+	r.Workloads = nil
+	for k, i := range order {
+		newIdx[i] = k
+		r.Workloads = append(r.Workloads, a.Report.Workloads[i])
+	}
+	r.Findings = nil
+	for _, f := range a.Report.Findings {
+		f.Workload = newIdx[f.Workload]
+		r.Findings = append(r.Findings, f)
+	}
+	a.Report = &r
+	return a
 }

@@ -184,27 +184,52 @@ func runAudit(ctx context.Context, s *term.Streams, o *auditOptions, paths []str
 			inputs[i] = source.Input{Reader: s.In, Name: source.StdinName}
 		}
 	}
-	res, err := audit.Run(ctx, inputs, audit.Options{
+	aopts := audit.Options{
 		Policy:   o.policy.String(),
 		Merge:    mopts,
 		Disable:  o.disable,
 		Baseline: base,
 		Source:   source.Options{Exclude: o.exclude, Runtime: workload.Runtime(o.runtime.String()), HelmValues: o.values, HelmSet: o.set},
-	})
+	}
+	if o.output.String() == "matrix" || o.writeBase != "" {
+		// These need the whole report at once.
+		res, err := audit.Run(ctx, inputs, aopts)
+		if err != nil {
+			return err
+		}
+		if o.writeBase != "" {
+			data, err := json.MarshalIndent(audit.NewBaseline(&res.Report), "", "  ")
+			if err == nil {
+				err = os.WriteFile(o.writeBase, append(data, '\n'), 0o644)
+			}
+			if err != nil {
+				return fmt.Errorf("--baseline-write: %w", err)
+			}
+		}
+		a := report.Audit{Report: &res.Report, Errors: res.Errors, Files: res.Files, Skipped: res.Skipped, SkippedBy: res.SkippedBy, Tool: versionInfo().Version}
+		return renderAudit(s, o, a)
+	}
+	// Streamed: what is kept does not grow with the input.
+	format := o.output.String()
+	switch {
+	case format != "text":
+	case o.quiet:
+		format = report.StreamQuiet
+	case o.verbose:
+		format = report.StreamVerbose
+	}
+	st, err := report.NewAuditStream(s.Out, format, textRenderer(s), aopts.Policy, versionInfo().Version)
 	if err != nil {
 		return err
 	}
-	if o.writeBase != "" {
-		data, err := json.MarshalIndent(audit.NewBaseline(&res.Report), "", "  ")
-		if err == nil {
-			err = os.WriteFile(o.writeBase, append(data, '\n'), 0o644)
-		}
-		if err != nil {
-			return fmt.Errorf("--baseline-write: %w", err)
-		}
+	defer st.Discard()
+	if err := audit.Stream(ctx, inputs, aopts, st.Add); err != nil {
+		return err
 	}
-	a := report.Audit{Report: &res.Report, Errors: res.Errors, Files: res.Files, Skipped: res.Skipped, SkippedBy: res.SkippedBy, Tool: versionInfo().Version}
-	return renderAudit(s, o, a)
+	if err := st.Close(); err != nil {
+		return err
+	}
+	return auditExit(s, o, st.Max(), st.Errors(), nil)
 }
 
 // renderAudit prints an audit in the chosen format and maps it to the exit
@@ -233,14 +258,20 @@ func renderAudit(s *term.Streams, o *auditOptions, a report.Audit) error {
 	if err != nil {
 		return err
 	}
+	return auditExit(s, o, a.Report.Max(), a.Errors, a.Cluster)
+}
+
+// auditExit reports the input errors (and a cluster's unread resources) on
+// standard error and maps the audit to the exit status.
+func auditExit(s *term.Streams, o *auditOptions, max audit.Severity, errs []*workload.Error, cluster *report.Cluster) error {
 	failed := 0
-	if a.Cluster != nil {
-		for _, sk := range a.Cluster.Skipped {
+	if cluster != nil {
+		for _, sk := range cluster.Skipped {
 			fmt.Fprintf(s.ErrOut, "capdrop: not read: %s: %s\n", sk.Resource, sk.Reason)
 			failed++
 		}
 	}
-	for _, e := range a.Errors {
+	for _, e := range errs {
 		if e.Warning {
 			fmt.Fprintf(s.ErrOut, "capdrop: warning: %v\n", e)
 			if o.strict {
@@ -254,7 +285,7 @@ func renderAudit(s *term.Streams, o *auditOptions, a report.Audit) error {
 	switch t := threshold(o.failOn); {
 	case failed > 0:
 		return &ExitError{Code: ExitUsage, Silent: true, Err: fmt.Errorf("%d input errors", failed)}
-	case t != audit.SeverityUnset && a.Report.Max() >= t:
+	case t != audit.SeverityUnset && max >= t:
 		return errFindings
 	}
 	return nil

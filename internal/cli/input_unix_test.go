@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,5 +70,32 @@ func TestNoInputBlocksOrFloods(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAuditBombExits2 audits an alias bomb beside an honest file: exit 2,
+// an error naming the file and the budget, and the honest file audited.
+func TestAuditBombExits2(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("m0: &m0 {k: v}\n")
+	for i := 1; i < 40; i++ {
+		b.WriteString(strings.NewReplacer("I", fmt.Sprint(i), "P", fmt.Sprint(i-1)).Replace("mI: &mI {<<: [*mP, *mP, *mP, *mP], kI: v}\n"))
+	}
+	b.WriteString("services:\n  web:\n    <<: *m39\n    image: x\n")
+	bomb := filepath.Join(dir, "bomb", "compose.yaml")
+	good := filepath.Join(dir, "good", "compose.yaml")
+	for p, body := range map[string]string{bomb: b.String(), good: "services:\n  api:\n    image: y\n"} {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout, stderr, code := runMain(t, "audit", "--fail-on", "never", "-o", "json", dir)
+	if code != ExitUsage || !strings.Contains(stderr, bomb+":1:1: document too complex: alias/merge expansion needs more than its budget of") ||
+		!strings.Contains(stdout, `"name": "api"`) {
+		t.Errorf("exit %d\nstderr %s\nstdout %.300s", code, stderr, stdout)
 	}
 }
