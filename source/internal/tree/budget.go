@@ -17,7 +17,7 @@ import (
 // many, costs no more than its size times PerNode plus the pools.
 const (
 	PerNode  = 64
-	FilePool = 64 << 10
+	FilePool = 1 << 20
 	// DefaultAllowance is a run's shared pool.
 	DefaultAllowance = 4 << 20
 )
