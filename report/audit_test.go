@@ -260,6 +260,7 @@ func TestSARIFFingerprintsUnique(t *testing.T) {
 		t.Logf("%s: %d results, %d fingerprints", f, n, len(seen))
 	}
 }
+
 // TestAuditStreamGivesTheSameReport feeds a report to AuditStream in
 // parts, as audit.Stream does, and wants every format to print what the
 // one-shot renderer prints for the whole report (findings sorted within
