@@ -18,8 +18,8 @@ import (
 
 	"github.com/capdrop/capdrop/internal/input"
 	"github.com/capdrop/capdrop/source/helm"
-	"github.com/capdrop/capdrop/source/kustomize"
 	"github.com/capdrop/capdrop/source/internal/tree"
+	"github.com/capdrop/capdrop/source/kustomize"
 	"github.com/capdrop/capdrop/workload"
 )
 
