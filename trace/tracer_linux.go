@@ -261,13 +261,17 @@ func probe(m Mechanism) error {
 	switch m {
 	case TracepointBTF, RawTracepoint:
 		if !tracepointExists("capability", "cap_capable") {
-			if m == TracepointBTF {
-				if spec, err := btf.LoadKernelSpec(); err == nil {
-					var td *btf.Typedef
-					if spec.TypeByName("btf_trace_cap_capable", &td) == nil {
-						return nil
-					}
+			// Neither attaches through tracefs: the kernel's BTF
+			// knows the tracepoint as well, when tracefs is not mounted.
+			spec, err := btf.LoadKernelSpec()
+			if err == nil {
+				var td *btf.Typedef
+				if spec.TypeByName("btf_trace_cap_capable", &td) == nil {
+					return nil
 				}
+			}
+			if err != nil && !tracefsMounted() {
+				return fmt.Errorf("cannot tell whether this kernel has the capability:cap_capable tracepoint: it has no BTF and tracefs is not mounted (as root: mount -t tracefs tracefs /sys/kernel/tracing): %w", ErrUnsupported)
 			}
 			return fmt.Errorf("no capability:cap_capable tracepoint (added in Linux 6.14): %w", ErrUnsupported)
 		}
@@ -307,6 +311,17 @@ func checkCapCapableBTF(spec *btf.Spec) error {
 		return fmt.Errorf("cap_capable's fourth parameter is the pre-5.1 audit flag: %w", ErrUnsupported)
 	}
 	return nil
+}
+
+// tracefsMounted reports whether tracefs is mounted where the kernel's
+// trace events are looked up.
+func tracefsMounted() bool {
+	for _, root := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+		if _, err := os.Stat(filepath.Join(root, "events")); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func tracepointExists(group, name string) bool {
