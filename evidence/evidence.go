@@ -1,12 +1,17 @@
 // Package evidence reads the documents capdrop writes about what a workload
 // needs — a profile (`capdrop profile -o json`: the capabilities measured as
-// needed) and a verify result (`capdrop verify -o json`: the set proven to
-// work) — into a capability set, with one policy for every verb that takes
-// one (verify --from, fix --from):
+// needed), a verify result (`capdrop verify -o json` or `capdrop k8s verify
+// -o json`: the set proven to work) and a cluster profile (`capdrop k8s
+// profile -o json`: one profile per workload container, of which Pick
+// chooses one) — into a capability set, with one policy for every verb that
+// takes one (verify --from, fix --from, k8s recommend, k8s verify --from):
 //
 //   - a profile's set is what it recommends: its "needed" capabilities plus
 //     those it lists as used but not yet proven needed ("used_not_proven"),
 //     which verification decides about;
+//   - a cluster profile's set, for one workload container, is the same:
+//     needed plus used but not proven, over every replica; a partial
+//     profile is refused unless the caller allows it (ErrPartial);
 //   - a verify result that did not pass is refused: its set is known not to
 //     work (ErrFailed);
 //   - the set must be a list of capability names; ALL is refused, since
@@ -23,6 +28,7 @@ import (
 	"io"
 
 	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/clusterprofile"
 )
 
 // Kind says which document a set came from.
@@ -32,6 +38,9 @@ type Kind string
 const (
 	Profile Kind = "profile" // capdrop profile -o json: the set is "needed" plus "used_not_proven"
 	Verify  Kind = "verify"  // capdrop verify -o json: the set is "set", proven when "passed"
+	// ClusterProfile is capdrop k8s profile -o json: a profile per
+	// workload container; Pick chooses one.
+	ClusterProfile Kind = "cluster-profile"
 )
 
 // MaxSize bounds the bytes Read reads.
@@ -53,12 +62,19 @@ type Evidence struct {
 	Used capset.Set
 	// Name is the document's name as the caller gave it (a path, "-").
 	Name string
+	// Profiles is the whole document of a cluster profile; Workload names
+	// the workload container Pick chose from it (empty until then).
+	Profiles *clusterprofile.Document
+	Workload string
 }
 
 // Field is the document's member holding the set.
 func (e Evidence) Field() string {
-	if e.Kind == Verify {
+	switch e.Kind {
+	case Verify:
 		return "set"
+	case ClusterProfile:
+		return "profiles[].needed"
 	}
 	return "needed"
 }
@@ -67,8 +83,14 @@ func (e Evidence) Field() string {
 // ("needed")`.
 func (e Evidence) String() string {
 	what := "profile"
-	if e.Kind == Verify {
+	switch e.Kind {
+	case Verify:
 		what = "verify result"
+	case ClusterProfile:
+		if e.Workload != "" {
+			return fmt.Sprintf("cluster profile %s (%s)", e.Name, e.Workload)
+		}
+		what = "cluster profile"
 	}
 	return fmt.Sprintf("%s %s (%q)", what, e.Name, e.Field())
 }
@@ -96,6 +118,10 @@ func parse(b []byte, name string) (Evidence, error) {
 			return ev, fmt.Errorf("%s:%d: %w: not JSON: %v", name, line, ErrNotEvidence, err)
 		}
 		return ev, fmt.Errorf("%s: %w: not a JSON object", name, ErrNotEvidence)
+	}
+	var kind string
+	if k, ok := doc["kind"]; ok && json.Unmarshal(k, &kind) == nil && kind == clusterprofile.Kind {
+		return parseCluster(b, name)
 	}
 	raw, ok := doc["needed"]
 	ev.Kind = Profile

@@ -87,10 +87,15 @@ func TestTooLarge(t *testing.T) {
 func FuzzRead(f *testing.F) {
 	f.Add(`{"needed":["CAP_CHOWN"]}`)
 	f.Add(`{"passed":true,"set":["kill","cap_41"]}`)
+	f.Add(`{"kind":"cluster-profile","version":1,"profiles":[{"workload":{"namespace":"a","kind":"Deployment","name":"w","container":"c","container_type":"container"},"complete":true,"needed":["CAP_CHOWN"],"used_not_proven":[{"capability":"CAP_KILL"}]}]}`)
 	f.Fuzz(func(t *testing.T, doc string) {
 		ev, err := Read(strings.NewReader(doc), "f.json")
-		if err == nil && ev.Kind != Profile && ev.Kind != Verify {
+		if err == nil && ev.Kind != Profile && ev.Kind != Verify && ev.Kind != ClusterProfile {
 			t.Fatalf("%q: kind %q", doc, ev.Kind)
+		}
+		if err == nil && ev.Kind == ClusterProfile {
+			// Picking never panics, whatever the document holds.
+			_, _, _ = ev.Pick(Ref{Container: "c"}, true)
 		}
 	})
 }
