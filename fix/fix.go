@@ -243,3 +243,23 @@ func widenError(name string, extra []string) error {
 	return fmt.Errorf("%w: %s does not hold %s today; capdrop fix only ever takes capabilities away (pass --allow-widen if you really mean to grant them)",
 		ErrWiden, name, strings.Join(extra, ", "))
 }
+
+// Locate returns the container Apply would rewrite in src with opts (its
+// Add is not used), as source reads it: a caller that picks the set for
+// that container (from a cluster profile, one per workload container)
+// learns which it is the way Apply will choose it.
+func Locate(path string, src []byte, opts Options) (workload.Workload, error) {
+	ws, errs, f, err := read(path, src, opts)
+	if err != nil {
+		return workload.Workload{}, &Error{Pos: workload.Position{File: path}, Err: err}
+	}
+	t, err := choose(path, ws, errs, f, opts)
+	if err != nil {
+		var fe *Error
+		if !errors.As(err, &fe) {
+			err = &Error{Pos: workload.Position{File: path}, Err: err}
+		}
+		return workload.Workload{}, err
+	}
+	return t.w, nil
+}

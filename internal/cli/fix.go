@@ -12,6 +12,7 @@ import (
 	"github.com/capdrop/capdrop/fix"
 	"github.com/capdrop/capdrop/internal/input"
 	"github.com/capdrop/capdrop/internal/term"
+	"github.com/capdrop/capdrop/workload"
 )
 
 // maxFixFile bounds the size of a file capdrop fix reads.
@@ -24,6 +25,8 @@ type fixOptions struct {
 	format             string
 	diff, write        bool
 	allowWiden         bool
+	allowPartial       bool
+	namespace          string
 }
 
 func newFixCmd(s *term.Streams) *cobra.Command {
@@ -51,8 +54,11 @@ is shown: the result must parse, give the target exactly the set and nothing els
 must change. Running fix again changes nothing.
 
 The set comes from --cap-add, or from --from: a document written by
-'capdrop profile -o json' (its "needed" set) or 'capdrop verify -o json' (its
-"set", which must have passed).
+'capdrop profile -o json' (its "needed" set), 'capdrop verify -o json' or
+'capdrop k8s verify -o json' (its "set", which must have passed), or
+'capdrop k8s profile -o json' (a cluster profile: the profile of the
+manifest's container is picked by namespace, controller and container name;
+a partial one is refused without --allow-partial).
 
 By default fix prints a unified diff (apply it with 'patch -p0'); --write replaces
 the file atomically. fix never grants a capability the target does not hold
@@ -61,6 +67,7 @@ privileged containers, lists shared through YAML anchors, several possible
 targets (choose with --service, --container or --line).`,
 		Example: `  capdrop fix compose.yaml --service web --cap-add net_bind_service,chown
   capdrop fix k8s/deploy.yaml --container app --from profile.json --write
+  capdrop fix k8s/deploy.yaml --container app --from cluster-profile.json
   capdrop fix run.sh --line 12 --cap-add '' --write
   capdrop fix Dockerfile --from verify.json | patch -p0`,
 		Args: argsUsage(cobra.ExactArgs(1)),
@@ -74,6 +81,8 @@ targets (choose with --service, --container or --line).`,
 	f.BoolVar(&o.diff, "diff", false, "print a unified diff of the change (the default)")
 	f.BoolVar(&o.write, "write", false, "write the file in place, atomically (FILE - writes the result to stdout)")
 	f.BoolVar(&o.allowWiden, "allow-widen", false, "allow granting capabilities the target does not hold today")
+	f.StringVarP(&o.namespace, "namespace", "n", "", "with a cluster profile: the namespace the manifest is deployed to, when it names none")
+	f.BoolVar(&o.allowPartial, "allow-partial", false, "use a cluster profile's set even when the profile is partial (not every container seen from its start)")
 	format := choiceFlag(cmd, "format", "", "the file's format when detection guesses wrong: "+strings.Join(formats, ", "), formats...)
 	_ = cmd.RegisterFlagCompletionFunc("cap-add", completeCaps)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -93,10 +102,12 @@ func runFix(s *term.Streams, cmd *cobra.Command, path string, o fixOptions) erro
 		return usageErrorf("choose the target with one of --service, --container and --line")
 	case path == "-" && o.from == "-":
 		return usageErrorf("FILE and --from cannot both be standard input")
+	case o.namespace != "" && o.from == "":
+		return usageErrorf("--namespace picks a profile from a cluster profile given with --from")
 	case o.line < 0:
 		return usageErrorf("--line must be a line number, not %d", o.line)
 	}
-	set, err := fixSet(s, o)
+	ev, err := fixSet(s, o)
 	if err != nil {
 		return err
 	}
@@ -104,10 +115,34 @@ func runFix(s *term.Streams, cmd *cobra.Command, path string, o fixOptions) erro
 	if err != nil {
 		return err
 	}
-	res, err := fix.Apply(path, src, fix.Options{
-		Add: set, Service: o.service, Container: o.container, Line: o.line,
-		Format: fix.Format(o.format), AllowWiden: o.allowWiden,
-	})
+	fopts := fix.Options{Service: o.service, Container: o.container, Line: o.line,
+		Format: fix.Format(o.format), AllowWiden: o.allowWiden}
+	if ev.Kind == evidence.ClusterProfile {
+		// One profile per workload container: the one of the container
+		// fix rewrites.
+		w, err := fix.Locate(path, src, fopts)
+		if err != nil {
+			return err
+		}
+		var notes []string
+		ref := manifestRef(w)
+		if ref.Namespace == "" {
+			ref.Namespace = o.namespace
+		} else if o.namespace != "" && o.namespace != ref.Namespace {
+			return usageErrorf("--namespace %s: the manifest's %s is in namespace %s", o.namespace, w.Attrs["object"], ref.Namespace)
+		}
+		ev, notes, err = ev.Pick(ref, o.allowPartial)
+		if err != nil {
+			return err
+		}
+		for _, n := range notes {
+			fmt.Fprintf(s.ErrOut, "capdrop: note: %s\n", n)
+		}
+		fmt.Fprintf(s.ErrOut, "capdrop: the set of %s: %s\n", ev.Workload, words(ev.Set))
+	}
+	set := ev.Set
+	fopts.Add = set
+	res, err := fix.Apply(path, src, fopts)
 	if err != nil {
 		return err
 	}
@@ -143,19 +178,36 @@ func btoi(b bool) int {
 }
 
 // fixSet reads the set from --cap-add or --from.
-func fixSet(s *term.Streams, o fixOptions) (capset.Set, error) {
+func fixSet(s *term.Streams, o fixOptions) (evidence.Evidence, error) {
 	if o.from == "" {
 		l, err := capset.ParseList(o.capAdd)
 		if err != nil {
-			return 0, usageErrorf("--cap-add: %v", err)
+			return evidence.Evidence{}, usageErrorf("--cap-add: %v", err)
 		}
 		if l.All {
-			return 0, usageErrorf("--cap-add ALL is not a reduced set: list the capabilities to keep")
+			return evidence.Evidence{}, usageErrorf("--cap-add ALL is not a reduced set: list the capabilities to keep")
 		}
-		return l.Set, nil
+		return evidence.Evidence{Set: l.Set}, nil
 	}
-	ev, err := readEvidence(s, o.from)
-	return ev.Set, err
+	return readEvidence(s, o.from)
+}
+
+// manifestRef names a manifest's container as a cluster profile does: the
+// namespace (any, when the manifest names none), the object's kind and name
+// (its own controller: a manifest's Deployment is the profile's top
+// controller), the container and its image.
+func manifestRef(w workload.Workload) evidence.Ref {
+	kind, name, _ := strings.Cut(w.Attrs["object"], "/")
+	return evidence.Ref{Namespace: w.Attrs["namespace"], Kind: kind, Name: name, Container: w.Attrs["container"],
+		Init: w.Kind == workload.KubeInitContainer, Image: w.Image}
+}
+
+// words lists a set's short names, or says it is empty.
+func words(s capset.Set) string {
+	if s.IsEmpty() {
+		return "no capability"
+	}
+	return strings.Join(s.ShortNames(), ", ")
 }
 
 // readEvidence reads --from: a profile or verify document, "-" for
