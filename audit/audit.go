@@ -62,6 +62,7 @@ type Finding struct {
 	Fingerprint string `json:"fingerprint"`
 
 	addsOnly string // CD022's message without the drop ALL part, which CD002 says
+	hardened string // CD002's and CD012's fix when CD011 is folded in: it sets no_new_privs too
 }
 
 // Assessment is one workload with what it really gets.

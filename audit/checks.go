@@ -160,14 +160,10 @@ func dropsAll(w workload.Workload) bool {
 	return false
 }
 
-func checkNoDropAll(c *ctx) {
-	switch {
-	case c.w.Privileged, c.w.Kind == workload.DockerfileLabel, c.w.Kind == workload.OCISpec,
-		c.w.Kind == workload.DockerfileImageCaps, c.res.Refusal != nil:
-		return
-	}
-	var fromDefault, fromAll capset.Set
-	var allWord *workload.Word
+// kept is what a container holds because it does not drop ALL: the
+// runtime's defaults, or every capability an added ALL gives, and the
+// word that adds ALL.
+func (c *ctx) kept() (fromDefault, fromAll capset.Set, allWord *workload.Word) {
 	for _, why := range c.res.Why {
 		if hasSource(why.Reasons, merge.FromDefault) {
 			fromDefault = fromDefault.With(why.Cap)
@@ -179,21 +175,42 @@ func checkNoDropAll(c *ctx) {
 			}
 		}
 	}
+	return fromDefault, fromAll, allWord
+}
+
+// keepsDefaults reports the one finding of a container that keeps its
+// runtime's defaults (or adds ALL) instead of an explicit list: CD002, or
+// CD012 for a run label, whose message ends with also. Its fix drops ALL;
+// the fix that also sets no_new_privs waits in the finding for fold,
+// which uses it when CD011 is folded in.
+func (c *ctx) keepsDefaults(also string) {
+	fromDefault, fromAll, allWord := c.kept()
 	if fromDefault|fromAll == 0 {
 		return
 	}
-	fix := dialectOf(c.w).dropAll(c.w, c.explicitAdds())
+	d, adds := dialectOf(c.w), c.explicitAdds()
+	fix, hardened := d.dropAll(c.w, adds), d.harden(c.w, adds)
 	if fromAll != 0 {
 		if allWord != nil {
-			fix = dialectOf(c.w).replaceAddAll(c.w, *allWord, c.explicitAdds())
+			fix, hardened = d.replaceAddAll(c.w, *allWord, adds), d.hardenAll(c.w, *allWord, adds)
 		}
 		c.report(c.at(c.w.CapsPos), SeverityUnset, fromAll, fix,
-			"%s adds ALL capabilities (%d) instead of an explicit list", c.w.Name, fromAll.Len())
+			"%s adds ALL capabilities (%d) instead of an explicit list%s", c.w.Name, fromAll.Len(), also)
+	} else {
+		c.report(c.at(c.w.CapsPos), SeverityUnset, fromDefault, fix,
+			"%s does not drop ALL, so it keeps %d default capabilities of %s: %s%s",
+			c.w.Name, fromDefault.Len(), c.res.Runtime, strings.Join(fromDefault.ShortNames(), " "), also)
+	}
+	c.out[len(c.out)-1].hardened = hardened
+}
+
+func checkNoDropAll(c *ctx) {
+	switch {
+	case c.w.Privileged, c.w.Kind == workload.DockerfileLabel, c.w.Kind == workload.OCISpec,
+		c.w.Kind == workload.DockerfileImageCaps, c.res.Refusal != nil:
 		return
 	}
-	c.report(c.at(c.w.CapsPos), SeverityUnset, fromDefault, fix,
-		"%s does not drop ALL, so it keeps %d default capabilities of %s: %s",
-		c.w.Name, fromDefault.Len(), c.res.Runtime, strings.Join(fromDefault.ShortNames(), " "))
+	c.keepsDefaults("")
 }
 
 func checkRootEquivalent(c *ctx) {
@@ -526,13 +543,11 @@ func checkNoNewPrivs(c *ctx) {
 func checkSuppressions(*ctx) {}
 
 func checkLabelRun(c *ctx) {
-	if c.w.Kind != workload.DockerfileLabel || c.w.Privileged || dropsAll(c.w) {
+	if c.w.Kind != workload.DockerfileLabel || c.w.Privileged || c.res.Refusal != nil {
 		return
 	}
-	fix := dialectLabel.dropAll(c.w, c.explicitAdds())
-	c.report(c.at(c.w.CapsPos), SeverityUnset, c.res.Sets.Bounding, fix,
-		"the LABEL RUN command starts the container without --cap-drop=ALL, so whoever runs the label gives it %s's %d default capabilities",
-		c.res.Runtime, c.res.Sets.Bounding.Len())
+	// CD002 for a label: whoever runs it gets what it does not drop.
+	c.keepsDefaults(", and whoever runs the label gets them")
 }
 
 // psaBaselineAllowed is the list the Pod Security baseline level lets a

@@ -21,14 +21,14 @@ var expressible = map[string][]workload.Kind{
 	"CD001": {cs, kc, rl, dl, qu, ir},
 	"CD002": {cs, kc, rl, qu, ir},
 	"CD003": {cs, kc, rl, dl, qu, oc, ir}, // Podman ignores an image label asking beyond its defaults
-	"CD004": {dl, di},                     // elsewhere folded into CD002, which every container keeping its defaults gets
+	"CD004": {di},                         // elsewhere folded into CD002 (CD012 for a label), which every container keeping its defaults gets
 	"CD005": {kc},
 	"CD006": {kc, oc, di},
 	"CD007": {cs, rl, dl, qu},
 	"CD008": {kc},
 	"CD009": {cs, kc, rl, dl, qu},
 	"CD010": {cs, kc, rl, dl, ir},
-	"CD011": {cs, rl, dl, qu, oc}, // folded into CD002 when defaults are kept; CD023 under restricted
+	"CD011": {cs, rl, dl, qu, oc}, // folded into CD002 (CD012) when defaults are kept; CD023 under restricted
 	"CD012": {dl},
 	"CD013": {}, // about a comment, not a container: its fix is the reason, which no parser reads
 	"CD020": {kc}, "CD021": {kc}, "CD022": {kc}, "CD023": {kc}, "CD024": {kc}, "CD025": {kc},

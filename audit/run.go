@@ -139,7 +139,7 @@ func (ev *evaluator) evaluate(ws []workload.Workload, first int) ([]Assessment, 
 			c.rule, c.level = a.rule, a.level
 			a.check(c)
 		}
-		c.out = fold(w, c.out, c.explicitAdds)
+		c.out = fold(w, c.out)
 		uncertain(w, c.out)
 		rendered(w, c.out)
 		fs = append(fs, c.out...)

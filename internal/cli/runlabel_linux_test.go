@@ -156,7 +156,7 @@ func TestRunlabelEngine(t *testing.T) {
 		img := labelImage(t, `RUN="docker run --rm --label capdrop-test=1 --name NAME IMAGE `+grepCaps+`"`)
 		name := containerName(t, "nodrop")
 		doc := audited(t, "--strict", "--name", name, img)
-		if got := rules(doc); got != "CD004 CD011 CD012" || doc.Run || len(doc.Refused) != 1 ||
+		if got := rules(doc); got != "CD012" || doc.Run || len(doc.Refused) != 1 ||
 			!strings.HasPrefix(doc.Refused[0], "--strict: the container keeps capabilities the command does not name (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL and 9 more from docker's default set)") {
 			t.Errorf("findings %q, run %v, refused %q", got, doc.Run, doc.Refused)
 		}
