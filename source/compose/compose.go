@@ -8,6 +8,7 @@
 package compose
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"os"
@@ -103,6 +104,27 @@ type reader struct {
 	// being worked out), so a chain of extends is followed once, not once
 	// per service built on it.
 	resolved map[string]*svc
+	// unset collects the variables without a value met by interpolate,
+	// for service to charge to the key being read.
+	unset []unsetVar
+}
+
+// unsetVar is a value holding variables that have no value and no
+// default: compose makes them empty.
+type unsetVar struct {
+	names []string
+	node  *yaml.Node
+}
+
+// decides are the service keys whose values decide the container's
+// capabilities, privileges and host access: a variable without a value
+// in one of them makes the workload uncertain. The value of true marks a
+// key whose extending service's value replaces the base's (a scalar);
+// the others merge.
+var decides = map[string]bool{
+	"image": true, "privileged": true, "user": true,
+	"pid": true, "network_mode": true, "ipc": true, "uts": true, "userns_mode": true, "cgroup": true,
+	"cap_add": false, "cap_drop": false, "security_opt": false, "volumes": false, "devices": false,
 }
 
 func (r *reader) pos(n *yaml.Node) workload.Position {
@@ -154,6 +176,9 @@ type svc struct {
 	capAddKey, capDropKey, mapping *yaml.Node
 	extends                        []string
 	host                           hostSvc
+	// uncertain holds, by key, the variables without a value in the
+	// keys that decide capabilities, privileges and host access.
+	uncertain map[string][]workload.Uncertainty
 	// nodes holds every key's values, extended services' first: run.go
 	// folds them by the compose merge rules.
 	nodes map[string][]*yaml.Node
@@ -213,6 +238,7 @@ func (r *reader) service(name string) *svc {
 		k := kv.Key.Value
 		s.nodes[k] = append(slices.Clone(s.nodes[k]), kv.Value)
 		s.keys[k] = kv.Key
+		r.unset = r.unset[:0]
 		switch kv.Key.Value {
 		case "image":
 			s.image = r.scalar(kv.Value, name)
@@ -231,9 +257,46 @@ func (r *reader) service(name string) *svc {
 		default:
 			r.hostKey(s, kv, name)
 		}
+		r.charge(s, k)
 	}
 	r.resolved[name] = s
 	return s
+}
+
+// charge records the variables without a value that reading key met as
+// the service's uncertainty about that key: replacing a base service's
+// for a scalar key, beside it for a list.
+func (r *reader) charge(s *svc, key string) {
+	replace, ok := decides[key]
+	if !ok {
+		return
+	}
+	var us []workload.Uncertainty
+	for _, u := range r.unset {
+		var vars []string
+		for _, n := range u.names {
+			vars = append(vars, "${"+n+"}")
+		}
+		us = append(us, workload.Uncertainty{Pos: r.pos(u.node), Reason: fmt.Sprintf(
+			"%s: %s %s no value here and no default (not in the environment or .env), so compose makes it empty; where it is set, the container may differ",
+			key, strings.Join(vars, ", "), map[bool]string{true: "has", false: "have"}[len(vars) == 1])})
+	}
+	if replace {
+		if len(us) == 0 && s.uncertain[key] == nil {
+			return
+		}
+		if s.uncertain == nil {
+			s.uncertain = map[string][]workload.Uncertainty{}
+		}
+		s.uncertain[key] = us
+		return
+	}
+	if len(us) > 0 {
+		if s.uncertain == nil {
+			s.uncertain = map[string][]workload.Uncertainty{}
+		}
+		s.uncertain[key] = append(slices.Clone(s.uncertain[key]), us...)
+	}
 }
 
 // size is what copying s costs, for the walk budget: every service built
@@ -248,6 +311,7 @@ func (s *svc) clone() svc {
 	c := *s
 	c.capAdd, c.capDrop, c.securityOpt = slices.Clone(s.capAdd), slices.Clone(s.capDrop), slices.Clone(s.securityOpt)
 	c.extends = slices.Clone(s.extends)
+	c.uncertain = maps.Clone(s.uncertain)
 	c.host.namespaces = maps.Clone(s.host.namespaces)
 	c.host.volumes, c.host.devices = slices.Clone(s.host.volumes), slices.Clone(s.host.devices)
 	return c
@@ -268,10 +332,13 @@ func union(base, more []field) []field {
 }
 
 func (r *reader) interpolate(n *yaml.Node, service string) (string, bool) {
-	v, _, err := Interpolate(n.Value, r.lookup)
+	v, unset, err := Interpolate(n.Value, r.lookup)
 	if err != nil {
 		r.errorf(n, "service %s: %v", service, err)
 		return "", false
+	}
+	if len(unset) > 0 {
+		r.unset = append(r.unset, unsetVar{names: slices.Compact(slices.Sorted(slices.Values(unset))), node: n})
 	}
 	return v, true
 }
@@ -353,6 +420,12 @@ func (r *reader) workload(p tree.Pair, s *svc) workload.Workload {
 	}
 	r.host(&w, s)
 	w.Run = r.run(name, s)
+	for _, k := range slices.Sorted(maps.Keys(s.uncertain)) {
+		w.Uncertain = append(w.Uncertain, s.uncertain[k]...)
+	}
+	slices.SortStableFunc(w.Uncertain, func(a, b workload.Uncertainty) int {
+		return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Col, b.Pos.Col))
+	})
 	switch {
 	case s.capAddKey != nil:
 		w.CapsPos = r.ptr(s.capAddKey)

@@ -187,3 +187,50 @@ func TestExtendsBomb(t *testing.T) {
 		t.Errorf("errors %q", e)
 	}
 }
+
+// TestUnsetVariablesAreUncertain: a variable without a value or default
+// in a key that decides capabilities, privileges or host access makes the
+// workload uncertain, at the value holding it; an extending service keeps
+// a base's list values and replaces its scalars; environment values and
+// variables set (even empty) or defaulted do not count.
+func TestUnsetVariablesAreUncertain(t *testing.T) {
+	data := `services:
+  base:
+    image: app:${TAG}
+    cap_add: ["${EXTRA_CAP}"]
+    environment:
+      PASSWORD: ${DB_PASSWORD}
+  child:
+    extends: base
+    image: app:1
+    user: ${UID}:${GID}
+    volumes: ["${DATA_DIR}:/data", "$DATA_DIR/x:/x"]
+  quiet:
+    image: app:${TAG:-1}
+    cap_drop: [ALL]
+    user: ${SET}
+    security_opt: ["${EMPTY}no-new-privileges:true"]
+    command: ["${ARGS}"]
+`
+	ws, errs := Parse("c.yml", []byte(data), Options{Env: map[string]string{"SET": "1000", "EMPTY": ""}})
+	if len(errs) > 0 {
+		t.Fatal(Errors(errs))
+	}
+	got := map[string][]string{}
+	for _, w := range ws {
+		for _, u := range w.Uncertain {
+			got[w.Name] = append(got[w.Name], fmt.Sprintf("%d:%d %s", u.Pos.Line, u.Pos.Col, strings.SplitN(u.Reason, " no value", 2)[0]))
+		}
+	}
+	want := map[string][]string{
+		"base": {"3:12 image: ${TAG} has", "4:15 cap_add: ${EXTRA_CAP} has"},
+		"child": {"4:15 cap_add: ${EXTRA_CAP} has", "10:11 user: ${GID}, ${UID} have",
+			"11:15 volumes: ${DATA_DIR} has", "11:36 volumes: ${DATA_DIR} has"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("uncertain\n got %q\nwant %q", got, want)
+	}
+	if r := ws[0].Uncertain[0].Reason; !strings.Contains(r, "not in the environment or .env") {
+		t.Errorf("reason %q does not say where capdrop looked", r)
+	}
+}
