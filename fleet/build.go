@@ -1,13 +1,18 @@
 package fleet
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/capdrop/capdrop/audit"
 	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/cluster"
+	"github.com/capdrop/capdrop/clusterprofile"
 	"github.com/capdrop/capdrop/inventory"
 	"github.com/capdrop/capdrop/profile"
 	"github.com/capdrop/capdrop/report"
@@ -21,12 +26,14 @@ import (
 type Builder struct {
 	containers []*Container
 	profiles   []attached[*profile.Profile]
+	kube       []attached[*clusterprofile.Profile]
 	proofs     []attached[*verify.Result]
 	before     []beforeEntry
 	inputs     []string
 	errors     []string
 	warnings   []string
 	hasBefore  bool
+	kubeIndex  map[string][]*Container
 }
 
 func (b *Builder) warn(s string) { b.warnings = append(b.warnings, s) }
@@ -103,10 +110,22 @@ func (b *Builder) AddAuditDoc(doc report.AuditDoc) {
 	for _, f := range doc.Findings {
 		byWorkload[f.WorkloadIdx] = append(byWorkload[f.WorkloadIdx], f)
 	}
+	first := len(b.containers)
 	for i, w := range doc.Workloads {
 		c := &Container{Name: w.Name, Image: w.Image, Kind: string(w.Kind), Runtime: string(w.Runtime),
 			At: at(w.File, w.Line, w.Column), Root: w.Root, RootKnown: !w.UserAssumed,
 			Group: Group{File: w.File, Namespace: w.Attrs["namespace"], Workload: auditWorkload(w)}}
+		if doc.Cluster != nil {
+			// A live cluster's container: grouped by its top controller
+			// and its node; its place is the object, not a file.
+			c.Kube = &Kube{Controller: w.Attrs["controller"], Container: w.Attrs["container"],
+				Init: w.Kind == workload.KubeInitContainer, Origin: w.Attrs["origin"], Pod: w.Attrs["pod"], Node: w.Attrs["node"]}
+			c.Group = Group{Namespace: w.Attrs["namespace"], Host: w.Attrs["node"], Workload: cmp.Or(w.Attrs["controller"], w.Attrs["object"])}
+			c.ID = w.Attrs["container_id"]
+		}
+		for _, u := range w.Uncertain {
+			c.Uncertain = append(c.Uncertain, u.Reason)
+		}
 		nnp := w.NoNewPrivs
 		c.Config = &Config{Privileged: w.Privileged, CapAdd: w.CapAdd, CapDrop: w.CapDrop, User: w.User, NoNewPrivs: &nnp}
 		if w.Refused != nil {
@@ -140,10 +159,13 @@ func (b *Builder) AddAuditDoc(doc report.AuditDoc) {
 		}
 		for _, f := range byWorkload[i] {
 			c.Findings = append(c.Findings, Finding{Rule: f.Rule, Severity: f.Severity, Title: f.Title,
-				At: at(f.File, f.Line, f.Column), Message: f.Message, Fix: f.Fix})
+				At: at(f.File, f.Line, f.Column), Message: f.Message, Fix: f.Fix, Uncertain: f.Uncertain})
 		}
 		c.Notes = append(c.Notes, w.Notes...)
 		b.containers = append(b.containers, c)
+	}
+	if doc.Cluster != nil {
+		b.addCluster(doc.Cluster, first)
 	}
 	for _, e := range doc.Errors {
 		msg := fmt.Sprintf("%s: %s", at(e.File, e.Line, e.Column), e.Message)
@@ -151,6 +173,42 @@ func (b *Builder) AddAuditDoc(doc report.AuditDoc) {
 			b.warn(msg)
 		} else {
 			b.errors = append(b.errors, msg)
+		}
+	}
+}
+
+// addCluster adds what an audit of a live cluster says besides its
+// workloads: the nodes, the resources it could not read, and the running
+// containers that differ from their controller's template (a finding of
+// the Pod's row). The cluster's containers are b.containers[first:].
+func (b *Builder) addCluster(cl *report.Cluster, first int) {
+	for _, n := range cl.Nodes {
+		rt := cmp.Or(string(n.Runtime), "a runtime capdrop does not model")
+		b.Input("node %s: %s (%s rules)", n.Name, n.RuntimeVersion, rt)
+	}
+	for _, sk := range cl.Skipped {
+		what := sk.Resource
+		if sk.Namespace != "" {
+			what += " in " + sk.Namespace
+		}
+		b.warn(fmt.Sprintf("cluster %s: not read: %s: %s", cl.Server, what, sk.Reason))
+	}
+	if len(cl.Differences) == 0 {
+		return
+	}
+	pods := map[string]*Container{}
+	for _, c := range b.containers[first:] {
+		if c.Kube != nil && c.Kube.Pod != "" {
+			pods[c.Group.Namespace+"/"+c.Kube.Pod+"/"+c.Kube.Container] = c
+		}
+	}
+	for _, d := range cl.Differences {
+		f := Finding{Rule: "live:differs-from-template", At: cluster.Location(d.Namespace, "Pod", d.Pod),
+			Message: fmt.Sprintf("differs from %s's template: %s", d.Controller, strings.Join(d.Fields, "; "))}
+		if c := pods[d.Namespace+"/"+d.Pod+"/"+d.Container]; c != nil {
+			c.Findings = append(c.Findings, f)
+		} else {
+			b.warn(fmt.Sprintf("pod %s/%s container %s %s", d.Namespace, d.Pod, d.Container, f.Message))
 		}
 	}
 }
@@ -168,6 +226,15 @@ func auditWorkload(w report.AuditWorkload) string {
 // the document (its file name).
 func (b *Builder) AddProfile(p *profile.Profile, from string) {
 	b.profiles = append(b.profiles, attached[*profile.Profile]{p, from})
+}
+
+// AddClusterProfiles adds the per-workload profiles of a cluster; Build
+// matches each to the containers of its workload (namespace, top
+// controller, container name and type), template and Pods alike.
+func (b *Builder) AddClusterProfiles(doc *clusterprofile.Document, from string) {
+	for i := range doc.Profiles {
+		b.kube = append(b.kube, attached[*clusterprofile.Profile]{&doc.Profiles[i], from})
+	}
 }
 
 // AddVerify adds a verify result; Build matches it to a container.
@@ -225,6 +292,25 @@ func (b *Builder) Build(title string, generated time.Time) *Fleet {
 			if how != "" {
 				c.Notes = append(c.Notes, fmt.Sprintf("%s matched by %s", p.from, how))
 			}
+		}
+	}
+	for _, p := range b.kube {
+		w := p.doc.Workload
+		ctl := w.Kind + "/" + w.Name
+		init := w.ContainerType != "" && w.ContainerType != "container"
+		cs := b.byWorkload()[w.Namespace+"\x00"+ctl+"\x00"+w.Container]
+		cs = slices.DeleteFunc(slices.Clone(cs), func(c *Container) bool { return c.Kube.Init != init })
+		if len(cs) == 0 {
+			c := b.standalone(w.String(), firstImage(p.doc), p.from)
+			c.Group = Group{Namespace: w.Namespace, Workload: ctl}
+			c.Kube = &Kube{Controller: ctl, Container: w.Container, Init: init}
+			cs = []*Container{c}
+			if len(b.containers) > 1 {
+				f.Warnings = append(f.Warnings, fmt.Sprintf("%s: the profile of %s matched no container of the cluster: shown on a row of its own", p.from, w))
+			}
+		}
+		for _, c := range cs {
+			addClusterUsage(c, p.doc, p.from)
 		}
 	}
 	for _, v := range b.proofs {
@@ -409,12 +495,7 @@ func stem(from string) string {
 }
 
 func addUsage(c *Container, p *profile.Profile, from string) {
-	u := c.Usage
-	if u == nil {
-		u = &Usage{}
-		c.Usage = u
-	}
-	u.From = append(u.From, from)
+	u := usageOf(c, from)
 	u.Needed |= parseNames(p.Needed)
 	u.Denied |= parseNames(p.Denied)
 	noiseGranted := map[string]uint64{}
@@ -422,6 +503,22 @@ func addUsage(c *Container, p *profile.Profile, from string) {
 	for _, n := range p.Noise {
 		noiseGranted[n.Capability] += n.Granted
 		noiseReasons[n.Capability] = append(noiseReasons[n.Capability], n.Reason)
+	}
+	// The profiler's own classes: a use programs commonly survive losing
+	// is used but not proven needed, with its reason.
+	unproven := map[string][]string{}
+	for _, x := range p.UsedNotProven {
+		why := x.Reason
+		if text := profile.Tolerated[x.Reason]; text != "" {
+			why += ": " + text
+		}
+		unproven[x.Capability] = append(unproven[x.Capability], why)
+	}
+	kept := map[string][]string{}
+	for _, k := range p.Kept {
+		for _, name := range k.Capabilities {
+			kept[name] = append(kept[name], fmt.Sprintf("kept by %s ×%d (%s)", k.Source, k.Count, strings.Join(k.Commands, ", ")))
+		}
 	}
 	for name, ch := range p.Checks {
 		cp, err := capset.Parse(name)
@@ -435,12 +532,18 @@ func addUsage(c *Container, p *profile.Profile, from string) {
 		switch {
 		case ch.Needed || u.Needed.Has(cp):
 			ev.Class = "needed"
+			ev.Reasons = kept[name]
 			u.Used = u.Used.With(cp)
-		case ch.Granted > noiseGranted[name]:
-			// Granted checks that are neither needs nor noise: used, not
+		case unproven[name] != nil:
+			ev.Class = "used"
+			ev.Reasons = unproven[name]
+			u.Unproven = u.Unproven.With(cp)
+		case p.UsedNotProven == nil && ch.Granted > noiseGranted[name]:
+			// A profile written before the used-not-proven class: granted
+			// checks that are neither needs nor noise are used, not
 			// proven needed.
 			ev.Class = "used"
-			u.Used = u.Used.With(cp)
+			u.Unproven = u.Unproven.With(cp)
 		case ch.Granted > 0:
 			ev.Class = "noise"
 		default:
@@ -448,8 +551,124 @@ func addUsage(c *Container, p *profile.Profile, from string) {
 		}
 		u.Evidence = mergeEvidence(u.Evidence, ev)
 	}
-	u.Used |= u.Needed
+	// Needs without a check of their own (kept across a uid switch by
+	// capset, gained by an exec) and uses the checks do not list.
+	for _, name := range slices.Sorted(maps.Keys(kept)) {
+		if cp, err := capset.Parse(name); err == nil && p.Checks[name] == nil {
+			u.Evidence = mergeEvidence(u.Evidence, Evidence{Cap: cp, Class: "needed", Reasons: kept[name]})
+		}
+	}
+	for _, x := range p.UsedNotProven {
+		if cp, err := capset.Parse(x.Capability); err == nil && p.Checks[x.Capability] == nil {
+			u.Unproven = u.Unproven.With(cp)
+			u.Evidence = mergeEvidence(u.Evidence, Evidence{Cap: cp, Class: "used", Granted: x.Granted,
+				Commands: x.Commands, Reasons: unproven[x.Capability]})
+		}
+	}
+	u.Unproven &^= u.Needed
+	u.Used |= u.Needed | u.Unproven
 	u.Warnings = append(u.Warnings, p.Warnings...)
+}
+
+// addClusterUsage adds what a cluster profile saw a workload container
+// do, over every Pod and node.
+func addClusterUsage(c *Container, p *clusterprofile.Profile, from string) {
+	u := usageOf(c, fmt.Sprintf("%s (%s)", from, p.Workload))
+	u.Needed |= p.NeededSet()
+	u.Unproven |= p.UsedSet()
+	u.Denied |= parseNames(p.Denied)
+	for _, x := range p.Capabilities {
+		cp, err := capset.Parse(x.Capability)
+		if err != nil {
+			continue
+		}
+		ev := Evidence{Cap: cp, Granted: x.Granted, Denied: x.Denied, Pods: x.Pods, Nodes: x.Nodes}
+		explain := func(m map[string]string) []string {
+			var out []string
+			for _, r := range x.Reasons {
+				if t := m[r]; t != "" {
+					r += ": " + t
+				}
+				out = append(out, r)
+			}
+			return out
+		}
+		switch x.Class {
+		case clusterprofile.ClassNeeded:
+			ev.Class = "needed"
+		case clusterprofile.ClassUsed:
+			ev.Class = "used"
+			ev.Reasons = explain(profile.Tolerated)
+		case clusterprofile.ClassNoise:
+			ev.Class = "noise"
+			ev.Noise = x.Reasons
+		default:
+			ev.Class = "denied"
+		}
+		if e := x.Evidence; e != nil {
+			if e.Syscall != "" {
+				ev.Syscalls = []SyscallCount{{Syscall: e.Syscall, Granted: e.Count}}
+				if x.Class == clusterprofile.ClassDenied {
+					ev.Syscalls[0] = SyscallCount{Syscall: e.Syscall, Denied: e.Count}
+				}
+			}
+			if e.Command != "" {
+				ev.Commands = []string{e.Command}
+			}
+			if e.Source != "" && e.Source != "check" {
+				ev.Reasons = append(ev.Reasons, fmt.Sprintf("kept by %s ×%d", e.Source, e.Count))
+			}
+		}
+		u.Evidence = mergeEvidence(u.Evidence, ev)
+	}
+	u.Unproven &^= u.Needed
+	u.Used |= u.Needed | u.Unproven
+	if !p.Complete {
+		u.Partial = true
+		for _, r := range p.Partial {
+			text := cmp.Or(clusterprofile.Reasons[r.Reason], r.Reason)
+			if r.Detail != "" {
+				text += " (" + r.Detail + ")"
+			}
+			u.Warnings = append(u.Warnings, fmt.Sprintf("partial profile of %s: %s", p.Workload, text))
+		}
+		if len(p.Partial) == 0 {
+			u.Warnings = append(u.Warnings, fmt.Sprintf("partial profile of %s", p.Workload))
+		}
+	}
+	u.Warnings = append(u.Warnings, p.Warnings...)
+}
+
+// byWorkload indexes the cluster's containers by namespace, top
+// controller and container name (made once, when first asked for).
+func (b *Builder) byWorkload() map[string][]*Container {
+	if b.kubeIndex == nil {
+		b.kubeIndex = map[string][]*Container{}
+		for _, c := range b.containers {
+			if c.Kube != nil && c.Kind != "profile" {
+				k := c.Group.Namespace + "\x00" + c.Kube.Controller + "\x00" + c.Kube.Container
+				b.kubeIndex[k] = append(b.kubeIndex[k], c)
+			}
+		}
+	}
+	return b.kubeIndex
+}
+
+func firstImage(p *clusterprofile.Profile) string {
+	if len(p.Images) > 0 {
+		return p.Images[0].Image
+	}
+	return ""
+}
+
+// usageOf returns the container's usage, made on first use, recording the
+// document it comes from.
+func usageOf(c *Container, from string) *Usage {
+	if c.Usage == nil {
+		c.Usage = &Usage{}
+	}
+	c.Usage.From = append(c.Usage.From, from)
+	return c.Usage
 }
 
 // mergeEvidence adds ev to the list, summing counts with an entry of the
@@ -462,6 +681,17 @@ func mergeEvidence(list []Evidence, ev Evidence) []Evidence {
 			e.Granted += ev.Granted
 			e.Denied += ev.Denied
 			e.Syscalls = append(e.Syscalls, ev.Syscalls...)
+			e.Pods += ev.Pods
+			for _, r := range ev.Reasons {
+				if !contains(e.Reasons, r) {
+					e.Reasons = append(e.Reasons, r)
+				}
+			}
+			for _, n := range ev.Nodes {
+				if !contains(e.Nodes, n) {
+					e.Nodes = append(e.Nodes, n)
+				}
+			}
 			for _, c := range ev.Commands {
 				if !contains(e.Commands, c) {
 					e.Commands = append(e.Commands, c)

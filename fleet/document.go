@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/capdrop/capdrop/clusterprofile"
 	"github.com/capdrop/capdrop/internal/input"
 	"github.com/capdrop/capdrop/profile"
 	"github.com/capdrop/capdrop/report"
@@ -28,6 +30,9 @@ const (
 	DocAudit        = "audit"         // capdrop audit -o json
 	DocProfile      = "profile"       // capdrop profile -o json
 	DocVerify       = "verify"        // capdrop verify -o json
+	// DocClusterProfile is capdrop k8s profile -o json: per-workload
+	// profiles of a cluster.
+	DocClusterProfile = "cluster-profile"
 )
 
 // ErrUnknownDocument is wrapped by the error for a JSON document that is
@@ -61,7 +66,11 @@ func Detect(data []byte) (string, error) {
 			return "", jsonError(data, err)
 		}
 		has := func(k string) bool { _, ok := obj[k]; return ok }
+		var kind string
+		_ = json.Unmarshal(obj["kind"], &kind)
 		switch {
+		case kind == clusterprofile.Kind && has("profiles"):
+			return DocClusterProfile, nil
 		case has("workloads") && has("findings"):
 			return DocAudit, nil
 		case has("needed") && has("checks"):
@@ -126,6 +135,16 @@ func (b *Builder) AddDocument(name string, data []byte) error {
 		}
 		b.AddProfile(&p, name)
 		b.Input("profile: %s", name)
+	case DocClusterProfile:
+		var doc clusterprofile.Document
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return wrap(err)
+		}
+		if doc.Version != clusterprofile.Version {
+			return fmt.Errorf("%s: cluster profile version %d; this capdrop reads version %d", name, doc.Version, clusterprofile.Version)
+		}
+		b.AddClusterProfiles(&doc, name)
+		b.Input("cluster profiles: %d workload containers of %s, %s, %.0f s (%s)", len(doc.Profiles), cmp.Or(doc.Cluster, "a cluster"), doc.Source, doc.Window.Seconds, name)
 	case DocVerify:
 		var r verify.Result
 		if err := json.Unmarshal(data, &r); err != nil {

@@ -189,6 +189,9 @@ type Finding struct {
 	At       string `json:"at,omitempty"`
 	Message  string `json:"message"`
 	Fix      string `json:"fix,omitempty"`
+	// Uncertain is true when the audit judged a configuration it could
+	// not fully see (the finding is about the configuration as read).
+	Uncertain bool `json:"uncertain,omitempty"`
 }
 
 // Evidence is what the profile saw of one capability.
@@ -202,6 +205,14 @@ type Evidence struct {
 	Syscalls []SyscallCount `json:"syscalls,omitempty"`
 	Commands []string       `json:"commands,omitempty"`
 	Noise    []string       `json:"noise,omitempty"`
+	// Reasons say why a used capability is not proven needed (a use
+	// programs commonly survive losing: audit records, signals to other
+	// users) or how it was kept without a check (capset, exec).
+	Reasons []string `json:"reasons,omitempty"`
+	// Pods and Nodes are, for a cluster profile, how many Pods put the
+	// capability in its class and on which nodes.
+	Pods  int      `json:"pods,omitempty"`
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 // SyscallCount is how many checks of a capability one syscall made.
@@ -217,12 +228,16 @@ type Usage struct {
 	From []string
 	// Used are the capabilities with granted checks that are not noise;
 	// Needed those the profiler classed as needs (a subset of Used);
-	// Denied those it saw denied.
-	Used, Needed, Denied capset.Set
+	// Unproven those it classed as used but not proven needed (the rest
+	// of Used); Denied those it saw denied.
+	Used, Needed, Unproven, Denied capset.Set
 	// Evidence is per capability, by capability number.
 	Evidence []Evidence
 	// Warnings say what may make a profile incomplete.
 	Warnings []string
+	// Partial is true when a profile says it is not complete (a cluster
+	// profile's partial reasons are in Warnings).
+	Partial bool
 }
 
 // Proof is what a verify result says about a container.
@@ -287,8 +302,31 @@ type Container struct {
 	// Refused is the runtime's refusal, when it refuses the container.
 	Refused string
 	Notes   []string
+	// Uncertain says why the audit could not fully see the container's
+	// configuration (variables, templates, unknown flags); its sets are
+	// computed from the configuration as read.
+	Uncertain []string
+	// Kube places a container of a Kubernetes cluster: nil elsewhere.
+	Kube *Kube
 
 	cells map[capset.Cap]Cell
+}
+
+// Kube is where a container of a live cluster is: its top controller,
+// its name in the Pod spec, and for a running one its Pod and node.
+type Kube struct {
+	// Controller is the top controller, "Deployment/web" (a Pod nothing
+	// controls is its own: "Pod/debug").
+	Controller string
+	// Container is the container's name in the Pod spec; Init is true for
+	// an init container (sidecars included).
+	Container string
+	Init      bool
+	// Origin is "template" (the controller's Pod template: what the next
+	// Pods get) or "pod" (a running Pod as admitted).
+	Origin string
+	// Pod and Node are a running Pod's.
+	Pod, Node string
 }
 
 // HeldSet is every capability in any of the container's sets.
@@ -329,9 +367,19 @@ func (c *Container) UsedSet() capset.Set {
 	return s
 }
 
-// Recommended is the set the container should get, when known: what it
-// needs.
-func (c *Container) Recommended() (capset.Set, bool) { return c.NeededSet() }
+// Recommended is the set the container should get, when known: the set a
+// passing verify run proved, else what profiles saw it use — its needs and
+// the uses not proven needed, which verify --minimize keeps or removes (a
+// profile recommends both until then).
+func (c *Container) Recommended() (capset.Set, bool) {
+	if c.Proof != nil && c.Proof.Passed {
+		return c.Proof.Set, true
+	}
+	if c.Usage != nil {
+		return c.Usage.Used | c.Usage.Needed, true
+	}
+	return 0, false
+}
 
 // Snippet is ready-to-paste configuration giving the container exactly
 // what it needs, in its own dialect; false when the need is not known.

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -16,6 +17,8 @@ import (
 
 // The inputs in testdata are real documents: scripts/report-inputs makes
 // them with a real Docker engine, the tracer and verify.
+
+var testNow = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 
 func build(t *testing.T, before string, paths ...string) *Fleet {
 	t.Helper()
@@ -356,4 +359,34 @@ func FuzzAddDocument(f *testing.F) {
 			fl.Groups(d)
 		}
 	})
+}
+
+// TestUncertain: a run line whose options come from a variable is audited
+// as read, and the picture says so: the container, its findings and the
+// totals are marked uncertain.
+func TestUncertain(t *testing.T) {
+	dir := t.TempDir()
+	script := "#!/bin/sh\ndocker run -d --name web --cap-add NET_ADMIN --cap-add \"$CAPS\" nginx\ndocker run -d --name db --cap-drop ALL postgres\n"
+	if err := os.WriteFile(filepath.Join(dir, "deploy.sh"), []byte(script), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, errs, err := Collect(context.Background(), Options{Audit: []string{dir}})
+	if err != nil || len(errs) > 0 {
+		t.Fatal(err, errs)
+	}
+	web, db := byName(t, f, "web"), byName(t, f, "db")
+	if len(web.Uncertain) == 0 || len(db.Uncertain) != 0 {
+		t.Fatalf("uncertain: web %q, db %q", web.Uncertain, db.Uncertain)
+	}
+	if len(web.Findings) == 0 {
+		t.Fatal("web: no findings")
+	}
+	for _, fd := range web.Findings {
+		if !fd.Uncertain {
+			t.Errorf("web's %s is not marked uncertain", fd.Rule)
+		}
+	}
+	if tot := f.Totals(); tot.Uncertain != 1 || tot.UncertainFindings != len(web.Findings) {
+		t.Errorf("totals: %d uncertain containers, %d uncertain findings; want 1, %d", tot.Uncertain, tot.UncertainFindings, len(web.Findings))
+	}
 }

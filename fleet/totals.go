@@ -61,8 +61,13 @@ type Totals struct {
 	CriticalHolders int
 	// Caps has one entry per column, in column order.
 	Caps []CapTotal
-	// Findings counts findings by severity.
-	Findings map[string]int
+	// Findings counts findings by severity; UncertainFindings those the
+	// audit made of a configuration it could not fully see.
+	Findings          map[string]int
+	UncertainFindings int
+	// Uncertain counts containers whose configuration the audit could
+	// not fully see; Partial those whose profile says it is partial.
+	Uncertain, Partial int
 }
 
 // Totals computes the fleet's totals.
@@ -131,6 +136,15 @@ func (f *Fleet) Totals() Totals {
 			if fd.Severity != "" {
 				t.Findings[fd.Severity]++
 			}
+			if fd.Uncertain {
+				t.UncertainFindings++
+			}
+		}
+		if len(c.Uncertain) > 0 {
+			t.Uncertain++
+		}
+		if c.Usage != nil && c.Usage.Partial {
+			t.Partial++
 		}
 	}
 	return t

@@ -369,10 +369,35 @@ func newDetail(c *fleet.Container) detailView {
 	if s, ok := c.Snippet(); ok {
 		d.Snippet = &s
 	}
-	if set, ok := c.Recommended(); ok {
-		d.Need = setText(set)
-	}
+	d.Need = need(c)
 	return d
+}
+
+// need says what the container should get and how that is known: a
+// passing verify run, or a profile's needs and its uses not proven needed
+// (which the profile recommends keeping until verify --minimize decides).
+func need(c *fleet.Container) string {
+	set, ok := c.Recommended()
+	switch {
+	case !ok:
+		return ""
+	case c.Proof != nil && c.Proof.Passed:
+		s := setText(set) + " (verify passed"
+		if c.Proof.OneMinimal {
+			s += ", 1-minimal"
+		}
+		return s + fmt.Sprintf(", %d runs)", c.Proof.Runs)
+	}
+	u := c.Usage
+	s := setText(set) + " (profile, not proven"
+	if !u.Unproven.IsEmpty() {
+		s = fmt.Sprintf("%s (profile: needed %s; used, not proven needed %s — verify --minimize keeps or removes these",
+			setText(set), setText(u.Needed), setText(u.Unproven))
+	}
+	if u.Partial {
+		s += "; the profile is partial"
+	}
+	return s + ")"
 }
 
 func setText(s capset.Set) string {
@@ -385,7 +410,11 @@ func setText(s capset.Set) string {
 // evidence says what the profile saw: counts, syscalls, commands.
 func evidence(e fleet.Evidence) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d granted", e.Class, e.Granted)
+	class := e.Class
+	if class == "used" {
+		class = "used, not proven needed"
+	}
+	fmt.Fprintf(&b, "%s: %d granted", class, e.Granted)
 	if e.Denied > 0 {
 		fmt.Fprintf(&b, ", %d denied", e.Denied)
 	}
@@ -404,6 +433,24 @@ func evidence(e fleet.Evidence) string {
 	}
 	if len(e.Commands) > 0 {
 		b.WriteString(" by " + strings.Join(e.Commands, ", "))
+	}
+	if e.Pods > 0 {
+		pods := "Pods"
+		if e.Pods == 1 {
+			pods = "Pod"
+		}
+		fmt.Fprintf(&b, "; %d %s", e.Pods, pods)
+		if len(e.Nodes) > 0 {
+			b.WriteString(" on " + strings.Join(e.Nodes, ", "))
+		}
+	}
+	if len(e.Reasons) > 0 {
+		if e.Class == "used" {
+			b.WriteString("; not proven needed: ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(strings.Join(e.Reasons, "; "))
 	}
 	if len(e.Noise) > 0 {
 		b.WriteString("; noise: " + strings.Join(e.Noise, ", "))

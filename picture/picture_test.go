@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,10 @@ var scenarios = []scenario{
 	{name: "example", audit: []string{"examples/"}, docs: []string{"examples/service/results/"}, shot: "../docs/report.png"},
 }
 
+// kube is a live cluster (audit --cluster, templates and running Pods)
+// with the per-workload profile of one of its containers.
+var kube = scenario{name: "kube", paths: []string{"cluster/live/audit.json", "cluster/cluster-profile.json"}}
+
 func (s scenario) fleet(t testing.TB) *fleet.Fleet {
 	t.Helper()
 	if s.audit != nil {
@@ -94,7 +99,7 @@ func (s scenario) fleet(t testing.TB) *fleet.Fleet {
 }
 
 func TestText(t *testing.T) {
-	for _, s := range scenarios {
+	for _, s := range append(scenarios, kube) {
 		if s.audit != nil {
 			continue
 		}
@@ -165,5 +170,37 @@ func TestHTMLWrite(t *testing.T) {
 		if *update {
 			os.WriteFile(filepath.Join(os.TempDir(), "capdrop-"+s.name+".html"), buf.Bytes(), 0o644)
 		}
+	}
+}
+
+// TestHTMLCluster: a cluster's container says where it runs, what its
+// workload's profile saw over every Pod, and what is used but not proven
+// needed, with why, and still recommended.
+func TestHTMLCluster(t *testing.T) {
+	s := kube
+	var buf bytes.Buffer
+	if err := HTML(&buf, s.fleet(t), HTMLOptions{Version: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	page := html.UnescapeString(buf.String())
+	start := strings.Index(page, `aria-label="Pod/web-5d8f-c/app"`)
+	if start < 0 {
+		t.Fatal("no details of Pod web-5d8f-c's app")
+	}
+	d := page[start : start+strings.Index(page[start:], "</article>")]
+	for _, want := range []string{
+		"Deployment/web, container app, Pod web-5d8f-c on n2",
+		"should get</dt><dd>CHOWN FOWNER KILL NET_BIND_SERVICE NET_RAW SYS_TIME (profile: needed CHOWN FOWNER NET_BIND_SERVICE NET_RAW SYS_TIME; used, not proven needed KILL",
+		"used, not proven needed: 2 granted in kill ×2 by sh; 1 Pod on n1; not proven needed: signal-other-user: ",
+		"live:differs-from-template",
+		"capabilities.add: pod [NET_ADMIN SYS_TIME SYS_ADMIN SYS_PTRACE], template [NET_ADMIN SYS_TIME SYS_ADMIN]",
+		"KILL", "add: [\"CHOWN\", \"FOWNER\", \"KILL\"",
+	} {
+		if !strings.Contains(d, want) {
+			t.Errorf("the details lack %q", want)
+		}
+	}
+	if !strings.Contains(page, "node n2: containerd://2.1.4") {
+		t.Errorf("the inputs do not name the nodes")
 	}
 }

@@ -104,6 +104,12 @@ func Text(w io.Writer, f *fleet.Fleet, o TextOptions) error {
 			u = fmt.Sprint(unused)
 		}
 		fmt.Fprintf(&b, " %4d %6s", held, u)
+		if len(c.Uncertain) > 0 {
+			b.WriteString("  uncertain")
+		}
+		if c.Usage != nil && c.Usage.Partial {
+			b.WriteString("  partial profile")
+		}
 		bw.WriteString(b.String() + "\n")
 	}
 
@@ -117,10 +123,17 @@ func Text(w io.Writer, f *fleet.Fleet, o TextOptions) error {
 	if o.Color {
 		note += " Underlined: asked for in the configuration."
 	}
-	if t := f.Totals(); t.Profiled > 0 {
+	t := f.Totals()
+	if t.Profiled > 0 {
 		note += fmt.Sprintf(" %d of %d grants held by the %d profiled containers were never used.", t.Unused, t.Unused+t.Used+t.Needed, t.Profiled)
 	}
-	bw.WriteString(note + "\n")
+	if t.Used > 0 {
+		note += fmt.Sprintf(" %d used, not proven needed: profiles recommend keeping them until verify --minimize decides.", t.Used)
+	}
+	if t.Uncertain > 0 {
+		note += fmt.Sprintf(" %d uncertain: the audit could not fully see their configuration (variables, templates, unknown flags); their sets are as read.", t.Uncertain)
+	}
+	bw.WriteString(wrapJoin(strings.Fields(note), " ", o.Width) + "\n")
 	return bw.Flush()
 }
 

@@ -243,7 +243,7 @@ func renderAudit(s *term.Streams, o *auditOptions, a report.Audit) error {
 		err = report.AuditSARIF(s.Out, a)
 	case "matrix":
 		var b fleet.Builder
-		b.AddAudit(a.Report, a.Errors)
+		b.AddAuditDoc(report.NewAuditDoc(a)) // a cluster's too: grouped by namespace, controller and node
 		err = picture.Text(s.Out, b.Build("", time.Time{}), picture.TextOptions{Color: s.Color, Width: s.Width})
 	default:
 		switch {

@@ -55,14 +55,19 @@ Inputs combine:
   --audit PATH      configuration files and directories, audited
   --profiles PATH   profiles and verify results (files or directories)
   DOCUMENT...       any JSON document capdrop wrote: ps --containers -o json,
-                    audit -o json, profile -o json, verify -o json (files or
-                    directories), so CI can draw the page from artifacts
+                    audit -o json (of files, or of a cluster: audit --cluster),
+                    profile -o json, verify -o json, a cluster's per-workload
+                    profiles (files or directories), so CI can draw the page
+                    from artifacts
   --before FILE     an audit or ps --containers document of the state
                     before a change: the page shows what the change took away
 
 Profiles and verify results are matched to containers by container ID, name,
 compose service, their file name (web.json, web.profile.json for "web"),
-then image; one that matches nothing gets a row of its own.
+then image; a cluster's workload profile to its workload's containers
+(namespace, top controller, container), the template's and every running
+Pod's; one that matches nothing gets a row of its own. A cluster's
+containers are grouped by namespace, controller and node.
 
 Exit status: 0 written, 2 an input could not be read (the page is still
 written, listing it), 3 --live without a readable /proc.`,
@@ -70,6 +75,7 @@ written, listing it), 3 --live without a readable /proc.`,
   capdrop report --audit k8s/ --profiles profiles/ -o report.html
   capdrop report --live --audit compose.yaml --profiles web.profile.json -o report.html
   capdrop report ps.json audit.json profiles/ -o report.html
+  capdrop audit --cluster -A -o json >cluster.json; capdrop report cluster.json cluster-profiles.json -o cluster.html
   capdrop report --audit compose.yaml --before before.json -o change.html
   capdrop report --audit k8s/ --format text`,
 	}
