@@ -11,7 +11,12 @@
 // are converted by package source/kube, the reader of manifest files, so
 // the cluster and the files agree by construction on what a manifest
 // means. Owners are read as metadata only. A resource the credentials may
-// not list is reported and passed over; nothing is ever written.
+// not list is reported and passed over; Read never writes.
+//
+// The Client also reads one object (Get) and makes the few writes the
+// verbs that act on a workload make when asked — k8s verify's shadow Pods,
+// k8s recommend --apply's patches: Create, Patch (with a server-side dry
+// run), Delete.
 package cluster
 
 import (
