@@ -30,7 +30,7 @@ CronJob, Job or bare Pod) across every replica and node:
 See docs/kubernetes.md for the whole loop and the RBAC each verb needs.`,
 		Args: argsUsage(cobra.NoArgs),
 	}
-	cmd.AddCommand(newRecommendCmd(s))
+	cmd.AddCommand(newRecommendCmd(s), newK8sVerifyCmd(s))
 	return cmd
 }
 

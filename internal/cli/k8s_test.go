@@ -112,3 +112,22 @@ func TestRecommendUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestK8sVerifyUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"k8s", "verify"}, "accepts 1 arg"},
+		{[]string{"k8s", "verify", "web"}, "name the workload as KIND/NAME"},
+		{[]string{"k8s", "verify", "service/web"}, "service is not a workload kind"},
+		{[]string{"k8s", "verify", "deploy/web", "--cap-add", "chown", "--from", "x.json"}, "one of --cap-add and --from"},
+		{[]string{"k8s", "verify", "deploy/web", "--settle", "0s"}, "--timeout and --settle must be positive"},
+		{[]string{"k8s", "verify", "deploy/web", "-o", "sarif"}, "--output must be one of text, json"},
+	} {
+		_, stderr, code := runMain(t, c.args...)
+		if code != ExitUsage || !strings.Contains(stderr, c.msg) {
+			t.Errorf("%q: exit %d, %q; want %d and %q", c.args, code, stderr, ExitUsage, c.msg)
+		}
+	}
+}
