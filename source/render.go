@@ -88,9 +88,12 @@ func renderChart(dir string, opts Options) ([]workload.Workload, []*workload.Err
 // buildKustomization builds the overlay in dir and reads its objects.
 func buildKustomization(dir string, opts Options, graph map[string]*kustomize.Node) ([]workload.Workload, []*workload.Error) {
 	at := workload.Position{File: kustomize.File(dir)}
-	res, err := kustomize.Build(dir, kustomize.Options{MaxFileSize: opts.MaxFileSize})
+	var warns []*workload.Error
+	res, err := kustomize.Build(dir, kustomize.Options{MaxFileSize: opts.MaxFileSize, Warn: func(s string) {
+		warns = append(warns, &workload.Error{Pos: at, Err: fmt.Errorf("kustomize build: %s", s), Warning: true})
+	}})
 	if err != nil {
-		return nil, []*workload.Error{{Pos: at, Err: fmt.Errorf("kustomization not built: %w", err), Warning: errors.Is(err, kustomize.ErrOffline)}}
+		return nil, append(warns, &workload.Error{Pos: at, Err: fmt.Errorf("kustomization not built: %w", err), Warning: errors.Is(err, kustomize.ErrOffline)})
 	}
 	// Every file of the build may have written part of an object: the
 	// overlay's patches first, then those of its components and bases.
@@ -114,7 +117,7 @@ func buildKustomization(dir string, opts Options, graph map[string]*kustomize.No
 	visit(dir, map[string]bool{})
 	attrs := map[string]string{"overlay": dir, "rendered_by": "kustomize"}
 	var ws []workload.Workload
-	var errs []*workload.Error
+	errs := warns
 	for _, r := range res {
 		file := cmpOr(r.Origin, at.File)
 		sources := append([]origin.Source{}, patches...)

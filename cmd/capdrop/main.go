@@ -11,10 +11,12 @@ import (
 	"github.com/capdrop/capdrop/internal/cli"
 	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/launch"
+	"github.com/capdrop/capdrop/source/kustomize"
 )
 
 func main() {
-	launch.Init() // as the launcher's re-executed init, this never returns
+	launch.Init()     // as the launcher's re-executed init, this never returns
+	kustomize.Child() // as the process that builds an overlay, neither does this
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], term.System())
 	stop()

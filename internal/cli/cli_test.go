@@ -12,10 +12,12 @@ import (
 	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/inventory/inventorytest"
 	"github.com/capdrop/capdrop/launch"
+	"github.com/capdrop/capdrop/source/kustomize"
 )
 
 func TestMain(m *testing.M) {
-	launch.Init() // run and runlabel start commands through this binary
+	launch.Init()     // run and runlabel start commands through this binary
+	kustomize.Child() // and audit builds overlays with deprecated fields through it
 	testscript.Main(m, map[string]func(){
 		"capdrop": func() {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

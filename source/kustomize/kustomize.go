@@ -8,16 +8,13 @@
 package kustomize
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -61,6 +58,9 @@ type Node struct {
 	// Helm is true when it inflates Helm charts (helmCharts), which needs
 	// the helm binary.
 	Helm bool
+	// Deprecated are the deprecated fields it uses (bases, commonLabels,
+	// …), for which the kustomize API prints a warning.
+	Deprecated []string
 	// Err is why the kustomization file could not be read.
 	Err error
 }
@@ -88,6 +88,13 @@ func Scan(dir string, seen map[string]*Node) *Node {
 	if err := k.Unmarshal(data); err != nil {
 		n.Err = err
 		return n
+	}
+	if d := k.CheckDeprecatedFields(); d != nil {
+		for _, msg := range *d {
+			if m := deprecatedField.FindStringSubmatch(msg); m != nil {
+				n.Deprecated = append(n.Deprecated, m[1])
+			}
+		}
 	}
 	n.Component = k.Kind == types.ComponentKind
 	n.Helm = len(k.HelmCharts) > 0 || len(k.HelmChartInflationGenerator) > 0
@@ -176,7 +183,10 @@ type Resource struct {
 // Options bound a build.
 type Options struct {
 	// MaxFileSize is the largest file the build reads; 0 means no limit.
-	MaxFileSize int64
+	MaxFileSize int64 `json:"max_file_size"`
+	// Warn, when set, receives what a build in a child process wrote to
+	// its standard error besides deprecation notices, line by line.
+	Warn func(string) `json:"-"`
 }
 
 // ErrOffline is wrapped by Build's error for an overlay it does not build
@@ -186,7 +196,35 @@ var ErrOffline = errors.New("not built offline")
 // Build runs `kustomize build dir`, with kustomize's defaults (files only
 // from inside each kustomization's root, no plugins, no Helm), and returns
 // every object of the output in order.
+//
+// The kustomize API writes a line to the process's standard error for
+// every deprecated field it meets (bases, commonLabels, imageTags,
+// patchesStrategicMerge, patchesJson6902, vars), and nothing can stop it
+// short of redirecting the process's standard error, which would take
+// other goroutines' output too. So an overlay whose kustomizations use a
+// deprecated field is built in a child process when the program called
+// Child at its start (capdrop does), and the child's standard error,
+// its own, is read: deprecation lines are dropped, anything else goes to
+// opts.Warn. Other overlays, and all of them in a program without Child,
+// are built in this process.
 func Build(dir string, opts Options) ([]Resource, error) {
+	seen := map[string]*Node{}
+	root := Scan(dir, seen)
+	if root.Err != nil {
+		return nil, root.Err
+	}
+	if hooked.Load() && !inChild {
+		for _, n := range seen {
+			if len(n.Deprecated) > 0 {
+				return buildInChild(dir, opts)
+			}
+		}
+	}
+	return build(dir, opts)
+}
+
+// build is Build in this process.
+func build(dir string, opts Options) ([]Resource, error) {
 	seen := map[string]*Node{}
 	root := Scan(dir, seen)
 	if root.Err != nil {
@@ -215,7 +253,7 @@ func Build(dir string, opts Options) ([]Resource, error) {
 	fs := &readOnly{FileSystem: filesys.MakeFsOnDisk(), root: root.File, rootAbs: filepath.Join(abs, filepath.Base(root.File)), max: opts.MaxFileSize}
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	var out []Resource
-	err = quiet(func() error {
+	err = func() error {
 		m, err := k.Run(fs, abs)
 		if err != nil {
 			return err
@@ -240,7 +278,7 @@ func Build(dir string, opts Options) ([]Resource, error) {
 			out = append(out, res)
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}
@@ -315,40 +353,9 @@ func readLimited(p string) ([]byte, error) { return input.ReadFile(p, 0) }
 
 func readLimitedN(p string, max int64) ([]byte, error) { return input.ReadFile(p, max) }
 
-// stderr serialises builds while the kustomize API's own writes to the
-// process's standard error are captured: it prints a warning there for
-// every deprecated field it meets (commonLabels, patchesStrategicMerge,
-// bases, …), and a library must not print.
-var stderr sync.Mutex
+// deprecatedField finds the field's name in a deprecation notice.
+var deprecatedField = regexp.MustCompile(`^# Warning: '([^']+)' is deprecated`)
 
 // deprecation is the kind of line the kustomize API prints when it meets a
 // deprecated field.
 var deprecation = regexp.MustCompile(`(?m)^# Warning: '[^']+' is deprecated\..*\n?`)
-
-// quiet runs f with os.Stderr captured; what is not a deprecation warning
-// is passed on when f returns.
-func quiet(f func() error) error {
-	stderr.Lock()
-	defer stderr.Unlock()
-	r, w, err := os.Pipe()
-	if err != nil {
-		return f()
-	}
-	saved := os.Stderr
-	os.Stderr = w
-	captured := make(chan []byte, 1)
-	go func() {
-		b, _ := io.ReadAll(io.LimitReader(r, 1<<20))
-		_, _ = io.Copy(io.Discard, r)
-		captured <- b
-	}()
-	err = f()
-	os.Stderr = saved
-	w.Close()
-	b := <-captured
-	r.Close()
-	if rest := bytes.TrimSpace(deprecation.ReplaceAll(b, nil)); len(rest) > 0 {
-		_, _ = saved.Write(append(rest, '\n'))
-	}
-	return err
-}
