@@ -50,13 +50,27 @@ func renderChart(dir string, opts Options) ([]workload.Workload, []*workload.Err
 	}
 	attrs := map[string]string{"chart": dir, "rendered_by": "helm"}
 	var ws []workload.Workload
+	// A value both in a template's text and in a values file is placed in
+	// the template only if that text is written out, which takes a
+	// rendering of the chart per question: at most maxProbes per chart,
+	// after which the template keeps the place.
+	probes := 0
+	emits := func(manifest, template string) func(line, col, n int) bool {
+		return func(line, col, n int) bool {
+			if probes >= maxProbes {
+				return true
+			}
+			probes++
+			return ch.Emits(manifest, template, line, col, n)
+		}
+	}
 	for _, m := range ch.Manifests {
-		sources := []origin.Source{{Path: m.Path, Data: m.Template, Template: true}}
+		sources := []origin.Source{{Path: m.Path, Data: m.Template, Template: true, Emits: emits(m.Name, m.Name)}}
 		// Then the chart's named templates (_helpers.tpl), which write
 		// whole blocks of securityContext in many charts.
 		for _, h := range ch.Helpers {
 			if filepath.Dir(h.Path) == filepath.Dir(m.Path) {
-				sources = append(sources, origin.Source{Path: h.Path, Data: h.Template, Template: true})
+				sources = append(sources, origin.Source{Path: h.Path, Data: h.Template, Template: true, Emits: emits(m.Name, h.Name)})
 			}
 		}
 		// The values of the chart the template belongs to, then the
@@ -84,6 +98,10 @@ func renderChart(dir string, opts Options) ([]workload.Workload, []*workload.Err
 	}
 	return ws, errs
 }
+
+// maxProbes bounds the renderings a chart's positions may cost
+// (helm.Chart.Emits).
+const maxProbes = 64
 
 // buildKustomization builds the overlay in dir and reads its objects.
 func buildKustomization(dir string, opts Options, graph map[string]*kustomize.Node) ([]workload.Workload, []*workload.Error) {

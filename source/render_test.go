@@ -1,6 +1,7 @@
 package source
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,6 +224,64 @@ func TestExcludeAsTyped(t *testing.T) {
 	for _, w := range Collect([]string{root}, Options{Exclude: []string{abs}}).Workloads {
 		if strings.HasPrefix(w.Pos.File, root+"/k8s/") {
 			t.Errorf("--exclude %s (absolute): %s audited", abs, w.Pos.File)
+		}
+	}
+}
+
+// TestHelmTiePlacement: a value that is both in a template's text and in
+// a values file is placed where it really came from. The tie chart's app
+// container takes its securityContext from values.yaml, the template's
+// identical default sitting in the {{ else }} branch not taken: its
+// capabilities point at values.yaml. The
+// sidecar writes the same words in the template itself: they point there,
+// though values.yaml holds them too. With the values' securityContext
+// removed (--set securityContext=null) the default branch is written and
+// the app's words point at it. The same input places everything the same
+// way every time.
+func TestHelmTiePlacement(t *testing.T) {
+	chart := "testdata/charts/tie"
+	tmpl, vals := chart+"/templates/deployment.yaml", chart+"/values.yaml"
+	places := func(opts Options) map[string]string {
+		t.Helper()
+		res := Collect([]string{chart}, opts)
+		for _, e := range res.Errors {
+			t.Errorf("error: %v", e)
+		}
+		where := map[string]string{}
+		for _, w := range res.Workloads {
+			for _, c := range append(append([]workload.Word{}, w.CapAdd...), w.CapDrop...) {
+				where[w.Name+" "+c.Text] = c.Pos.String()
+			}
+		}
+		if len(res.Workloads) != 2 || len(where) != 4 {
+			t.Fatalf("%d containers, places %v", len(res.Workloads), where)
+		}
+		return where
+	}
+	app, side := "Deployment/release-name-tie/app ", "Deployment/release-name-tie/sidecar "
+	want := map[string]string{
+		app + "NET_BIND_SERVICE":  vals + ":7:11",
+		app + "ALL":               vals + ":6:12",
+		side + "NET_BIND_SERVICE": tmpl + ":30:22",
+		side + "ALL":              tmpl + ":29:23",
+	}
+	got := places(Options{})
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s at %s, want %s", k, got[k], v)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if again := places(Options{}); !maps.Equal(again, got) {
+			t.Errorf("a second run places things differently:\n%v\n%v", again, got)
+		}
+	}
+	got = places(Options{HelmSet: []string{"securityContext=null"}})
+	want[app+"NET_BIND_SERVICE"] = tmpl + ":22:22"
+	want[app+"ALL"] = tmpl + ":21:23"
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("--set securityContext=null: %s at %s, want %s", k, got[k], v)
 		}
 	}
 }

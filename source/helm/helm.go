@@ -82,6 +82,18 @@ type Chart struct {
 	// in charts/: they were not rendered (helm template refuses the chart;
 	// capdrop renders the rest when it can).
 	Missing []string
+
+	// What Emits renders again: the loaded chart, its values, its
+	// templates by full name, and the answers so far.
+	loaded *chart.Chart
+	top    common.Values
+	files  map[string]*common.File
+	probed map[probe]bool
+}
+
+type probe struct {
+	manifest, template string
+	line, col, n       int
 }
 
 // ValueFile is a values file and its text.
@@ -158,6 +170,7 @@ func Render(dir string, opts Options) (*Chart, error) {
 	if err != nil {
 		return nil, out.wrap(err)
 	}
+	out.loaded, out.top, out.files = ch, top, templateFiles(ch)
 	sources := templates(ch)
 	names := make([]string, 0, len(files))
 	for name := range files {
@@ -185,6 +198,80 @@ func Render(dir string, opts Options) (*Chart, error) {
 			Content: files[name], Template: sources[name]})
 	}
 	return out, nil
+}
+
+// probeMark replaces a template's text when Emits renders the chart
+// again: a word no chart writes, which is a plain YAML scalar wherever the
+// original word was.
+const probeMark = "capdropOriginProbe7f3a"
+
+// Emits reports whether the text at line (1-based) and byte column col
+// (0-based), n bytes long, of the template named template is written
+// into the manifest named manifest by this rendering — whether a value
+// found there in a template's text really came from that text, and not
+// from a values file through another branch ({{ else }}, a default not
+// taken). It renders the chart again with the same values and that text
+// replaced by a marker, and looks for the marker in the manifest. When
+// the question has no answer (no such text, the chart does not render
+// again) it says true: the template keeps its place.
+func (c *Chart) Emits(manifest, template string, line, col, n int) bool {
+	key := probe{manifest, template, line, col, n}
+	if v, ok := c.probed[key]; ok {
+		return v
+	}
+	v := c.emits(key)
+	if c.probed == nil {
+		c.probed = map[probe]bool{}
+	}
+	c.probed[key] = v
+	return v
+}
+
+func (c *Chart) emits(p probe) bool {
+	f := c.files[p.template]
+	if f == nil || c.loaded == nil || p.line < 1 || p.col < 0 || p.n <= 0 {
+		return true
+	}
+	lines := bytes.SplitAfter(f.Data, []byte("\n"))
+	if p.line > len(lines) || p.col+p.n > len(bytes.TrimRight(lines[p.line-1], "\r\n")) {
+		return true
+	}
+	orig := f.Data
+	var b bytes.Buffer
+	for i, l := range lines {
+		if i == p.line-1 {
+			b.Write(l[:p.col])
+			b.WriteString(probeMark)
+			b.Write(l[p.col+p.n:])
+			continue
+		}
+		b.Write(l)
+	}
+	f.Data = b.Bytes()
+	defer func() { f.Data = orig }()
+	var e engine.Engine
+	files, err := e.Render(c.loaded, c.top)
+	if err != nil {
+		return true
+	}
+	return strings.Contains(files[p.manifest], probeMark)
+}
+
+// templateFiles maps every template's full name to its file in the
+// loaded chart, subcharts included.
+func templateFiles(ch *chart.Chart) map[string]*common.File {
+	out := map[string]*common.File{}
+	var walk func(c *chart.Chart)
+	walk = func(c *chart.Chart) {
+		for _, t := range c.Templates {
+			out[path.Join(c.ChartFullPath(), t.Name)] = t
+		}
+		for _, d := range c.Dependencies() {
+			walk(d)
+		}
+	}
+	walk(ch)
+	return out
 }
 
 // diskPath is where a template named "chart/templates/x.yaml" is, under

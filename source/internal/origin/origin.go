@@ -37,6 +37,14 @@ type Source struct {
 	// resource): it is searched first for containers and other mappings,
 	// and last for values, which patches override.
 	Base bool
+	// Emits, for a template, reports whether the text at line (1-based)
+	// and byte column col (0-based), n bytes long, is written into the
+	// rendered document (helm.Chart.Emits). A value found both in a
+	// template's text and in a YAML source (a values file) is placed in
+	// the template only when the template's text was written out, so that
+	// a default in a branch not taken ({{ else }}) does not take the place
+	// of the values file that really set it. Nil: always.
+	Emits func(line, col, n int) bool
 }
 
 // Locator finds where nodes came from, among its sources in order of
@@ -49,6 +57,7 @@ type source struct {
 	path     string
 	template bool
 	base     bool
+	emits    func(line, col, n int) bool
 	lines    [][]byte // template text, by line
 	entries  map[string][]entry
 	cursor   int // template line after the last match, to keep document order
@@ -64,7 +73,7 @@ type entry struct {
 func New(sources []Source) *Locator {
 	l := &Locator{}
 	for _, s := range sources {
-		src := &source{path: s.Path, template: s.Template, base: s.Base, entries: map[string][]entry{}}
+		src := &source{path: s.Path, template: s.Template, base: s.Base, emits: s.Emits, entries: map[string][]entry{}}
 		if s.Template {
 			src.lines = bytes.Split(s.Data, []byte("\n"))
 		} else {
@@ -237,24 +246,40 @@ func (l *Locator) walk(n *yaml.Node, chain []string, parent workload.Position, o
 	}
 }
 
-// find looks for the node in the sources, in order: the first source that
-// has it wins.
+// find looks for the node in the sources, in order: the first template
+// whose text wrote it, else the best YAML source.
 func (l *Locator) find(chain []string, value string, kind yaml.Kind) (workload.Position, bool) {
 	if len(chain) == 0 || kind == yaml.SequenceNode {
 		return workload.Position{}, false
 	}
 	last := chain[len(chain)-1]
-	// Templates first, in order: the text that wrote the node.
+	yamlPos, inYAML := l.findYAML(chain, last, value, kind)
+	// Templates first, in order: the text that wrote the node. When a
+	// YAML source (a values file) also has it, the tie goes to the
+	// template only if that text is really written out.
 	for _, s := range l.sources {
-		if s.template {
-			if p, ok := s.search(last, value, kind); ok {
-				return p, true
-			}
+		if !s.template {
+			continue
 		}
+		cursor := s.cursor
+		p, col, ok := s.search(last, value, kind)
+		if !ok {
+			continue
+		}
+		if inYAML && kind == yaml.ScalarNode && s.emits != nil && !s.emits(p.Line, col, len(value)) {
+			s.cursor = cursor
+			continue
+		}
+		return p, true
 	}
-	// Then YAML sources: the longest chain of matching keys wins. On a
-	// tie, mappings (a container, a securityContext) are where the
-	// object's own file defines them, values where a patch last set them.
+	return yamlPos, inYAML
+}
+
+// findYAML looks for the node in the YAML sources: the longest chain of
+// matching keys wins. On a tie, mappings (a container, a securityContext)
+// are where the object's own file defines them, values where a patch last
+// set them.
+func (l *Locator) findYAML(chain []string, last, value string, kind yaml.Kind) (workload.Position, bool) {
 	wantBase := kind == yaml.MappingNode
 	// A values file keys a container's settings by a name like the
 	// container's (volumePermissions for volume-permissions): that entry
@@ -347,7 +372,8 @@ func split(e string) (key, name, index string) {
 // for a mapping its key ("securityContext:") or, for a container, its name
 // line ("- name: app"). It prefers lines after the last match, as rendered
 // output follows the template's order.
-func (s *source) search(last, value string, kind yaml.Kind) (workload.Position, bool) {
+// It returns the position and the byte column (0-based) of the match.
+func (s *source) search(last, value string, kind yaml.Kind) (workload.Position, int, bool) {
 	last, name, _ := split(last)
 	var match func(line []byte) int
 	switch {
@@ -365,7 +391,7 @@ func (s *source) search(last, value string, kind yaml.Kind) (workload.Position, 
 	case kind == yaml.MappingNode:
 		match = func(line []byte) int { return keyAt(line, last) }
 	case value == "" || strings.Contains(value, "\n"):
-		return workload.Position{}, false
+		return workload.Position{}, 0, false
 	default:
 		match = func(line []byte) int {
 			col := wordAt(line, value)
@@ -389,11 +415,11 @@ func (s *source) search(last, value string, kind yaml.Kind) (workload.Position, 
 				if pass == 0 {
 					s.cursor = i
 				}
-				return workload.Position{File: s.path, Line: i + 1, Col: utf8.RuneCount(s.lines[i][:col]) + 1}, true
+				return workload.Position{File: s.path, Line: i + 1, Col: utf8.RuneCount(s.lines[i][:col]) + 1}, col, true
 			}
 		}
 	}
-	return workload.Position{}, false
+	return workload.Position{}, 0, false
 }
 
 // keyAt returns the column (in bytes) of "key:" in line, the key standing

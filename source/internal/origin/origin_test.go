@@ -1,6 +1,7 @@
 package origin
 
 import (
+	"fmt"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -123,4 +124,40 @@ func FuzzLocator(f *testing.F) {
 			t.Fatal("the root has no place")
 		}
 	})
+}
+
+// TestTemplateTie: a value found both in a template's text and in a YAML
+// source goes to the template when its Emits says that text is written
+// out, else to the YAML source; a value only in the template stays there
+// whatever Emits says, and Emits is asked only about ties.
+func TestTemplateTie(t *testing.T) {
+	tmpl := "      containers:\n        - name: app\n          securityContext:\n            capabilities:\n              add: [NET_RAW]\n              drop: [ALL]\n"
+	values := "securityContext:\n  capabilities:\n    add: [NET_RAW]\n"
+	root := parse(t, rendered)
+	caps := root.Content[5].Content[1].Content[1].Content[1].Content[0].Content[5].Content[1]
+	netRaw, all := caps.Content[1].Content[0], caps.Content[3].Content[0]
+	for _, emitted := range []bool{true, false} {
+		var asked []string
+		l := New([]Source{
+			{Path: "t.yaml", Data: []byte(tmpl), Template: true, Emits: func(line, col, n int) bool {
+				asked = append(asked, fmt.Sprintf("%d:%d:%d", line, col, n))
+				return emitted
+			}},
+			{Path: "values.yaml", Data: []byte(values)},
+		})
+		m := l.Map(root, workload.Position{File: "t.yaml"})
+		want := "values.yaml:3:11"
+		if emitted {
+			want = "t.yaml:5:21"
+		}
+		if got := m[netRaw].String(); got != want {
+			t.Errorf("emitted %v: NET_RAW at %s, want %s", emitted, got, want)
+		}
+		if got := m[all].String(); got != "t.yaml:6:22" {
+			t.Errorf("emitted %v: ALL (only in the template) at %s", emitted, got)
+		}
+		if len(asked) != 1 || asked[0] != "5:20:7" {
+			t.Errorf("emitted %v: Emits asked %v, want once about 5:20:7", emitted, asked)
+		}
+	}
 }
