@@ -220,10 +220,11 @@ func TestAuditMatrix(t *testing.T) {
 }
 
 // TestAuditTextOneLinePerFinding: the default text output of the bundled
-// examples is the findings, one line each, grouped by file, then the
-// summary; --quiet is the findings alone; -v shows the sets and fixes.
+// examples (all of examples/, as CI audits them) is the findings, one line
+// each, grouped by file, then the summary; --quiet is the findings alone;
+// -v shows the sets and fixes.
 func TestAuditTextOneLinePerFinding(t *testing.T) {
-	_, js, _ := auditRun(t, "", "audit", "-o", "json", "../../examples/configs")
+	_, js, _ := auditRun(t, "", "audit", "-o", "json", "../../examples")
 	var doc struct{ Findings []struct{ File string } }
 	if err := json.Unmarshal([]byte(js), &doc); err != nil {
 		t.Fatal(err)
@@ -231,7 +232,7 @@ func TestAuditTextOneLinePerFinding(t *testing.T) {
 	if len(doc.Findings) == 0 {
 		t.Fatal("the examples have no findings")
 	}
-	_, out, _ := auditRun(t, "", "audit", "../../examples/configs")
+	_, out, _ := auditRun(t, "", "audit", "../../examples")
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	findings, files := 0, map[string]bool{}
 	for _, l := range lines {
@@ -240,7 +241,7 @@ func TestAuditTextOneLinePerFinding(t *testing.T) {
 		case strings.HasPrefix(l, "  "):
 			findings++
 		case strings.HasPrefix(l, "by rule: "), strings.HasPrefix(l, "by file: "), strings.HasSuffix(l, "policy default"):
-		case strings.HasPrefix(l, "../../examples/configs/") && !strings.Contains(l, " "):
+		case strings.HasPrefix(l, "../../examples/") && !strings.Contains(l, " "):
 			files[l] = true
 		default:
 			t.Errorf("a line that is neither a file, a finding nor the summary: %q", l)
@@ -257,11 +258,11 @@ func TestAuditTextOneLinePerFinding(t *testing.T) {
 	if len(lines) > len(doc.Findings)+2*len(files)+3 {
 		t.Errorf("%d lines for %d findings in %d files", len(lines), len(doc.Findings), len(files))
 	}
-	_, quiet, _ := auditRun(t, "", "audit", "--quiet", "../../examples/configs")
+	_, quiet, _ := auditRun(t, "", "audit", "--quiet", "../../examples")
 	if n := strings.Count(quiet, "\n"); n != len(doc.Findings) {
 		t.Errorf("--quiet printed %d lines for %d findings", n, len(doc.Findings))
 	}
-	_, verbose, _ := auditRun(t, "", "audit", "-v", "../../examples/configs")
+	_, verbose, _ := auditRun(t, "", "audit", "-v", "../../examples")
 	if !strings.Contains(verbose, "    sets  ") || !strings.Contains(verbose, "fix: ") {
 		t.Errorf("-v shows no sets or fixes:\n%s", verbose)
 	}
