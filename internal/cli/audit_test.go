@@ -303,3 +303,44 @@ func TestAuditSuppressions(t *testing.T) {
 		t.Errorf("--disable CD999: exit %d\n%s", code, errOut)
 	}
 }
+
+// TestAuditRepoCorpus: the repository-shaped corpus (charts with
+// subcharts and values, overlays with strategic-merge and JSON 6902
+// patches and $patch: delete, an ApplicationSet, null securityContexts,
+// Markdown placeholders) audits with exit 1 for its findings, never 2:
+// standard error holds warnings only, and the JSON lists no input error
+// that is not a warning.
+func TestAuditRepoCorpus(t *testing.T) {
+	const repo = "../../source/testdata/repo"
+	code, out, errOut := auditRun(t, "", "audit", repo)
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (findings, no input error)\n%s\n%s", code, out, errOut)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(errOut), "\n") {
+		if l != "" && !strings.HasPrefix(l, "capdrop: warning: ") {
+			t.Errorf("not a warning on standard error: %q", l)
+		}
+	}
+	_, js, _ := auditRun(t, "", "audit", "-o", "json", repo)
+	var doc struct {
+		Workloads []json.RawMessage
+		Errors    []struct {
+			File, Message string
+			Warning       bool
+		}
+	}
+	if err := json.Unmarshal([]byte(js), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Workloads) == 0 {
+		t.Error("no workloads")
+	}
+	for _, e := range doc.Errors {
+		if !e.Warning {
+			t.Errorf("input error: %s: %s", e.File, e.Message)
+		}
+	}
+	if code, _, _ := auditRun(t, "", "audit", "--fail-on", "never", repo); code != 0 {
+		t.Errorf("--fail-on never: exit %d, want 0", code)
+	}
+}
