@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/capdrop/capdrop/cluster"
+	"github.com/capdrop/capdrop/clusterprofile/collect"
 	"github.com/capdrop/capdrop/evidence"
 	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/patch"
@@ -24,13 +28,14 @@ func newK8sCmd(s *term.Streams) *cobra.Command {
 		Long: `The k8s verbs work on a workload (a Deployment, StatefulSet, DaemonSet,
 CronJob, Job or bare Pod) across every replica and node:
 
+  profile    measures what a workload uses, over its replicas and nodes, for a time
   recommend  turns a cluster profile into a strategic-merge patch per workload
   verify     proves a set with shadow Pods (copies of the workload's Pod)
 
 See docs/kubernetes.md for the whole loop and the RBAC each verb needs.`,
 		Args: argsUsage(cobra.NoArgs),
 	}
-	cmd.AddCommand(newRecommendCmd(s), newK8sVerifyCmd(s))
+	cmd.AddCommand(newK8sProfileCmd(s), newRecommendCmd(s), newK8sVerifyCmd(s))
 	return cmd
 }
 
@@ -52,6 +57,7 @@ type recommendOptions struct {
 	k8s                      k8sFlags
 	from, namespace, outDir  string
 	apply, offline           bool
+	fromCluster              bool
 	allowPartial, allowWiden bool
 }
 
@@ -90,6 +96,7 @@ Pod template cannot change) are never patched live.`,
 	f := cmd.Flags()
 	o.k8s.add(cmd)
 	f.StringVar(&o.from, "from", "", "the cluster profile (capdrop k8s profile -o json; - for stdin)")
+	f.BoolVar(&o.fromCluster, "from-cluster", false, "read the profiles capdrop k8s profile --continuous keeps in the cluster (ConfigMaps labelled capdrop.io/profile)")
 	f.StringVarP(&o.namespace, "namespace", "n", "", "only the workloads of this namespace (default: every namespace in the profile)")
 	f.StringVar(&o.outDir, "out-dir", "", "write each patch to DIR/NAMESPACE.KIND.NAME.yaml instead of standard output")
 	f.BoolVar(&o.apply, "apply", false, "patch the live workloads, each after a server-side dry run")
@@ -105,14 +112,24 @@ Pod template cannot change) are never patched live.`,
 
 func runRecommend(cmd *cobra.Command, s *term.Streams, o recommendOptions, output string, args []string) error {
 	switch {
-	case o.from == "":
-		return usageErrorf("give the cluster profile with --from (capdrop k8s profile -o json writes it)")
+	case o.from != "" && o.fromCluster:
+		return usageErrorf("give the profiles with one of --from and --from-cluster")
+	case o.fromCluster && o.offline:
+		return usageErrorf("--from-cluster reads the cluster; --offline does not")
+	case o.from == "" && !o.fromCluster:
+		return usageErrorf("give the cluster profile with --from (capdrop k8s profile -o json writes it), or --from-cluster")
 	case o.apply && o.offline:
 		return usageErrorf("--apply patches the cluster; --offline does not read it")
 	case o.outDir != "" && output != "text":
 		return usageErrorf("--out-dir writes the YAML patches; -o %s goes to standard output", output)
 	}
-	ev, err := readEvidence(s, o.from)
+	var ev evidence.Evidence
+	var err error
+	if o.fromCluster {
+		ev, err = storedEvidence(cmd.Context(), o.k8s, o.namespace)
+	} else {
+		ev, err = readEvidence(s, o.from)
+	}
 	if err != nil {
 		return err
 	}
@@ -220,4 +237,26 @@ func writePatches(s *term.Streams, dir string, res *patch.Result) error {
 		fmt.Fprintf(s.Out, "%s: %s\n", p, r.Workload)
 	}
 	return nil
+}
+
+// storedEvidence reads the profiles the continuous mode keeps, in
+// namespace ("" for every namespace), as a cluster profile.
+func storedEvidence(ctx context.Context, k k8sFlags, namespace string) (evidence.Evidence, error) {
+	c, err := cluster.Connect(cluster.Options{Kubeconfig: k.kubeconfig, Context: k.context, Namespace: namespace, AllNamespaces: namespace == ""})
+	if err != nil {
+		return evidence.Evidence{}, err
+	}
+	doc, err := collect.Stored(ctx, c, c.Namespace, c.Host)
+	if err != nil {
+		return evidence.Evidence{}, fmt.Errorf("--from-cluster: %w", err)
+	}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		return evidence.Evidence{}, err
+	}
+	where := "every namespace"
+	if c.Namespace != "" {
+		where = "namespace " + c.Namespace
+	}
+	return evidence.Read(bytes.NewReader(data), "the profiles kept in "+where)
 }

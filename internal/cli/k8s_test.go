@@ -131,3 +131,33 @@ func TestK8sVerifyUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestK8sProfileUsage(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "agent.yaml")
+	if err := os.WriteFile(bad, []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: a}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"k8s", "profile"}, "name the workload to profile as KIND/NAME"},
+		{[]string{"k8s", "profile", "a/b", "c/d"}, "accepts at most 1 arg"},
+		{[]string{"k8s", "profile", "web", "--duration", "1m"}, "name the workload as KIND/NAME"},
+		{[]string{"k8s", "profile", "service/web", "--duration", "1m"}, "service is not a workload kind"},
+		{[]string{"k8s", "profile", "deploy/web"}, "give how long to profile with --duration"},
+		{[]string{"k8s", "profile", "deploy/web", "--duration", "1m", "--agent-timeout", "0s"}, "--agent-timeout must be positive"},
+		{[]string{"k8s", "profile", "deploy/web", "--duration", "1m", "-o", "sarif"}, "--output must be one of text, json"},
+		{[]string{"k8s", "profile", "deploy/web", "--duration", "1m", "--agent-manifest", bad}, bad + ":5: document 2: v1 Secret is not a kind capdrop deploys"},
+		{[]string{"k8s", "profile", "--continuous", "deploy/web"}, "it takes no workload"},
+		{[]string{"k8s", "profile", "--continuous", "--no-deploy"}, "--no-deploy is implied"},
+		{[]string{"k8s", "profile", "--continuous", "--interval", "0s"}, "--interval must be positive"},
+		{[]string{"k8s", "recommend", "--from", "x.json", "--from-cluster"}, "one of --from and --from-cluster"},
+		{[]string{"k8s", "recommend", "--from-cluster", "--offline"}, "--from-cluster reads the cluster"},
+	} {
+		_, stderr, code := runMain(t, c.args...)
+		if code != ExitUsage || !strings.Contains(stderr, c.msg) {
+			t.Errorf("%q: exit %d, %q; want %d and %q", c.args, code, stderr, ExitUsage, c.msg)
+		}
+	}
+}
