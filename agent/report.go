@@ -104,6 +104,7 @@ func (c Counters) Sub(before Counters) Counters {
 			PendingOverflow: d(c.PendingOverflow, before.PendingOverflow),
 			RootsOverflow:   d(c.RootsOverflow, before.RootsOverflow),
 			GainsOverflow:   d(c.GainsOverflow, before.GainsOverflow),
+			Missed:          d(c.Missed, before.Missed),
 		},
 		SessionsOverflow: d(c.SessionsOverflow, before.SessionsOverflow),
 	}

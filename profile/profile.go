@@ -38,11 +38,13 @@ type Target struct {
 	PID int `json:"pid,omitempty"`
 	// MntNS is the mount-namespace inode the profile covers.
 	MntNS uint32 `json:"mntns"`
-	// Cgroup is the cgroup (v2) id the workload's first process exec'd
-	// in, when known. Mount-namespace inode numbers are reused once a
-	// namespace dies; cgroup ids are not, so together they keep the checks
-	// of an earlier, already-gone namespace with the same number (another
-	// container that ran while the tracer waited) out of the profile.
+	// Cgroup identifies the workload beside MntNS (trace.Key.Cgroup):
+	// trace.MntNSID | its mount namespace's own id, or on a kernel without
+	// one the cgroup (v2) id its first process exec'd in. Mount-namespace
+	// inode numbers are reused once a namespace dies; these are not, so
+	// together they keep the checks of an earlier, already-gone namespace
+	// with the same number (another container or command that ran while
+	// the tracer waited) out of the profile.
 	Cgroup uint64 `json:"cgroup_id,omitempty"`
 	// ExitCode is the workload's exit code, when it exited.
 	ExitCode *int `json:"exit_code,omitempty"`
@@ -97,6 +99,9 @@ type Profile struct {
 	Overflow uint64         `json:"overflow"`
 	Lost     uint64         `json:"lost"`
 	Counters trace.Counters `json:"counters"`
+	// Incomplete is set when the trace may lack checks, tasks or gains
+	// (Counters.Missing): a need may be missing from Needed.
+	Incomplete bool `json:"incomplete"`
 	// Warnings say what may make the profile incomplete.
 	Warnings []string `json:"warnings"`
 
@@ -605,9 +610,27 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 		}
 		return a.Reason+a.From < b.Reason+b.From
 	})
-	if m := info.Counters.Missing(); m > 0 {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("the trace is incomplete: %d checks or tasks were lost to full maps (overflow %d, tasks %d, kprobe pairs %d); profile again with larger maps",
-			m, info.Counters.Overflow, info.Counters.TasksOverflow, info.Counters.PendingOverflow))
+	if c := info.Counters; c.Missing() > 0 {
+		p.Incomplete = true
+		var lost []string
+		for _, l := range []struct {
+			n    uint64
+			what string
+		}{
+			{c.Overflow, "checks not counted (counts map full)"},
+			{c.TasksOverflow, "tasks not followed (tasks map full)"},
+			{c.PendingOverflow, "kprobe calls not paired (map full)"},
+			{c.GainsOverflow, "capsets or execs not recorded (gains map full)"},
+			{c.Missed, "program runs the kernel skipped (a check, capset, exec, fork or exit not seen)"},
+		} {
+			if l.n > 0 {
+				lost = append(lost, fmt.Sprintf("%d %s", l.n, l.what))
+			}
+		}
+		p.Warnings = append(p.Warnings, "the trace is incomplete, a need may be missing: "+strings.Join(lost, ", ")+"; profile again")
+	}
+	if info.Counters.Lost > 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%d events were lost on the way to the live view; the counts, read from the kernel's maps, are complete", info.Counters.Lost))
 	}
 	if p.NoauditFrom == "syscall-heuristic" {
 		p.Warnings = append(p.Warnings, "this kernel's tracepoint hides cap_capable's opts and kallsyms is unreadable: advisory probes were told apart by syscall, a heuristic")

@@ -119,8 +119,24 @@ func TestBuildOptsAndHeuristics(t *testing.T) {
 func TestLossesWarn(t *testing.T) {
 	p := Build(Target{}, nil, Info{Arch: "amd64", Mechanism: trace.TracepointBTF, VMProbeDetection: true,
 		Counters: trace.Counters{Overflow: 3, Lost: 1}})
-	if p.Overflow != 3 || p.Lost != 1 || len(p.Warnings) != 1 {
-		t.Errorf("overflow %d lost %d warnings %v", p.Overflow, p.Lost, p.Warnings)
+	if p.Overflow != 3 || p.Lost != 1 || len(p.Warnings) != 2 || !p.Incomplete {
+		t.Errorf("overflow %d lost %d incomplete %v warnings %v", p.Overflow, p.Lost, p.Incomplete, p.Warnings)
+	}
+	if !strings.Contains(p.Warnings[0], "incomplete") || !strings.Contains(p.Warnings[0], "3 checks not counted") {
+		t.Errorf("the incomplete trace's warning: %q", p.Warnings[0])
+	}
+	// Every loss of checks, tasks or gains makes the profile incomplete,
+	// the kernel's skipped program runs included; events lost on the way
+	// to the live view do not (the counts come from the maps).
+	for _, c := range []trace.Counters{{TasksOverflow: 1}, {PendingOverflow: 1}, {GainsOverflow: 1}, {Missed: 2}} {
+		q := Build(Target{}, nil, Info{Arch: "amd64", Mechanism: trace.TracepointBTF, VMProbeDetection: true, Counters: c})
+		if !q.Incomplete || len(q.Warnings) != 1 || !strings.Contains(q.Warnings[0], "a need may be missing") {
+			t.Errorf("%+v: incomplete %v, warnings %q", c, q.Incomplete, q.Warnings)
+		}
+	}
+	q := Build(Target{}, nil, Info{Arch: "amd64", Mechanism: trace.TracepointBTF, VMProbeDetection: true, Counters: trace.Counters{Lost: 5}})
+	if q.Incomplete || len(q.Warnings) != 1 || !strings.Contains(q.Warnings[0], "live view") {
+		t.Errorf("events lost to the live view only: incomplete %v, warnings %q", q.Incomplete, q.Warnings)
 	}
 	if len(p.Needed) != 0 || p.Needed == nil || p.Snippets.DockerRun != "--cap-drop=ALL" {
 		t.Errorf("empty profile: needed %#v, docker %q", p.Needed, p.Snippets.DockerRun)

@@ -105,11 +105,11 @@ func (t Text) Profile(w io.Writer, p *profile.Profile) error {
 		}
 	}
 	c := p.Counters
-	if c.Overflow+c.Lost+c.TasksOverflow+c.PendingOverflow+c.RootsOverflow+c.GainsOverflow == 0 {
-		fmt.Fprintf(&b, "\n%s none (no map overflow, no lost events)\n", pal.Bold("losses:"))
+	if c.Overflow+c.Lost+c.TasksOverflow+c.PendingOverflow+c.RootsOverflow+c.GainsOverflow+c.Missed == 0 {
+		fmt.Fprintf(&b, "\n%s none (no map overflow, no lost events, no program run skipped)\n", pal.Bold("losses:"))
 	} else {
-		fmt.Fprintf(&b, "\n%s overflow %d, lost events %d, tasks not followed %d, kprobe pairs lost %d, roots not recorded %d, capsets and execs not recorded %d\n",
-			pal.Red("losses:"), c.Overflow, c.Lost, c.TasksOverflow, c.PendingOverflow, c.RootsOverflow, c.GainsOverflow)
+		fmt.Fprintf(&b, "\n%s overflow %d, lost events %d, tasks not followed %d, kprobe pairs lost %d, roots not recorded %d, capsets and execs not recorded %d, program runs skipped %d\n",
+			pal.Red("losses:"), c.Overflow, c.Lost, c.TasksOverflow, c.PendingOverflow, c.RootsOverflow, c.GainsOverflow, c.Missed)
 	}
 	for _, warn := range p.Warnings {
 		b.WriteString(pal.Yellow(term.WrapHanging("warning: "+warn, t.wrapWidth(), "", "  ")))

@@ -20,6 +20,17 @@ type capableArgs struct {
 	Opts uint32
 }
 
+type capableCacheCtl struct {
+	_      structs.HostLayout
+	Frozen uint32
+	Pad    uint32
+}
+
+type capableCacheSeq struct {
+	_   structs.HostLayout
+	Seq uint64
+}
+
 type capableCapsetArgs struct {
 	_       structs.HostLayout
 	Caps    uint64
@@ -115,6 +126,8 @@ type capableTrackSlot struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	capableMapCache            = "cache"
+	capableMapCacheCtls        = "cache_ctls"
+	capableMapCacheSeqs        = "cache_seqs"
 	capableMapConfig           = "config"
 	capableMapCounters         = "counters"
 	capableMapCounts           = "counts"
@@ -138,6 +151,8 @@ const (
 	capableProgTrackFork       = "track_fork"
 	capableVarCacheMask        = "cache_mask"
 	capableVarThreadSize       = "thread_size"
+	capableVarUnusedCacheCtl   = "unused_cache_ctl"
+	capableVarUnusedCacheSeq   = "unused_cache_seq"
 	capableVarUnusedConfig     = "unused_config"
 	capableVarUnusedGain       = "unused_gain"
 	capableVarUnusedGainKey    = "unused_gain_key"
@@ -211,6 +226,8 @@ type capableProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type capableMapSpecs struct {
 	Cache         *ebpf.MapSpec `ebpf:"cache"`
+	CacheCtls     *ebpf.MapSpec `ebpf:"cache_ctls"`
+	CacheSeqs     *ebpf.MapSpec `ebpf:"cache_seqs"`
 	Config        *ebpf.MapSpec `ebpf:"config"`
 	Counters      *ebpf.MapSpec `ebpf:"counters"`
 	Counts        *ebpf.MapSpec `ebpf:"counts"`
@@ -229,6 +246,8 @@ type capableMapSpecs struct {
 type capableVariableSpecs struct {
 	CacheMask       *ebpf.VariableSpec `ebpf:"cache_mask"`
 	ThreadSize      *ebpf.VariableSpec `ebpf:"thread_size"`
+	UnusedCacheCtl  *ebpf.VariableSpec `ebpf:"unused_cache_ctl"`
+	UnusedCacheSeq  *ebpf.VariableSpec `ebpf:"unused_cache_seq"`
 	UnusedConfig    *ebpf.VariableSpec `ebpf:"unused_config"`
 	UnusedGain      *ebpf.VariableSpec `ebpf:"unused_gain"`
 	UnusedGainKey   *ebpf.VariableSpec `ebpf:"unused_gain_key"`
@@ -263,6 +282,8 @@ func (o *capableObjects) Close() error {
 // It can be passed to loadCapableObjects or ebpf.CollectionSpec.LoadAndAssign.
 type capableMaps struct {
 	Cache         *ebpf.Map `ebpf:"cache"`
+	CacheCtls     *ebpf.Map `ebpf:"cache_ctls"`
+	CacheSeqs     *ebpf.Map `ebpf:"cache_seqs"`
 	Config        *ebpf.Map `ebpf:"config"`
 	Counters      *ebpf.Map `ebpf:"counters"`
 	Counts        *ebpf.Map `ebpf:"counts"`
@@ -278,6 +299,8 @@ type capableMaps struct {
 func (m *capableMaps) Close() error {
 	return _CapableClose(
 		m.Cache,
+		m.CacheCtls,
+		m.CacheSeqs,
 		m.Config,
 		m.Counters,
 		m.Counts,
@@ -297,6 +320,8 @@ func (m *capableMaps) Close() error {
 type capableVariables struct {
 	CacheMask       *ebpf.Variable `ebpf:"cache_mask"`
 	ThreadSize      *ebpf.Variable `ebpf:"thread_size"`
+	UnusedCacheCtl  *ebpf.Variable `ebpf:"unused_cache_ctl"`
+	UnusedCacheSeq  *ebpf.Variable `ebpf:"unused_cache_seq"`
 	UnusedConfig    *ebpf.Variable `ebpf:"unused_config"`
 	UnusedGain      *ebpf.Variable `ebpf:"unused_gain"`
 	UnusedGainKey   *ebpf.Variable `ebpf:"unused_gain_key"`

@@ -8,4 +8,4 @@ package trace
 //
 //	go generate ./trace/
 //
-//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target amd64,arm64 -tags linux -type key -type task_info -type root -type key_event -type root_event -type settings -type slot -type track_slot -type gain_key -type gain capable bpf/capable.bpf.c -- -I./bpf
+//go:generate go tool bpf2go -cc clang -cflags "-O2 -g -Wall -Werror" -target amd64,arm64 -tags linux -type key -type task_info -type root -type key_event -type root_event -type settings -type slot -type track_slot -type gain_key -type gain -type cache_seq -type cache_ctl capable bpf/capable.bpf.c -- -I./bpf

@@ -141,10 +141,18 @@ func (f Flag) String() string {
 	return strings.Join(parts, "|")
 }
 
+// MntNSID marks a Key.Cgroup or Root.Cgroup that is a mount namespace's
+// own id.
+const MntNSID = 1 << 63
+
 // Key identifies a group of identical checks.
 type Key struct {
-	// Cgroup is the cgroup (v2) id of the root task at its exec; it
-	// separates containers only where they live in cgroup v2.
+	// Cgroup tells the root's workload from others with the same MntNS
+	// (the kernel reuses a dead namespace's inode number): MntNSID | the
+	// mount namespace's own id, which the kernel never reuses (ns_id, seq
+	// before Linux 6.18); on a kernel whose BTF shows neither, the cgroup
+	// (v2) id of the root task at its exec, which fails to tell workloads
+	// apart on hosts whose containers use cgroup v1 only.
 	Cgroup uint64
 	// MntNS is the mount-namespace inode of the root task at its exec.
 	MntNS uint32
@@ -233,7 +241,7 @@ type Root struct {
 	PPID uint32
 	// MntNS is the mount namespace it exec'd in.
 	MntNS uint32
-	// Cgroup is its cgroup v2 id.
+	// Cgroup is its workload's id besides MntNS (see Key.Cgroup).
 	Cgroup uint64
 	// Comm is its command name after the exec.
 	Comm string
@@ -272,11 +280,15 @@ type Counters struct {
 	// GainsOverflow counts capsets and execs not recorded because the
 	// gains map was full: capabilities kept or gained may be missing.
 	GainsOverflow uint64 `json:"gains_overflow"`
+	// Missed counts runs of the tracer's programs the kernel skipped (a
+	// program already running on that CPU, a kprobe missed): each a
+	// check, capset, exec, fork or exit not seen.
+	Missed uint64 `json:"missed"`
 }
 
 // Missing is the number of checks or tasks the trace may lack.
 func (c Counters) Missing() uint64 {
-	return c.Overflow + c.TasksOverflow + c.PendingOverflow + c.GainsOverflow
+	return c.Overflow + c.TasksOverflow + c.PendingOverflow + c.GainsOverflow + c.Missed
 }
 
 // Options configure a Tracer.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -43,6 +44,7 @@ type Tracer struct {
 	vmProbe  bool
 
 	closeOnce sync.Once
+	readMu    sync.Mutex // one Records at a time: it freezes the count cache
 	userLost  atomic.Uint64
 	events    chan Event
 	done      chan struct{}
@@ -576,7 +578,79 @@ func rootOf(r capableRoot) Root {
 
 // Records reads the counts map: every key with its count summed over CPUs,
 // plus the checks still held in the per-CPU cache in front of it.
+//
+// The two are read one after the other while the programs go on counting,
+// and a cache slot flushed between the reads would move its checks from
+// the part not yet read into the part already read (lost to this read, or
+// counted twice in the other order). So the read is checked against the
+// per-CPU sequence counts the programs bump around every change of a
+// slot's key, and repeated when one changed; meanwhile the cache is
+// frozen (a new key goes straight to the counts map), so it settles.
 func (t *Tracer) Records() ([]Record, error) {
+	t.readMu.Lock()
+	defer t.readMu.Unlock()
+	ctl := t.coll.Maps["cache_ctls"]
+	if err := ctl.Put(uint32(0), capableCacheCtl{Frozen: 1}); err != nil {
+		return nil, fmt.Errorf("freeze the count cache: %w", err)
+	}
+	defer ctl.Put(uint32(0), capableCacheCtl{})
+	for try := 0; ; try++ {
+		before, err := t.cacheSeqs()
+		if err != nil {
+			return nil, err
+		}
+		out, err := t.readRecords()
+		if err != nil {
+			return out, err
+		}
+		after, err := t.cacheSeqs()
+		if err != nil {
+			return nil, err
+		}
+		if settled(before, after) {
+			return out, nil
+		}
+		// A program that saw the cache unfrozen is changing a slot: it
+		// takes a microsecond.
+		if try == recordsTries {
+			return nil, fmt.Errorf("read the counts: the count cache changed during %d reads in a row", recordsTries+1)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// recordsTries bounds the reads Records repeats.
+const recordsTries = 100
+
+// cacheSeqs reads each CPU's cache sequence count.
+func (t *Tracer) cacheSeqs() ([]uint64, error) {
+	var per []capableCacheSeq
+	if err := t.coll.Maps["cache_seqs"].Lookup(uint32(0), &per); err != nil {
+		return nil, fmt.Errorf("read the count cache's sequence counts: %w", err)
+	}
+	out := make([]uint64, len(per))
+	for i, q := range per {
+		out[i] = q.Seq
+	}
+	return out, nil
+}
+
+// settled says whether no slot of the count cache changed key between two
+// reads of the sequence counts, or was changing at the first.
+func settled(before, after []uint64) bool {
+	if len(before) != len(after) {
+		return false
+	}
+	for i := range before {
+		if before[i]%2 != 0 || before[i] != after[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// readRecords reads the counts map and the count cache once.
+func (t *Tracer) readRecords() ([]Record, error) {
 	var (
 		k   capableKey
 		per []uint64
@@ -652,7 +726,36 @@ func (t *Tracer) Counters() (Counters, error) {
 		}
 	}
 	c.Lost += t.userLost.Load()
+	c.Missed = t.missed()
 	return c, nil
+}
+
+// missed counts the runs of the programs the kernel skipped: a program is
+// not run on a CPU where it (or, for kprobes, any kprobe program) is
+// already running, such as when an interrupt makes a capability check
+// during one (bpf_prog_info's recursion_misses, Linux 5.12), and a kprobe
+// or kretprobe can miss a call (its link's missed count, Linux 6.7).
+// Either way a check, an exec, a fork or an exit went unseen. Kernels
+// without these counts report none.
+func (t *Tracer) missed() uint64 {
+	var n uint64
+	for _, p := range t.coll.Programs {
+		if st, err := p.Stats(); err == nil {
+			n += st.RecursionMisses
+		}
+	}
+	for _, l := range t.links {
+		info, err := l.Info()
+		if err != nil {
+			continue
+		}
+		if pe := info.PerfEvent(); pe != nil {
+			if k := pe.Kprobe(); k != nil {
+				n += k.Missed
+			}
+		}
+	}
+	return n
 }
 
 // ProgramIDs returns the kernel IDs of the loaded programs (for tests and

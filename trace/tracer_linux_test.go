@@ -7,11 +7,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -97,6 +99,80 @@ func workload(ops []string) error {
 					return err
 				}
 			}
+		case "ambient":
+			// As libcap's capsh --addamb does: keep NET_RAW across the
+			// switch to uid 1234 in the permitted and inheritable sets,
+			// raise it in the ambient set (prctl checks both sets, with no
+			// cap_capable check), and exec a program without file
+			// capabilities, which starts with NET_RAW permitted.
+			if err := throwaway(func() error {
+				if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+					return fmt.Errorf("PR_SET_KEEPCAPS: %w", err)
+				}
+				if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, needs.OtherID, needs.OtherID, needs.OtherID); e != 0 {
+					return fmt.Errorf("setresuid: %w", e)
+				}
+				raw := capset.Of(capset.NET_RAW)
+				hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+				data := [2]unix.CapUserData{{Effective: uint32(raw), Permitted: uint32(raw), Inheritable: uint32(raw)}}
+				if err := unix.Capset(&hdr, &data[0]); err != nil {
+					return fmt.Errorf("capset: %w", err)
+				}
+				if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(capset.NET_RAW), 0, 0); err != nil {
+					return fmt.Errorf("PR_CAP_AMBIENT_RAISE: %w", err)
+				}
+				// Forked from this locked thread, whose credentials these are.
+				cmd := exec.Command(os.Args[0], "-test.run=^$")
+				cmd.Env = append(os.Environ(), workloadEnv+"=noop")
+				if out, err := cmd.CombinedOutput(); err != nil {
+					return fmt.Errorf("exec with an ambient capability: %v: %s", err, out)
+				}
+				return nil
+			}); err != nil {
+				return fmt.Errorf("ambient: %w", err)
+			}
+		case "churn":
+			// Bursts of two keys in turn (CAP_KILL checks in kill, then in
+			// tgkill, signal 0 to a process of another uid), so a one-slot
+			// count cache changes key at every burst, until standard input
+			// closes; then print the bursts made.
+			target := exec.Command(os.Args[0], "-test.run=^$")
+			target.Env = append(os.Environ(), workloadEnv+"=pause")
+			target.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: needs.OtherID, Gid: needs.OtherID}}
+			hold, err := target.StdinPipe()
+			if err != nil {
+				return err
+			}
+			if err := target.Start(); err != nil {
+				return fmt.Errorf("start the process to signal: %w", err)
+			}
+			var stop atomic.Bool
+			go func() {
+				io.Copy(io.Discard, os.Stdin)
+				stop.Store(true)
+			}()
+			pid := target.Process.Pid
+			rounds := 0
+			for !stop.Load() {
+				for i := 0; i < churnBurst; i++ {
+					if err := unix.Kill(pid, 0); err != nil {
+						return fmt.Errorf("kill: %w", err)
+					}
+				}
+				for i := 0; i < churnBurst; i++ {
+					if err := unix.Tgkill(pid, pid, 0); err != nil {
+						return fmt.Errorf("tgkill: %w", err)
+					}
+				}
+				rounds++
+			}
+			hold.Close()
+			if err := target.Wait(); err != nil {
+				return fmt.Errorf("the process signalled: %w", err)
+			}
+			fmt.Printf("rounds %d\n", rounds)
+		case "pause":
+			io.Copy(io.Discard, os.Stdin)
 		case "sameuid":
 			if err := syscall.Setuid(0); err != nil {
 				return err
@@ -243,10 +319,10 @@ func fixtures(t *testing.T) string {
 }
 
 // recordsOf returns the records of root's workload: its mount namespace and
-// its cgroup. The inode number of a mount namespace that died is reused, so
-// the namespace alone would also take in a container that ran earlier while
-// the tracer followed every new namespace (other packages' tests run
-// containers at the same time); cgroup ids are never reused.
+// its workload id (Key.Cgroup). The inode number of a mount namespace that
+// died is reused, so the namespace alone would also take in a container
+// that ran earlier while the tracer followed every new namespace (other
+// packages' tests run containers at the same time); the id is never reused.
 func recordsOf(t *testing.T, tr *Tracer, root Root) []Record {
 	t.Helper()
 	recs, err := tr.Records()
@@ -769,4 +845,149 @@ func TestGains(t *testing.T) {
 			}
 		})
 	}
+}
+
+// churnBurst is the checks of one key the "churn" workload makes in a row.
+const churnBurst = 50
+
+// TestRecordsWhileCounting reads the counts again and again while a
+// workload makes checks that keep changing the key of a one-slot count
+// cache (each change flushes the slot's checks into the counts map): no
+// read may count fewer checks of a key than the read before (a slot
+// flushed between reading the counts map and the cache lost its checks
+// to that read), and once the workload has exited the counts must be
+// exact.
+func TestRecordsWhileCounting(t *testing.T) {
+	tr := open(t, firstWorking(t), Options{FollowNewMntNS: true, CacheSlots: 1})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), workloadEnv+"=churn", "CAPDROP_TRACE_DIR="+fixtures(t))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := false
+	defer func() {
+		if !exited {
+			stdin.Close()
+			cmd.Wait()
+		}
+	}()
+	var root Root
+	for root.PID == 0 {
+		roots, err := tr.Roots()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range roots {
+			if int(r.PID) == cmd.Process.Pid {
+				root = r
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	kills := func(nr int32) func(Record) bool {
+		return func(r Record) bool { return r.Cap == capset.KILL && !r.Denied && r.Syscall == nr }
+	}
+	last := map[int32]uint64{}
+	for reads := 0; reads < 200 || last[unix.SYS_TGKILL] == 0; reads++ {
+		recs := recordsOf(t, tr, root)
+		for _, nr := range []int32{unix.SYS_KILL, unix.SYS_TGKILL} {
+			n := sum(recs, kills(nr))
+			if n < last[nr] {
+				t.Fatalf("read %d: %d CAP_KILL checks in syscall %d, after %d in the read before", reads, n, nr, last[nr])
+			}
+			last[nr] = n
+		}
+	}
+	stdin.Close()
+	err = cmd.Wait()
+	exited = true
+	if err != nil {
+		t.Fatalf("workload: %v\n%s", err, out.Bytes())
+	}
+	var rounds uint64
+	if _, err := fmt.Sscanf(out.String(), "rounds %d", &rounds); err != nil || rounds == 0 {
+		t.Fatalf("workload output %q: %v", out.String(), err)
+	}
+	recs := recordsOf(t, tr, root)
+	for _, nr := range []int32{unix.SYS_KILL, unix.SYS_TGKILL} {
+		if n := sum(recs, kills(nr)); n != rounds*churnBurst {
+			t.Errorf("CAP_KILL checks in syscall %d = %d, want %d (%d bursts of %d)", nr, n, rounds*churnBurst, rounds, churnBurst)
+		}
+	}
+	t.Logf("%d bursts of %d checks of each key", rounds, churnBurst)
+	if c, _ := tr.Counters(); c.Missing() != 0 {
+		t.Errorf("losses: %+v", c)
+	}
+}
+
+// TestAmbientRaiseGains checks, on every mechanism, that a capability
+// raised into the ambient set by prctl(PR_CAP_AMBIENT_RAISE), which makes no
+// cap_capable check, is recorded when an exec gives it to a process that is
+// not root.
+func TestAmbientRaiseGains(t *testing.T) {
+	for _, m := range Mechanisms {
+		t.Run(string(m), func(t *testing.T) {
+			tr := open(t, m, Options{FollowNewMntNS: true})
+			_, root := runWorkload(t, tr, "ambient")
+			gains, err := tr.Gains()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var exec []Gain
+			for _, g := range gains {
+				if g.MntNS == root.MntNS && g.Cgroup == root.Cgroup && g.Source == GainExec {
+					exec = append(exec, g)
+				}
+			}
+			if len(exec) != 1 || exec[0].Caps != capset.Of(capset.NET_RAW) || exec[0].Count != 1 || exec[0].Root {
+				t.Errorf("exec gains: %+v, want CAP_NET_RAW once, by the program exec'd with it ambient", exec)
+			}
+			if c, _ := tr.Counters(); c.Missing() != 0 {
+				t.Errorf("losses: %+v", c)
+			}
+		})
+	}
+}
+
+// TestReusedMntNSKeptApart runs workloads one after another, each in a new
+// mount namespace, until one gets the inode number of the first one's dead
+// namespace (the kernel hands out the lowest free number): its records
+// must not take in the first one's checks. While workloads were told apart
+// by their cgroup (v2) id, they did wherever the two shared a cgroup, as
+// every task does on a host whose containers use cgroup v1 only: tests
+// counting a workload's checks then also counted those of another
+// workload (a container, a profiled command) that had died while the
+// tracer followed every new namespace.
+func TestReusedMntNSKeptApart(t *testing.T) {
+	tr := open(t, firstWorking(t), Options{FollowNewMntNS: true})
+	_, first := runWorkload(t, tr, "chown5")
+	if n := sum(recordsOf(t, tr, first), func(r Record) bool { return r.Cap == capset.CHOWN }); n != 10 {
+		t.Fatalf("the first workload's CAP_CHOWN checks = %d, want 10", n)
+	}
+	for i := 0; i < 50; i++ {
+		_, r := runWorkload(t, tr, "raw")
+		if r.MntNS != first.MntNS {
+			continue
+		}
+		t.Logf("workload %d got the first one's mount namespace inode %d (ids %#x and %#x)", i+2, r.MntNS, first.Cgroup, r.Cgroup)
+		if r.Cgroup == first.Cgroup {
+			t.Errorf("two workloads with the same namespace inode share the id %#x", r.Cgroup)
+		}
+		recs := recordsOf(t, tr, r)
+		if n := sum(recs, func(r Record) bool { return r.Cap == capset.CHOWN }); n != 0 {
+			t.Errorf("the later workload holds %d CAP_CHOWN checks: the first one's", n)
+		}
+		if n := sum(recs, func(r Record) bool { return r.Cap == capset.NET_RAW && r.Syscall == unix.SYS_SOCKET }); n != 1 {
+			t.Errorf("the later workload's CAP_NET_RAW checks in socket = %d, want 1", n)
+		}
+		return
+	}
+	t.Skipf("no workload got the inode %d of the first one's namespace in 50 runs", first.MntNS)
 }

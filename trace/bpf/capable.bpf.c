@@ -104,7 +104,7 @@ enum event_type {
 };
 
 struct key {
-	__u64 cgroup;   /* cgroup (v2) id of the root task at its exec */
+	__u64 cgroup;   /* the root's workload_id: its mount namespace's own id, else its cgroup (v2) id */
 	__u32 mntns;    /* mount namespace inode of the root task at its exec */
 	__s32 syscall;  /* syscall number (x86_64, or ia32 with F_COMPAT), -1 */
 	__u8 cap;
@@ -249,6 +249,36 @@ struct {
 	__type(value, struct slot);
 } cache SEC(".maps");
 
+/* Reading counts and cache is two steps, and a slot flushed in between
+ * would move its checks from a part not yet read into one already read:
+ * lost to that read, or counted twice in the other order. So a slot
+ * changes key only inside a per-CPU sequence count (odd while it
+ * changes), by which user space sees whether its read was torn and reads
+ * again; and while user space reads, cache_ctl's frozen makes a new key
+ * go straight to counts without taking a slot, so the read settles. */
+struct cache_seq {
+	__u64 seq;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cache_seq);
+} cache_seqs SEC(".maps");
+
+struct cache_ctl {
+	__u32 frozen;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cache_ctl);
+} cache_ctls SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
@@ -304,6 +334,8 @@ const struct slot *unused_slot __attribute__((unused));
 const struct track_slot *unused_track_slot __attribute__((unused));
 const struct gain_key *unused_gain_key __attribute__((unused));
 const struct gain *unused_gain __attribute__((unused));
+const struct cache_seq *unused_cache_seq __attribute__((unused));
+const struct cache_ctl *unused_cache_ctl __attribute__((unused));
 
 /* The task's user register frame, read through a pointer the verifier
  * does not type (kernels before 5.15): field by field with probe reads. */
@@ -650,6 +682,23 @@ static __always_inline void flush(struct slot *s)
 	s->n = 0;
 }
 
+/* take gives slot s to key k (already in counts), flushing the key it
+ * held, inside the CPU's sequence count; not while user space reads. */
+static __always_inline void take(struct slot *s, const struct key *k)
+{
+	__u32 zero = 0;
+	struct cache_ctl *ctl = bpf_map_lookup_elem(&cache_ctls, &zero);
+	if (!ctl || ctl->frozen)
+		return;
+	struct cache_seq *q = bpf_map_lookup_elem(&cache_seqs, &zero);
+	if (!q)
+		return;
+	__sync_fetch_and_add(&q->seq, 1); /* odd: the slot is changing */
+	flush(s);
+	s->k = *k;
+	__sync_fetch_and_add(&q->seq, 1);
+}
+
 /* record counts one capability check of the current task. */
 static __always_inline int record(void *ctx, const struct cred *cred, int cap, int ret,
 				  __u32 opts, bool opts_known)
@@ -765,10 +814,8 @@ static __always_inline int record(void *ctx, const struct cred *cred, int cap, i
 		count(C_COUNTS_FULL);
 		return 0;
 	}
-	if (s) {
-		flush(s);
-		s->k = k;
-	}
+	if (s)
+		take(s, &k);
 	struct key_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		count(C_EVENTS_LOST);
@@ -782,10 +829,8 @@ static __always_inline int record(void *ctx, const struct cred *cred, int cap, i
 
 cached:
 	/* The key is in counts: let the slot hold it from now on. */
-	if (s) {
-		flush(s);
-		s->k = k;
-	}
+	if (s)
+		take(s, &k);
 	return 0;
 }
 
@@ -969,6 +1014,28 @@ static __always_inline void exec_gain(const struct task_info *ti, struct task_st
 		gain(ti, G_EXEC, false, false, gained, 0);
 }
 
+/* Set in a workload id that is a mount namespace's own id. */
+#define ID_MNTNS (1ULL << 63)
+
+/* workload_id tells a root's workload from others with the same mount
+ * namespace inode, which the kernel reuses once a namespace dies: the
+ * namespace's own id, which it never reuses, marked by ID_MNTNS; on a
+ * kernel without one, the task's cgroup (v2) id. (The cgroup id alone is
+ * not enough: on a host whose containers use cgroup v1 only, every task
+ * is in the v2 root cgroup, and so is every command run outside a
+ * container; a workload would take in the checks of an earlier one whose
+ * namespace had the same inode.) */
+static __always_inline __u64 workload_id(struct task_struct *p)
+{
+	struct mnt_namespace *ns = BPF_CORE_READ(p, nsproxy, mnt_ns);
+	__u64 id = 0;
+	if (ns && bpf_core_field_exists(((struct mnt_namespace___id *)0)->ns.ns_id))
+		id = BPF_CORE_READ((struct mnt_namespace___id *)ns, ns.ns_id);
+	else if (ns && bpf_core_field_exists(((struct mnt_namespace___seq *)0)->seq))
+		id = BPF_CORE_READ((struct mnt_namespace___seq *)ns, seq);
+	return id ? ID_MNTNS | id : bpf_get_current_cgroup_id();
+}
+
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(track_exec, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
 {
@@ -1006,7 +1073,7 @@ int BPF_PROG(track_exec, struct task_struct *p, int old_pid, struct linux_binprm
 	} else {
 		return 0;
 	}
-	struct task_info n = {.cgroup = bpf_get_current_cgroup_id(), .mntns = mntns, .root = tid};
+	struct task_info n = {.cgroup = workload_id(p), .mntns = mntns, .root = tid};
 	bpf_get_current_comm(n.comm, sizeof(n.comm));
 	const struct cred *cr = BPF_CORE_READ(p, cred);
 	if (cr)

@@ -116,6 +116,21 @@ struct mnt_namespace {
 	struct ns_common ns;
 } __attribute__((preserve_access_index));
 
+/* A mount namespace's own id, which the kernel never reuses (unlike its
+ * inode number): ns_common's ns_id since Linux 6.18, mnt_namespace's seq
+ * before. */
+struct ns_common___id {
+	__u64 ns_id;
+} __attribute__((preserve_access_index));
+
+struct mnt_namespace___id {
+	struct ns_common___id ns;
+} __attribute__((preserve_access_index));
+
+struct mnt_namespace___seq {
+	__u64 seq;
+} __attribute__((preserve_access_index));
+
 struct nsproxy {
 	struct mnt_namespace *mnt_ns;
 } __attribute__((preserve_access_index));
