@@ -122,7 +122,7 @@ func workload(ops []string) error {
 					return fmt.Errorf("PR_CAP_AMBIENT_RAISE: %w", err)
 				}
 				// Forked from this locked thread, whose credentials these are.
-				cmd := exec.Command(os.Args[0], "-test.run=^$")
+				cmd := exec.Command(filepath.Join(os.Getenv("CAPDROP_TRACE_DIR"), plainBinary), "-test.run=^$")
 				cmd.Env = append(os.Environ(), workloadEnv+"=noop")
 				if out, err := cmd.CombinedOutput(); err != nil {
 					return fmt.Errorf("exec with an ambient capability: %v: %s", err, out)
@@ -136,7 +136,7 @@ func workload(ops []string) error {
 			// tgkill, signal 0 to a process of another uid), so a one-slot
 			// count cache changes key at every burst, until standard input
 			// closes; then print the bursts made.
-			target := exec.Command(os.Args[0], "-test.run=^$")
+			target := exec.Command(filepath.Join(os.Getenv("CAPDROP_TRACE_DIR"), plainBinary), "-test.run=^$")
 			target.Env = append(os.Environ(), workloadEnv+"=pause")
 			target.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: needs.OtherID, Gid: needs.OtherID}}
 			hold, err := target.StdinPipe()
@@ -314,9 +314,18 @@ func fixtures(t *testing.T) string {
 	if err := unix.Setxattr(fc, "security.capability", xattr.Bytes(), 0); err != nil {
 		t.Fatalf("give %s a file capability: %v", fc, err)
 	}
+	// A plain copy, which other uids can run (the test binary's own
+	// directory may be private).
+	if err := os.WriteFile(filepath.Join(dir, plainBinary), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	fixturesDir = dir
 	return dir
 }
+
+// plainBinary is the copy of the test binary without file capabilities
+// among the fixtures.
+const plainBinary = "plain-bin"
 
 // recordsOf returns the records of root's workload: its mount namespace and
 // its workload id (Key.Cgroup). The inode number of a mount namespace that
@@ -850,7 +859,7 @@ func TestGains(t *testing.T) {
 // churnBurst is the checks of one key the "churn" workload makes in a row.
 const churnBurst = 50
 
-// TestRecordsWhileCounting reads the counts again and again while a
+// TestRecordsWhileCounting reads the counts 1,000 times while a
 // workload makes checks that keep changing the key of a one-slot count
 // cache (each change flushes the slot's checks into the counts map): no
 // read may count fewer checks of a key than the read before (a slot
@@ -871,15 +880,19 @@ func TestRecordsWhileCounting(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := false
-	defer func() {
-		if !exited {
-			stdin.Close()
-			cmd.Wait()
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	defer stdin.Close()
+	ended := func() {
+		select {
+		case err := <-waited:
+			t.Fatalf("the workload ended before it was told to (%v):\n%s", err, out.Bytes())
+		default:
 		}
-	}()
+	}
 	var root Root
 	for root.PID == 0 {
+		ended()
 		roots, err := tr.Roots()
 		if err != nil {
 			t.Fatal(err)
@@ -895,7 +908,8 @@ func TestRecordsWhileCounting(t *testing.T) {
 		return func(r Record) bool { return r.Cap == capset.KILL && !r.Denied && r.Syscall == nr }
 	}
 	last := map[int32]uint64{}
-	for reads := 0; reads < 200 || last[unix.SYS_TGKILL] == 0; reads++ {
+	for reads := 0; reads < 1000 || last[unix.SYS_TGKILL] == 0; reads++ {
+		ended()
 		recs := recordsOf(t, tr, root)
 		for _, nr := range []int32{unix.SYS_KILL, unix.SYS_TGKILL} {
 			n := sum(recs, kills(nr))
@@ -906,9 +920,7 @@ func TestRecordsWhileCounting(t *testing.T) {
 		}
 	}
 	stdin.Close()
-	err = cmd.Wait()
-	exited = true
-	if err != nil {
+	if err := <-waited; err != nil {
 		t.Fatalf("workload: %v\n%s", err, out.Bytes())
 	}
 	var rounds uint64
@@ -957,9 +969,9 @@ func TestAmbientRaiseGains(t *testing.T) {
 }
 
 // TestReusedMntNSKeptApart runs workloads one after another, each in a new
-// mount namespace, until one gets the inode number of the first one's dead
+// mount namespace, until one gets the inode number of an earlier one's dead
 // namespace (the kernel hands out the lowest free number): its records
-// must not take in the first one's checks. While workloads were told apart
+// must not take in the earlier one's checks. While workloads were told apart
 // by their cgroup (v2) id, they did wherever the two shared a cgroup, as
 // every task does on a host whose containers use cgroup v1 only: tests
 // counting a workload's checks then also counted those of another
@@ -971,15 +983,24 @@ func TestReusedMntNSKeptApart(t *testing.T) {
 	if n := sum(recordsOf(t, tr, first), func(r Record) bool { return r.Cap == capset.CHOWN }); n != 10 {
 		t.Fatalf("the first workload's CAP_CHOWN checks = %d, want 10", n)
 	}
+	earlier := []Root{first}
 	for i := 0; i < 50; i++ {
 		_, r := runWorkload(t, tr, "raw")
-		if r.MntNS != first.MntNS {
+		var same *Root
+		for j := range earlier {
+			if earlier[j].MntNS == r.MntNS {
+				same = &earlier[j]
+			}
+		}
+		if same == nil {
+			earlier = append(earlier, r)
 			continue
 		}
-		t.Logf("workload %d got the first one's mount namespace inode %d (ids %#x and %#x)", i+2, r.MntNS, first.Cgroup, r.Cgroup)
-		if r.Cgroup == first.Cgroup {
+		t.Logf("workload %d got the mount namespace inode %d of the earlier workload %d (ids %#x and %#x)", i+2, r.MntNS, same.PID, same.Cgroup, r.Cgroup)
+		if r.Cgroup == same.Cgroup {
 			t.Errorf("two workloads with the same namespace inode share the id %#x", r.Cgroup)
 		}
+		// Only the first workload chowned; each made one raw socket.
 		recs := recordsOf(t, tr, r)
 		if n := sum(recs, func(r Record) bool { return r.Cap == capset.CHOWN }); n != 0 {
 			t.Errorf("the later workload holds %d CAP_CHOWN checks: the first one's", n)
@@ -989,5 +1010,5 @@ func TestReusedMntNSKeptApart(t *testing.T) {
 		}
 		return
 	}
-	t.Skipf("no workload got the inode %d of the first one's namespace in 50 runs", first.MntNS)
+	t.Skipf("no workload got the namespace inode of an earlier one in 50 runs")
 }
