@@ -14,71 +14,11 @@ import (
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/cluster"
 	"github.com/capdrop/capdrop/clusterprofile"
+	"github.com/capdrop/capdrop/internal/kubefake"
 	"github.com/capdrop/capdrop/trace"
 )
 
 var deployments = cluster.Resource{Group: "apps", Version: "v1", Resource: "deployments", Kind: "Deployment", Namespaced: true}
-
-// shop is a namespace with Deployment web (two Pods, on n1 and n2) and
-// Deployment other (one Pod on n1), each through its ReplicaSet.
-func shop(a *apiServer) {
-	for _, d := range []string{"web", "other"} {
-		a.put("/apis/apps/v1/namespaces/shop/deployments/"+d, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"`+d+`","namespace":"shop","uid":"d-`+d+`"}}`)
-		a.put("/apis/apps/v1/namespaces/shop/replicasets/"+d+"-5d8f", `{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"`+d+`-5d8f","namespace":"shop","uid":"rs-`+d+`",
-			"ownerReferences":[{"apiVersion":"apps/v1","kind":"Deployment","name":"`+d+`","uid":"d-`+d+`","controller":true}]}}`)
-	}
-	pod := func(name, rs, node string) {
-		a.put("/api/v1/namespaces/shop/pods/"+name, `{"metadata":{"name":"`+name+`","namespace":"shop","uid":"uid-`+name+`",
-			"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"`+rs+`","uid":"rs-`+strings.TrimSuffix(rs, "-5d8f")+`","controller":true}]},
-			"spec":{"nodeName":"`+node+`"},"status":{"phase":"Running"}}`)
-	}
-	pod("web-5d8f-a", "web-5d8f", "n1")
-	pod("web-5d8f-b", "web-5d8f", "n2")
-	pod("other-5d8f-a", "other-5d8f", "n1")
-}
-
-var t0 = time.Now().Add(-time.Hour)
-
-// container is what an agent reports of a Pod's container: its
-// entrypoint's checks, and an exec session's.
-func container(pod, rs string, caps []capset.Cap, exec ...capset.Cap) agent.Container {
-	start := t0
-	c := agent.Container{ID: pod + "-id", Namespace: "shop", Pod: pod, PodUID: "uid-" + pod, Name: "app", Type: agent.TypeContainer,
-		Image: "localhost/capdrop/test:1", Owner: &agent.OwnerRef{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: rs, UID: "rs-" + strings.TrimSuffix(rs, "-5d8f")},
-		Fingerprint: "sha256:fp1", StartedAt: &start, FromStart: true,
-		Sessions: []agent.Session{{Tag: 1, Kind: agent.SessionInit, Command: []string{"capneeds"}, Runs: 1, First: t0, Last: t0}}}
-	for _, cp := range caps {
-		c.Records = append(c.Records, agent.Record{Tag: 1, Capability: cp.Name(), Syscall: 41, Command: "capneeds", Count: 2, FirstSeen: t0, LastSeen: t0})
-	}
-	if len(exec) > 0 {
-		c.Sessions = append(c.Sessions, agent.Session{Tag: 2, Kind: agent.SessionExec, Command: []string{"capneeds", "nice"}, Runs: 1, First: t0, Last: t0})
-		for _, cp := range exec {
-			c.Records = append(c.Records, agent.Record{Tag: 2, Capability: cp.Name(), Syscall: 141, Command: "capneeds", Count: 1, FirstSeen: t0, LastSeen: t0})
-		}
-	}
-	return c
-}
-
-// agents are the two nodes' agents: n1 sees web's first Pod (CHOWN,
-// NET_RAW) and other's (SYS_ADMIN), n2 web's second (NET_BIND_SERVICE,
-// and SYS_NICE in a kubectl exec).
-func agents(node string, n int) (agent.Report, int) {
-	r := agent.Report{Version: agent.ReportVersion, Node: node, Pod: "capdrop-agent-" + node, AgentVersion: "test",
-		Generated: time.Now(), Started: t0, TracingSince: t0.Add(-time.Minute), Pinned: true, Mechanism: "tp_btf",
-		VMProbeDetection: true, Kernel: "6.18.0", Arch: "amd64", Warnings: []string{}}
-	// Losses before the window do not count against it.
-	r.Counters.Overflow = 5
-	switch node {
-	case "n1":
-		r.Containers = []agent.Container{
-			container("web-5d8f-a", "web-5d8f", []capset.Cap{capset.CHOWN, capset.NET_RAW}),
-			container("other-5d8f-a", "other-5d8f", []capset.Cap{capset.SYS_ADMIN}),
-		}
-	case "n2":
-		r.Containers = []agent.Container{container("web-5d8f-b", "web-5d8f", []capset.Cap{capset.NET_BIND_SERVICE}, capset.SYS_NICE)}
-	}
-	return r, 200
-}
 
 func manifest(t *testing.T) []byte {
 	data, err := os.ReadFile("testdata/agent.yaml")
@@ -88,8 +28,11 @@ func manifest(t *testing.T) []byte {
 	return data
 }
 
-func options(t *testing.T, a *apiServer) Options {
-	c := a.client(t, "shop")
+func options(t *testing.T, a *kubefake.Server) Options {
+	c, err := cluster.Connect(cluster.Options{Kubeconfig: a.Kubeconfig(t, "shop")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	owners := c.Owners()
 	return Options{API: c, Resource: deployments, Namespace: "shop", Name: "web",
 		Duration: 400 * time.Millisecond, MinWindow: 100 * time.Millisecond, Interval: 100 * time.Millisecond,
@@ -113,7 +56,7 @@ var deployedPaths = []string{
 // checkRemoved checks that the session created the manifest's objects and
 // deleted exactly those, newest first, and that nothing of the agent is
 // left.
-func checkRemoved(t *testing.T, a *apiServer, res *Result) {
+func checkRemoved(t *testing.T, a *kubefake.Server, res *Result) {
 	t.Helper()
 	var want []string
 	for _, p := range deployedPaths {
@@ -122,10 +65,10 @@ func checkRemoved(t *testing.T, a *apiServer, res *Result) {
 	for i := len(deployedPaths) - 1; i >= 0; i-- {
 		want = append(want, "DELETE "+deployedPaths[i])
 	}
-	if got := a.writes(); !slices.Equal(got, want) {
+	if got := a.Writes(); !slices.Equal(got, want) {
 		t.Errorf("writes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if left := a.left("capdrop-agent"); len(left) > 0 {
+	if left := a.Left("capdrop-agent"); len(left) > 0 {
 		t.Errorf("left: %v", left)
 	}
 	if res == nil || len(res.Left) > 0 || len(res.Deployed) != len(deployedPaths) {
@@ -134,16 +77,16 @@ func checkRemoved(t *testing.T, a *apiServer, res *Result) {
 }
 
 func TestRunDeploysCollectsRemoves(t *testing.T) {
-	a := newAPIServer(t, "n1", "n2")
-	a.agent = agents
-	shop(a)
+	a := kubefake.New(t, "n1", "n2")
+	a.Agent = kubefake.ShopAgents
+	kubefake.Shop(a)
 	res, err := Run(context.Background(), options(t, a))
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkRemoved(t, a, res)
-	if !slices.Contains(a.dsArgs, "--no-pin") || a.dsArgs[0] != "agent" {
-		t.Errorf("the deployed agent's arguments %v, want the manifest's and --no-pin", a.dsArgs)
+	if !slices.Contains(a.DSArgs(), "--no-pin") || a.DSArgs()[0] != "agent" {
+		t.Errorf("the deployed agent's arguments %v, want the manifest's and --no-pin", a.DSArgs())
 	}
 	doc := res.Document
 	if doc == nil || len(doc.Profiles) != 1 {
@@ -170,8 +113,8 @@ func TestRunDeploysCollectsRemoves(t *testing.T) {
 	}
 	// Both agents were read at the start and at the end, at least.
 	for _, n := range []string{"n1", "n2"} {
-		if a.proxied[n] < 2 {
-			t.Errorf("agent on %s read %d times", n, a.proxied[n])
+		if a.Proxied(n) < 2 {
+			t.Errorf("agent on %s read %d times", n, a.Proxied(n))
 		}
 	}
 }
@@ -179,30 +122,28 @@ func TestRunDeploysCollectsRemoves(t *testing.T) {
 // TestRunUsesRunningAgent: an agent DaemonSet that runs is used, and
 // nothing is written.
 func TestRunUsesRunningAgent(t *testing.T) {
-	a := newAPIServer(t, "n1", "n2")
-	a.agent = agents
-	shop(a)
+	a := kubefake.New(t, "n1", "n2")
+	a.Agent = kubefake.ShopAgents
+	kubefake.Shop(a)
 	objs, err := ParseManifest("agent.yaml", manifest(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, o := range objs {
 		if o.Resource == DaemonSets {
-			a.put(deployedPaths[4], string(o.JSON))
-			a.mu.Lock()
-			a.startAgents(a.objs[deployedPaths[4]])
-			a.mu.Unlock()
+			a.Put(deployedPaths[4], string(o.JSON))
+			a.StartAgents(deployedPaths[4])
 		}
 	}
 	res, err := Run(context.Background(), options(t, a))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := a.writes(); len(w) > 0 || len(res.Deployed) > 0 {
+	if w := a.Writes(); len(w) > 0 || len(res.Deployed) > 0 {
 		t.Errorf("wrote %v with an agent running", w)
 	}
-	if len(a.left("/pods/capdrop-agent-")) != 2 {
-		t.Errorf("the running agents were touched: %v", a.left("capdrop-agent"))
+	if len(a.Left("/pods/capdrop-agent-")) != 2 {
+		t.Errorf("the running agents were touched: %v", a.Left("capdrop-agent"))
 	}
 	if len(res.Document.Profiles) != 1 || !res.Document.Profiles[0].Complete {
 		t.Errorf("profiles %+v", res.Document.Profiles)
@@ -210,30 +151,30 @@ func TestRunUsesRunningAgent(t *testing.T) {
 }
 
 func TestRunNoDeploy(t *testing.T) {
-	a := newAPIServer(t, "n1")
-	a.agent = agents
-	shop(a)
+	a := kubefake.New(t, "n1")
+	a.Agent = kubefake.ShopAgents
+	kubefake.Shop(a)
 	o := options(t, a)
 	o.NoDeploy = true
 	_, err := Run(context.Background(), o)
 	if !errors.Is(err, ErrNoAgent) || !strings.Contains(err.Error(), "capdrop-agent/capdrop-agent") {
 		t.Errorf("err %v, want ErrNoAgent naming the DaemonSet", err)
 	}
-	if w := a.writes(); len(w) > 0 {
+	if w := a.Writes(); len(w) > 0 {
 		t.Errorf("--no-deploy wrote %v", w)
 	}
 }
 
 func TestRunWorkloadNotFound(t *testing.T) {
-	a := newAPIServer(t, "n1")
-	a.agent = agents
-	shop(a)
+	a := kubefake.New(t, "n1")
+	a.Agent = kubefake.ShopAgents
+	kubefake.Shop(a)
 	o := options(t, a)
 	o.Name = "nope"
 	if _, err := Run(context.Background(), o); !errors.Is(err, cluster.ErrNotFound) || !strings.Contains(err.Error(), "shop/Deployment/nope") {
 		t.Errorf("err %v", err)
 	}
-	if w := a.writes(); len(w) > 0 {
+	if w := a.Writes(); len(w) > 0 {
 		t.Errorf("deployed %v for a workload that does not exist", w)
 	}
 }
@@ -242,14 +183,14 @@ func TestRunWorkloadNotFound(t *testing.T) {
 // without it after the agent timeout, and web's profile is partial for
 // its Pod there.
 func TestRunUnreachableAgent(t *testing.T) {
-	a := newAPIServer(t, "n1", "n2")
-	a.agent = func(node string, n int) (agent.Report, int) {
+	a := kubefake.New(t, "n1", "n2")
+	a.Agent = func(node string, n int) (agent.Report, int) {
 		if node == "n2" {
 			return agent.Report{}, 503
 		}
-		return agents(node, n)
+		return kubefake.ShopAgents(node, n)
 	}
-	shop(a)
+	kubefake.Shop(a)
 	o := options(t, a)
 	o.AgentTimeout = 300 * time.Millisecond
 	res, err := Run(context.Background(), o)
@@ -270,10 +211,10 @@ func TestRunUnreachableAgent(t *testing.T) {
 // TestRunNoAgentAnswers: no agent answers at all; the session fails after
 // the timeout, says why, and removes what it deployed.
 func TestRunNoAgentAnswers(t *testing.T) {
-	a := newAPIServer(t, "n1")
-	a.agentPhase = "Pending"
-	a.agent = agents
-	shop(a)
+	a := kubefake.New(t, "n1")
+	a.AgentPhase = "Pending"
+	a.Agent = kubefake.ShopAgents
+	kubefake.Shop(a)
 	o := options(t, a)
 	o.AgentTimeout = 200 * time.Millisecond
 	res, err := Run(context.Background(), o)
@@ -292,11 +233,11 @@ func TestRunNoAgentAnswers(t *testing.T) {
 func TestRunInterrupted(t *testing.T) {
 	for _, when := range []string{"waiting", "window"} {
 		t.Run(when, func(t *testing.T) {
-			a := newAPIServer(t, "n1", "n2")
+			a := kubefake.New(t, "n1", "n2")
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var reads atomic.Int32
-			a.agent = func(node string, n int) (agent.Report, int) {
+			a.Agent = func(node string, n int) (agent.Report, int) {
 				if when == "waiting" {
 					cancel()
 					return agent.Report{}, 503
@@ -304,9 +245,9 @@ func TestRunInterrupted(t *testing.T) {
 				if reads.Add(1) == 4 { // the first reads of the window
 					cancel()
 				}
-				return agents(node, n)
+				return kubefake.ShopAgents(node, n)
 			}
-			shop(a)
+			kubefake.Shop(a)
 			o := options(t, a)
 			o.Duration, o.MinWindow = time.Minute, 30*time.Second
 			start := time.Now()
@@ -339,15 +280,15 @@ func TestRunInterrupted(t *testing.T) {
 // TestRunLosses: checks the tracer lost during the window make the
 // profile partial; those before it do not.
 func TestRunLosses(t *testing.T) {
-	a := newAPIServer(t, "n1", "n2")
-	a.agent = func(node string, n int) (agent.Report, int) {
-		r, code := agents(node, n)
+	a := kubefake.New(t, "n1", "n2")
+	a.Agent = func(node string, n int) (agent.Report, int) {
+		r, code := kubefake.ShopAgents(node, n)
 		if node == "n2" && n > 1 {
 			r.Counters.Counters = trace.Counters{Overflow: 8}
 		}
 		return r, code
 	}
-	shop(a)
+	kubefake.Shop(a)
 	res, err := Run(context.Background(), options(t, a))
 	if err != nil {
 		t.Fatal(err)

@@ -10,16 +10,15 @@ import (
 	"github.com/capdrop/capdrop/agent"
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/clusterprofile"
+	"github.com/capdrop/capdrop/internal/kubefake"
 )
 
 // storedIn reads the profile a ConfigMap of the fake server holds.
-func storedIn(t *testing.T, a *apiServer, path string) (clusterprofile.Profile, map[string]any) {
+func storedIn(t *testing.T, a *kubefake.Server, path string) (clusterprofile.Profile, map[string]any) {
 	t.Helper()
-	a.mu.Lock()
-	o, ok := a.objs[path]
-	a.mu.Unlock()
+	o, ok := a.Object(path)
 	if !ok {
-		t.Fatalf("no %s; objects: %v", path, a.left("configmaps"))
+		t.Fatalf("no %s; objects: %v", path, a.Left("configmaps"))
 	}
 	data, _ := json.Marshal(o)
 	p, err := storedProfile(data)
@@ -30,10 +29,10 @@ func storedIn(t *testing.T, a *apiServer, path string) (clusterprofile.Profile, 
 }
 
 func TestContinuous(t *testing.T) {
-	a := newAPIServer(t, "n1", "n2")
+	a := kubefake.New(t, "n1", "n2")
 	forget, rollout := false, false
-	a.agent = func(node string, n int) (agent.Report, int) {
-		r, code := agents(node, n)
+	a.Agent = func(node string, n int) (agent.Report, int) {
+		r, code := kubefake.ShopAgents(node, n)
 		if node == "n2" && forget {
 			r.Containers = nil // the agent forgot web's second Pod
 		}
@@ -44,15 +43,13 @@ func TestContinuous(t *testing.T) {
 		}
 		return r, code
 	}
-	shop(a)
+	kubefake.Shop(a)
 	objs, err := ParseManifest("agent.yaml", manifest(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.put(deployedPaths[4], string(objs[4].JSON))
-	a.mu.Lock()
-	a.startAgents(a.objs[deployedPaths[4]])
-	a.mu.Unlock()
+	a.Put(deployedPaths[4], string(objs[4].JSON))
+	a.StartAgents(deployedPaths[4])
 	o := options(t, a)
 	as, _ := ReadAgentSet(objs[4].JSON)
 	c := &Continuous{API: o.API, Top: o.Top, Agent: as, Namespace: "shop", MinWindow: o.MinWindow, Cluster: o.Cluster, Log: o.Log}
@@ -113,15 +110,8 @@ func TestContinuous(t *testing.T) {
 	}
 	// Deleting the workload deletes its object (the garbage collector,
 	// here the fake's).
-	a.mu.Lock()
-	delete(a.objs, "/apis/apps/v1/namespaces/shop/deployments/web")
-	for p, o := range a.objs {
-		if ownedBy(o, "/apis/apps/v1/namespaces/shop/deployments/web") {
-			delete(a.objs, p)
-		}
-	}
-	a.mu.Unlock()
-	if left := a.left("capdrop-profile-deployment-web"); len(left) > 0 {
+	a.Collect("/apis/apps/v1/namespaces/shop/deployments/web")
+	if left := a.Left("capdrop-profile-deployment-web"); len(left) > 0 {
 		t.Errorf("left with the workload gone: %v", left)
 	}
 }
@@ -153,15 +143,13 @@ func TestObjectName(t *testing.T) {
 // TestContinuousLeavesOthersAlone: a ConfigMap of the same name that is
 // not capdrop's is never overwritten.
 func TestContinuousLeavesOthersAlone(t *testing.T) {
-	a := newAPIServer(t, "n1")
-	a.agent = agents
-	shop(a)
-	a.put("/api/v1/namespaces/shop/configmaps/capdrop-profile-deployment-web-app", `{"metadata":{"name":"capdrop-profile-deployment-web-app","namespace":"shop"},"data":{"x":"y"}}`)
+	a := kubefake.New(t, "n1")
+	a.Agent = kubefake.ShopAgents
+	kubefake.Shop(a)
+	a.Put("/api/v1/namespaces/shop/configmaps/capdrop-profile-deployment-web-app", `{"metadata":{"name":"capdrop-profile-deployment-web-app","namespace":"shop"},"data":{"x":"y"}}`)
 	objs, _ := ParseManifest("agent.yaml", manifest(t))
-	a.put(deployedPaths[4], string(objs[4].JSON))
-	a.mu.Lock()
-	a.startAgents(a.objs[deployedPaths[4]])
-	a.mu.Unlock()
+	a.Put(deployedPaths[4], string(objs[4].JSON))
+	a.StartAgents(deployedPaths[4])
 	o := options(t, a)
 	as, _ := ReadAgentSet(objs[4].JSON)
 	c := &Continuous{API: o.API, Top: o.Top, Agent: as, Namespace: "shop"}
@@ -172,7 +160,7 @@ func TestContinuousLeavesOthersAlone(t *testing.T) {
 	if len(pass.Skipped) != 1 || !strings.Contains(pass.Skipped[0], "not capdrop's") || slices.Contains(pass.Written, "shop/capdrop-profile-deployment-web-app") {
 		t.Errorf("pass %+v", pass)
 	}
-	for _, w := range a.writes() {
+	for _, w := range a.Writes() {
 		if strings.Contains(w, "deployment-web-app") {
 			t.Errorf("wrote %s", w)
 		}

@@ -114,8 +114,6 @@ func runRecommend(cmd *cobra.Command, s *term.Streams, o recommendOptions, outpu
 	switch {
 	case o.from != "" && o.fromCluster:
 		return usageErrorf("give the profiles with one of --from and --from-cluster")
-	case o.fromCluster && o.offline:
-		return usageErrorf("--from-cluster reads the cluster; --offline does not")
 	case o.from == "" && !o.fromCluster:
 		return usageErrorf("give the cluster profile with --from (capdrop k8s profile -o json writes it), or --from-cluster")
 	case o.apply && o.offline:

@@ -153,7 +153,6 @@ func TestK8sProfileUsage(t *testing.T) {
 		{[]string{"k8s", "profile", "--continuous", "--no-deploy"}, "--no-deploy is implied"},
 		{[]string{"k8s", "profile", "--continuous", "--interval", "0s"}, "--interval must be positive"},
 		{[]string{"k8s", "recommend", "--from", "x.json", "--from-cluster"}, "one of --from and --from-cluster"},
-		{[]string{"k8s", "recommend", "--from-cluster", "--offline"}, "--from-cluster reads the cluster"},
 	} {
 		_, stderr, code := runMain(t, c.args...)
 		if code != ExitUsage || !strings.Contains(stderr, c.msg) {

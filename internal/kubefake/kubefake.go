@@ -1,4 +1,8 @@
-package collect
+// Package kubefake is a fake Kubernetes API server for tests of the
+// verbs that talk to a cluster and to capdrop's node agents through it: an
+// object store with the real REST paths, a DaemonSet controller, garbage
+// collection, and the pod proxy to fake agents.
+package kubefake
 
 import (
 	"encoding/json"
@@ -14,7 +18,6 @@ import (
 	"testing"
 
 	"github.com/capdrop/capdrop/agent"
-	"github.com/capdrop/capdrop/cluster"
 )
 
 // apiServer is a fake Kubernetes API server: an object store with the
@@ -22,51 +25,49 @@ import (
 // delete), a DaemonSet controller that starts one agent Pod per node and
 // garbage-collects them with their DaemonSet, and the pod proxy, which
 // hands a request for an agent Pod's port to that node's fake agent.
-type apiServer struct {
-	t     *testing.T
+type Server struct {
+	t     testing.TB
 	mu    sync.Mutex
 	objs  map[string]map[string]any // path -> object
 	nodes []string
-	// agent answers the proxy for the agent Pod of a node.
-	agent func(node string, n int) (agent.Report, int)
+	// Agent answers the proxy for the agent Pod of a node, the n-th time
+	// it is read, with a Report and an HTTP status.
+	Agent func(node string, n int) (agent.Report, int)
 	// proxied counts the reads of each node's agent.
 	proxied map[string]int
 	// log records the writes: "POST path", "DELETE path".
 	log []string
-	// onProxy is called before each proxied read (nil: nothing).
-	onProxy func(node string, n int)
-	// agentPhase is the phase of the agent Pods the controller starts.
-	agentPhase string
+	// AgentPhase is the phase of the agent Pods the controller starts
+	// (Running).
+	AgentPhase string
 	// dsArgs are the arguments of the last DaemonSet created.
 	dsArgs []string
 	uid    int
 	srv    *httptest.Server
 }
 
-func newAPIServer(t *testing.T, nodes ...string) *apiServer {
-	a := &apiServer{t: t, objs: map[string]map[string]any{}, nodes: nodes, proxied: map[string]int{}, agentPhase: "Running"}
+// New starts a fake API server for t, with nodes.
+func New(t testing.TB, nodes ...string) *Server {
+	a := &Server{t: t, objs: map[string]map[string]any{}, nodes: nodes, proxied: map[string]int{}, AgentPhase: "Running"}
 	a.srv = httptest.NewServer(a)
 	t.Cleanup(a.srv.Close)
 	return a
 }
 
-// kubeconfig writes a kubeconfig for the fake server.
-func (a *apiServer) client(t *testing.T, ns string) *cluster.Client {
+// Kubeconfig writes a kubeconfig for the fake server, whose context's
+// namespace is ns, and returns its path.
+func (a *Server) Kubeconfig(t testing.TB, ns string) string {
 	p := filepath.Join(t.TempDir(), "kubeconfig")
 	cfg := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: %q}}]\n"+
 		"users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u, namespace: %s}}]\ncurrent-context: x\n", a.srv.URL, ns)
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := cluster.Connect(cluster.Options{Kubeconfig: p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return p
 }
 
-// put stores an object at its path, as if created earlier.
-func (a *apiServer) put(path string, obj string) {
+// Put stores an object (JSON) at its path, as if created earlier.
+func (a *Server) Put(path string, obj string) {
 	var m map[string]any
 	if err := json.Unmarshal([]byte(obj), &m); err != nil {
 		a.t.Fatalf("%s: %v", path, err)
@@ -76,7 +77,7 @@ func (a *apiServer) put(path string, obj string) {
 	a.objs[path] = m
 }
 
-func (a *apiServer) status(w http.ResponseWriter, code int, reason, msg string) {
+func (a *Server) status(w http.ResponseWriter, code int, reason, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Failure",
@@ -85,7 +86,7 @@ func (a *apiServer) status(w http.ResponseWriter, code int, reason, msg string) 
 
 var proxyPath = regexp.MustCompile(`^/api/v1/namespaces/([^/]+)/pods/([^/:]+):(\d+)/proxy(/.*)$`)
 
-func (a *apiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (a *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if m := proxyPath.FindStringSubmatch(r.URL.Path); m != nil {
 		a.proxy(w, m[1], m[2], m[3], m[4])
 		return
@@ -227,7 +228,7 @@ func selects(sel string, o map[string]any) bool {
 
 // startAgents is the DaemonSet controller: one Pod per node with the
 // template's labels, owned by the DaemonSet.
-func (a *apiServer) startAgents(ds map[string]any) {
+func (a *Server) startAgents(ds map[string]any) {
 	meta := ds["metadata"].(map[string]any)
 	ns, name := meta["namespace"].(string), meta["name"].(string)
 	tmpl := ds["spec"].(map[string]any)["template"].(map[string]any)
@@ -238,12 +239,12 @@ func (a *apiServer) startAgents(ds map[string]any) {
 			"metadata": map[string]any{"name": pod, "namespace": ns, "uid": "agent-" + n, "labels": labels,
 				"ownerReferences": []any{map[string]any{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": name, "uid": meta["uid"], "controller": true}}},
 			"spec":   map[string]any{"nodeName": n},
-			"status": map[string]any{"phase": a.agentPhase},
+			"status": map[string]any{"phase": a.AgentPhase},
 		}
 	}
 }
 
-func (a *apiServer) proxy(w http.ResponseWriter, ns, pod, port, path string) {
+func (a *Server) proxy(w http.ResponseWriter, ns, pod, port, path string) {
 	a.mu.Lock()
 	o, ok := a.objs["/api/v1/namespaces/"+ns+"/pods/"+pod]
 	var node string
@@ -261,10 +262,7 @@ func (a *apiServer) proxy(w http.ResponseWriter, ns, pod, port, path string) {
 		a.status(w, 503, "ServiceUnavailable", "no endpoint at "+port+path)
 		return
 	}
-	if a.onProxy != nil {
-		a.onProxy(node, n)
-	}
-	r, code := a.agent(node, n)
+	r, code := a.Agent(node, n)
 	if code != 200 {
 		a.status(w, code, "ServiceUnavailable", "error trying to reach service: dial tcp: connection refused")
 		return
@@ -273,15 +271,16 @@ func (a *apiServer) proxy(w http.ResponseWriter, ns, pod, port, path string) {
 	_ = json.NewEncoder(w).Encode(r)
 }
 
-// writes returns the writes the server received.
-func (a *apiServer) writes() []string {
+// Writes returns the writes the server received: "POST path",
+// "PATCH path", "DELETE path".
+func (a *Server) Writes() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]string{}, a.log...)
 }
 
-// left returns the paths of the objects whose path contains s.
-func (a *apiServer) left(s string) []string {
+// Left returns the paths of the objects whose path contains s.
+func (a *Server) Left(s string) []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []string
@@ -303,5 +302,49 @@ func merge(dst, src map[string]any) {
 			}
 		}
 		dst[k] = v
+	}
+}
+
+// DSArgs returns the arguments of the first container of the last
+// DaemonSet created.
+func (a *Server) DSArgs() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string{}, a.dsArgs...)
+}
+
+// Proxied returns how many times the agent of node was read.
+func (a *Server) Proxied(node string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.proxied[node]
+}
+
+// Object returns the object stored at path.
+func (a *Server) Object(path string) (map[string]any, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	o, ok := a.objs[path]
+	return o, ok
+}
+
+// StartAgents runs the DaemonSet controller for the DaemonSet stored at
+// path: one agent Pod per node.
+func (a *Server) StartAgents(path string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.startAgents(a.objs[path])
+}
+
+// Collect deletes the object at path and what it owns, as the garbage
+// collector does.
+func (a *Server) Collect(path string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.objs, path)
+	for p, o := range a.objs {
+		if ownedBy(o, path) {
+			delete(a.objs, p)
+		}
 	}
 }
