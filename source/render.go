@@ -40,7 +40,8 @@ func renderChart(dir string, opts Options) ([]workload.Workload, []*workload.Err
 	if err != nil {
 		e := &workload.Error{Pos: at, Err: fmt.Errorf("helm chart not rendered, its templates not audited: %w", err)}
 		msg := err.Error()
-		e.Warning = errors.Is(err, helm.ErrMissingDependencies) || !(strings.Contains(msg, "load chart") || strings.Contains(msg, "parse error"))
+		refused := errors.Is(err, input.ErrNotRegular) || errors.Is(err, input.ErrTooLarge) // a values file capdrop would not read
+		e.Warning = !refused && (errors.Is(err, helm.ErrMissingDependencies) || !(strings.Contains(msg, "load chart") || strings.Contains(msg, "parse error")))
 		return nil, []*workload.Error{e}
 	}
 	var errs []*workload.Error

@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -27,6 +28,8 @@ import (
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/engine"
 	"helm.sh/helm/v4/pkg/strvals"
+
+	"github.com/capdrop/capdrop/internal/input"
 )
 
 // Options are what `helm template` takes besides the chart.
@@ -112,8 +115,20 @@ func IsChart(dir string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
+// MaxValuesFile is the most read of a values file, Chart.yaml or
+// .helmignore; the loader's own budget bounds the rest of the chart.
+const MaxValuesFile = input.DefaultLimit
+
 // Render renders the chart in dir.
 func Render(dir string, opts Options) (*Chart, error) {
+	// The loader reads Chart.yaml and .helmignore with a plain open and
+	// no size limit (a named pipe there would block it, a link to a
+	// device flood it): look at them first.
+	for _, name := range []string{"Chart.yaml", ".helmignore"} {
+		if _, err := input.ReadFile(filepath.Join(dir, name), MaxValuesFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("load chart: %w", err)
+		}
+	}
 	ch, err := loader.LoadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load chart: %w", err)
@@ -126,12 +141,16 @@ func Render(dir string, opts Options) (*Chart, error) {
 	}
 	out := &Chart{Name: ch.Name(), Dir: dir}
 	out.Missing = missing(ch)
-	if own, err := os.ReadFile(filepath.Join(dir, "values.yaml")); err == nil {
+	own, err := input.ReadFile(filepath.Join(dir, "values.yaml"), MaxValuesFile)
+	switch {
+	case err == nil:
 		out.Values = append(out.Values, ValueFile{Path: filepath.Join(dir, "values.yaml"), Data: own})
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("values: %w", err)
 	}
 	vals := map[string]any{}
 	for _, f := range opts.ValueFiles {
-		data, err := os.ReadFile(f)
+		data, err := input.ReadFile(f, MaxValuesFile)
 		if err != nil {
 			return nil, fmt.Errorf("values: %w", err)
 		}
