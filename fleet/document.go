@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -183,29 +182,11 @@ func (b *Builder) AddBefore(name string, data []byte) error {
 	return nil
 }
 
-// ReadFile reads a document, refusing what is not a regular file or is
-// larger than MaxDocument.
+// ReadFile reads a document, refusing what is not a regular file (a pipe
+// or device is refused, never waited on) or is larger than MaxDocument,
+// which is seen from its size before anything is read.
 func ReadFile(path string) ([]byte, error) {
-	f, _, err := input.Open(path) // a pipe or device is refused, never waited on
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxDocument+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(data) > MaxDocument {
-		return nil, fmt.Errorf("%s: larger than %d bytes; not read", path, MaxDocument)
-	}
-	return data, nil
+	return input.ReadFile(path, MaxDocument)
 }
 
 // AddFiles adds documents from files and directories (every *.json file
