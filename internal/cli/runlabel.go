@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	xterm "golang.org/x/term"
@@ -146,6 +148,11 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 	if o.display {
 		return nil
 	}
+	// A signal that came while the label was judged has been taken by
+	// main's context, not by the relay Start sets up: start nothing.
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
 	p, _, err := c.Start(runlabel.StartOptions{Stdin: s.In, Stdout: s.Out, Stderr: s.ErrOut, Host: client.Host(), ForwardSignals: true})
 	if err != nil {
 		var se *launch.StartError
@@ -153,6 +160,16 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 			return &ExitError{Code: se.Code, Err: err}
 		}
 		return &ExitError{Code: ExitRunFailed, Err: err}
+	}
+	// One that came between that look and the relay is passed on here
+	// (the command may then see it twice, which a shell or the docker CLI
+	// answers the same).
+	if code, ok := signalCode(ctx); ok {
+		sig := syscall.SIGTERM
+		if code == ExitInterrupted {
+			sig = syscall.SIGINT
+		}
+		_ = p.Signal(sig)
 	}
 	exit, err := p.Wait()
 	if err != nil {

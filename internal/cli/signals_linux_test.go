@@ -39,6 +39,10 @@ func TestSignals(t *testing.T) {
 	}
 	fixDir := t.TempDir()
 	compose := filepath.Join(fixDir, "compose.yaml")
+	reportDir := t.TempDir()
+	// runlabel runs the image's own RUN label: a container that answers
+	// SIGINT and SIGTERM (relayed by the docker CLI) as a shell would.
+	labelled := labelImage(t, `RUN="docker run --rm --label `+label+` --label `+dockertest.Label+`=1 IMAGE sh -c 'trap \"exit 130\" INT; trap \"exit 143\" TERM; while :; do sleep 1; done'"`)
 
 	verbs := []struct {
 		name string
@@ -52,6 +56,10 @@ func TestSignals(t *testing.T) {
 		{name: "encode", args: []string{"encode", "chown,setuid"}},
 		{name: "version", args: []string{"version"}},
 		{name: "audit", args: []string{"audit", "--fail-on", "never", big}},
+		// JSON spools its findings to a temporary file.
+		{name: "audit -o json", args: []string{"audit", "--fail-on", "never", "-o", "json", big}},
+		{name: "report", args: []string{"report", "--format", "html", "-o", filepath.Join(reportDir, "r.html"), big}},
+		{name: "runlabel", args: []string{"runlabel", labelled}},
 		{name: "ps", args: []string{"ps", "-a"}},
 		{name: "fix", args: []string{"fix", compose, "--service", "web", "--cap-add", "chown", "--write"}, before: func() {
 			if err := os.WriteFile(compose, []byte("services:\n  web:\n    image: x\n"), 0o644); err != nil {
@@ -146,6 +154,9 @@ func TestSignals(t *testing.T) {
 				}
 				if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
 					t.Errorf("temporary files left: %v", ents)
+				}
+				if ents, _ := os.ReadDir(reportDir); len(ents) > 1 || (len(ents) == 1 && ents[0].Name() != "r.html") {
+					t.Errorf("report left files beside its output: %v", ents)
 				}
 				if v.name == "fix" {
 					if ents, _ := os.ReadDir(fixDir); len(ents) != 1 {
