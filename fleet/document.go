@@ -126,7 +126,16 @@ func (b *Builder) AddDocument(name string, data []byte) error {
 			return wrap(err)
 		}
 		b.AddAuditDoc(doc)
-		b.Input("audit: %d workloads in %d files, policy %s (%s)", len(doc.Workloads), doc.Summary.Files, doc.Policy, name)
+		if cl := doc.Cluster; cl != nil {
+			// A cluster's containers are read from its API, not files.
+			ns := "all namespaces"
+			if cl.Namespace != "" {
+				ns = "namespace " + cl.Namespace
+			}
+			b.Input("audit of the cluster %s, %s: %d containers of templates and running Pods, policy %s (%s)", cl.Server, ns, len(doc.Workloads), doc.Policy, name)
+		} else {
+			b.Input("audit: %d workloads in %d files, policy %s (%s)", len(doc.Workloads), doc.Summary.Files, doc.Policy, name)
+		}
 	case DocProfile:
 		var p profile.Profile
 		if err := json.Unmarshal(data, &p); err != nil {

@@ -300,6 +300,23 @@ func TestBrowser(t *testing.T) {
 				t.Errorf("count %q, want %q", got, want)
 			}
 
+			// The before/after table counts the model's cells: what each
+			// container held before the change, holds now, and would hold
+			// if it kept only what its profile or verify result says it
+			// needs.
+			var change [][]string
+			s.eval(t, `Array.from(document.querySelectorAll('#change tbody tr')).map(tr => Array.from(tr.children).map(c => c.textContent.trim()))`, &change)
+			if want := changeRows(f); !slices.EqualFunc(change, want, slices.Equal) {
+				t.Errorf("before and after: %q, want %q", change, want)
+			}
+			var labels []string
+			for _, r := range change {
+				labels = append(labels, r[0])
+			}
+			if !slices.Equal(labels, sc.change) {
+				t.Errorf("before and after: rows %q, want %q", labels, sc.change)
+			}
+
 			// Each filter shows exactly the rows the model says it should.
 			filters := []struct {
 				control, value string
@@ -440,6 +457,50 @@ func TestBrowserNoScript(t *testing.T) {
 		t.Errorf("without script: %+v, want %d rows and details shown, no controls", st, len(f.Containers))
 	}
 	s.check(t, url)
+}
+
+// changeRows counts, from the model's cells, the grants (and those of a
+// critical or high capability) before the change, now, and after the
+// recommendations: the rows the before/after table must show.
+func changeRows(f *fleet.Fleet) [][]string {
+	var before, now, after [2]int
+	known := false
+	for _, c := range f.Containers {
+		rec, ok := c.Recommended()
+		known = known || ok
+		for _, cp := range f.Columns {
+			risky := 0
+			if fleet.Risk(cp) >= knowledge.High {
+				risky = 1
+			}
+			if c.Before != nil && c.Before.Has(cp) {
+				before[0]++
+				before[1] += risky
+			}
+			if !c.Cell(cp).State.Holds() {
+				continue
+			}
+			now[0]++
+			now[1] += risky
+			if !ok || rec.Has(cp) {
+				after[0]++
+				after[1] += risky
+			}
+		}
+	}
+	row := func(label string, n [2]int) []string {
+		return []string{label, fmt.Sprint(n[0]), fmt.Sprint(n[1])}
+	}
+	var out [][]string
+	if f.HasBefore {
+		out = append(out, row("before the change", before))
+	}
+	if known && after != now {
+		out = append(out, row("now", now), row("after the recommendations", after))
+	} else if f.HasBefore {
+		out = append(out, row("now", now))
+	}
+	return out
 }
 
 func countState(f *fleet.Fleet, c *fleet.Container, st fleet.State) int {
