@@ -156,20 +156,9 @@ func runAudit(ctx context.Context, s *term.Streams, o *auditOptions, paths []str
 	if o.listRules {
 		return listRules(s, o.output.String())
 	}
-	var base *audit.Baseline
-	if o.baseline != "" {
-		data, err := input.ReadFile(o.baseline, 0)
-		if err != nil {
-			return usageErrorf("--baseline: %v", err)
-		}
-		if base, err = audit.ReadBaseline(bytes.NewReader(data)); err != nil {
-			return usageErrorf("--baseline %s: %v", o.baseline, err)
-		}
-	}
-	for _, r := range o.disable {
-		if _, ok := audit.RuleByID(strings.ToUpper(r)); !ok {
-			return usageErrorf("--disable: no rule %q (capdrop audit --list-rules)", r)
-		}
+	base, err := suppressions(o.disable, o.baseline)
+	if err != nil {
+		return err
 	}
 	if o.kube.on {
 		return runClusterAudit(ctx, s, o, audit.Options{Policy: o.policy.String(), Merge: mopts, Disable: o.disable, Baseline: base})
@@ -372,3 +361,24 @@ func runtimeNames() []string {
 }
 
 func runtimeList() string { return strings.Join(runtimeNames(), ", ") }
+
+// suppressions checks --disable's rules and reads --baseline's file.
+func suppressions(disable []string, baseline string) (*audit.Baseline, error) {
+	for _, r := range disable {
+		if _, ok := audit.RuleByID(strings.ToUpper(r)); !ok {
+			return nil, usageErrorf("--disable: no rule %q (capdrop audit --list-rules)", r)
+		}
+	}
+	if baseline == "" {
+		return nil, nil
+	}
+	data, err := input.ReadFile(baseline, 0)
+	if err != nil {
+		return nil, usageErrorf("--baseline: %v", err)
+	}
+	base, err := audit.ReadBaseline(bytes.NewReader(data))
+	if err != nil {
+		return nil, usageErrorf("--baseline %s: %v", baseline, err)
+	}
+	return base, nil
+}

@@ -33,6 +33,8 @@ type reportOptions struct {
 	policy   *choice
 	runtime  *choice
 	exclude  []string
+	disable  []string
+	baseline string
 	proc     string
 }
 
@@ -90,6 +92,8 @@ written, listing it), 3 --live without a readable /proc.`,
 	o.policy = choiceFlag(cmd, "policy", audit.PolicyDefault, "audit rule preset: "+strings.Join(audit.Policies, ", "), audit.Policies...)
 	o.runtime = choiceFlag(cmd, "runtime", "", "apply this runtime's rules to every audited workload: "+runtimeList(), runtimeNames()...)
 	f.StringSliceVar(&o.exclude, "exclude", nil, "skip audited files and directories matching these glob patterns")
+	f.StringSliceVar(&o.disable, "disable", nil, "do not show these audit rules' findings (repeatable, comma-separated; as for audit)")
+	f.StringVar(&o.baseline, "baseline", "", "do not show the audit's findings that are in this baseline file (as for audit)")
 	f.StringVar(&o.proc, "proc", procfs.DefaultRoot, "where the proc filesystem is mounted")
 	_ = f.MarkHidden("proc")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -107,10 +111,17 @@ func runReport(ctx context.Context, s *term.Streams, o *reportOptions, args []st
 	if format == "html" && o.output == "-" && s.OutTTY {
 		return usageErrorf("the page is HTML: write it to a file with -o report.html")
 	}
+	base, err := suppressions(o.disable, o.baseline)
+	if err != nil {
+		return err
+	}
+	if (len(o.disable) > 0 || base != nil) && len(o.audit) == 0 {
+		return usageErrorf("--disable and --baseline apply to --audit; an audit document already holds only the findings its run reported")
+	}
 	opts := fleet.Options{
 		Title: o.title, Now: time.Now(),
 		Audit: o.audit,
-		AuditOptions: audit.Options{Policy: o.policy.String(),
+		AuditOptions: audit.Options{Policy: o.policy.String(), Disable: o.disable, Baseline: base,
 			Source: source.Options{Exclude: o.exclude, Runtime: workload.Runtime(o.runtime.String())}},
 		Documents: docs, Before: o.before,
 	}
