@@ -341,24 +341,91 @@ func TestDocuments(t *testing.T) {
 	}
 }
 
+// fuzzSeeds are every JSON document capdrop writes that the repository
+// keeps: the picture's inputs, the report package's golden JSON (ps, ps
+// --containers, audit, SARIF, profile, verify, caps, launch, runlabel), the
+// cluster profile the clusterprofile package aggregates, and the
+// walkthrough's profile and verify result.
+var fuzzSeeds = []string{
+	"testdata/host/*.json", "testdata/fix/*.json", "testdata/cluster/*.json", "testdata/cluster/live/audit.json",
+	"../report/testdata/*.json.golden", "../report/testdata/audit.sarif.golden",
+	"../clusterprofile/testdata/*.json.golden", "../examples/service/results/*.json",
+}
+
 func FuzzAddDocument(f *testing.F) {
-	for _, p := range []string{"testdata/host/host.json", "testdata/host/example.profile.json", "testdata/host/example.verify.json", "testdata/fix/after.json"} {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
+	for _, g := range fuzzSeeds {
+		paths, err := filepath.Glob(g)
+		if err != nil || len(paths) == 0 {
+			f.Fatalf("no seed document matches %s (%v)", g, err)
 		}
-		f.Add(data)
+		for _, p := range paths {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var b Builder
-		_ = b.AddDocument("fuzz.json", data)
+		errAdd := b.AddDocument("fuzz.json", data)
 		_ = b.AddBefore("fuzz.json", data)
+		if kind, err := Detect(data); (err == nil) != (kind != "") {
+			t.Fatalf("Detect: kind %q with error %v", kind, err)
+		} else if err != nil && errAdd == nil {
+			t.Fatalf("AddDocument took what Detect refused: %v", err)
+		}
 		fl := b.Build("", time.Time{})
 		fl.Totals()
 		for _, d := range Dimensions {
 			fl.Groups(d)
 		}
+		for _, c := range fl.Containers {
+			for _, cp := range fl.Columns {
+				c.Cell(cp)
+			}
+			c.Recommended()
+			c.Snippet()
+		}
 	})
+}
+
+// TestSeedsAreDocuments: every seed of FuzzAddDocument but the SARIF log
+// and the caps and launch reports is a document the picture reads, and
+// draws without an error.
+func TestSeedsAreDocuments(t *testing.T) {
+	read := 0
+	for _, g := range fuzzSeeds {
+		paths, _ := filepath.Glob(g)
+		for _, p := range paths {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b Builder
+			err = b.AddDocument(p, data)
+			base := filepath.Base(p)
+			other := strings.HasPrefix(base, "caps") || strings.HasPrefix(base, "launch-") || strings.HasPrefix(base, "runlabel-") ||
+				strings.HasSuffix(base, ".sarif.golden") || base == "ps.json.golden"
+			switch {
+			case other && err == nil:
+				t.Errorf("%s: read as a document the picture draws", p)
+			case other && !errors.Is(err, ErrUnknownDocument):
+				t.Errorf("%s: %v, want it named as not a capdrop document the picture reads", p, err)
+			case !other && err != nil:
+				t.Errorf("%s: %v", p, err)
+			case !other:
+				read++
+				// (An audit's own input errors are listed on the page.)
+				if fl := b.Build("", testNow); len(fl.Containers) == 0 {
+					t.Errorf("%s: no container drawn", p)
+				}
+			}
+		}
+	}
+	if read < 15 {
+		t.Errorf("only %d seed documents read", read)
+	}
 }
 
 // TestUncertain: a run line whose options come from a variable is audited
