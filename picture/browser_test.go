@@ -99,6 +99,9 @@ func newSession(t testing.TB, script bool) *session {
 		call(ctx, log.Enable, cdp.Empty{}),
 		call(ctx, runtime.Enable, cdp.Empty{}),
 		call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: !script}),
+		// A headless page has no window focus, so focus() fires no focus
+		// event until a key is pressed; a reader's window has it.
+		call(ctx, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true}),
 	} {
 		if e != nil {
 			t.Fatalf("set up chromium: %v", e)
@@ -362,32 +365,8 @@ func TestBrowser(t *testing.T) {
 			}
 			s.setControl(t, "sort", "risk")
 
-			// The keyboard: into the grid, down, right, Enter opens the
-			// second row's details, Escape closes them.
-			err := chromedp.Do(s.ctx,
-				chromedp.Focus(chromedp.CSS("#scroller")),
-				chromedp.KeyEvent(kb.ArrowDown),
-				chromedp.KeyEvent(kb.ArrowRight),
-				chromedp.KeyEvent(kb.Enter),
-			)
-			if err != nil {
-				t.Fatalf("keyboard: %v", err)
-			}
-			panel, err := chromedp.Run(s.ctx, chromedp.Text(chromedp.CSS("#panel.open h3")))
-			if err != nil {
-				t.Fatalf("keyboard: %v", err)
-			}
-			if len(f.Containers) > 1 && panel != f.Containers[1].Name {
-				t.Errorf("Enter on the second row opened %q, want %q", panel, f.Containers[1].Name)
-			}
-			if err := chromedp.Do(s.ctx, chromedp.KeyEvent(kb.Escape)); err != nil {
-				t.Fatal(err)
-			}
-			var open bool
-			s.eval(t, `document.getElementById('panel').classList.contains('open')`, &open)
-			if open {
-				t.Errorf("Escape left the details open")
-			}
+			// The keyboard (see checkKeyboard).
+			checkKeyboard(t, s, f)
 
 			// Grouping: one heading per group, in the group's order.
 			if dims := f.GroupedBy(); len(dims) > 0 {
@@ -457,6 +436,104 @@ func TestBrowserNoScript(t *testing.T) {
 		t.Errorf("without script: %+v, want %d rows and details shown, no controls", st, len(f.Containers))
 	}
 	s.check(t, url)
+}
+
+// checkKeyboard drives the matrix from the keyboard alone, the rows
+// ungrouped in the model's order: Tab's focus lands on the first row's
+// name, arrows, Home and End (Ctrl for the first and last row), Page Down
+// move the active cell, which is always the one the screen reader is told
+// of (aria-activedescendant) and says the model's cell; Enter and Space
+// open the active row's details, Escape closes them and gives the focus
+// back to the matrix, "/" goes to the search.
+func checkKeyboard(t *testing.T, s *session, f *fleet.Fleet) {
+	t.Helper()
+	type active struct {
+		Pos     int    `json:"pos"`
+		Key     string `json:"key"`
+		Col     int    `json:"col"`
+		Text    string `json:"text"`
+		Label   string `json:"label"`
+		Desc    string `json:"desc"`
+		Focused string `json:"focused"`
+	}
+	last, lastCol := len(f.Containers)-1, len(f.Columns)-1
+	step := func(what string, keys []chromedp.Action[chromedp.Void], row, col int) active {
+		t.Helper()
+		if err := chromedp.Do(s.ctx, keys...); err != nil {
+			t.Fatalf("keyboard %s: %v", what, err)
+		}
+		var a active
+		s.eval(t, `(() => { const a = document.getElementById('act'), tr = a && a.closest('tr');
+			return {pos: tr ? +tr.dataset.p : -1, key: tr ? tr.dataset.k : '', col: a ? (a.tagName === 'TH' ? -1 : a.cellIndex - 1) : -2,
+				text: a ? a.textContent : '', label: a ? (a.getAttribute('aria-label') || '') : '',
+				desc: document.getElementById('scroller').getAttribute('aria-activedescendant') || '',
+				focused: document.activeElement.id}; })()`, &a)
+		if row >= 0 && (a.Pos != row || a.Key != f.Containers[row].Key || a.Col != col) {
+			t.Errorf("keyboard %s: active cell row %d %s column %d, want row %d %s column %d", what, a.Pos, a.Key, a.Col, row, f.Containers[row].Key, col)
+		}
+		if a.Desc != "act" || a.Focused != "scroller" {
+			t.Errorf("keyboard %s: aria-activedescendant %q, focus on %q; want act, scroller", what, a.Desc, a.Focused)
+		}
+		if a.Col >= 0 && a.Pos >= 0 && a.Pos <= last {
+			cp := f.Columns[a.Col]
+			st := f.Containers[a.Pos].Cell(cp).State
+			if a.Text != Symbol(st) || !strings.HasPrefix(a.Label, cp.Short()+": ") {
+				t.Errorf("keyboard %s: the active cell says %q (%q), want %q for %s", what, a.Text, a.Label, Symbol(st), cp.Short())
+			}
+		}
+		return a
+	}
+	key := func(k string, m ...chromedp.Modifier) chromedp.Action[chromedp.Void] {
+		if len(m) > 0 {
+			return chromedp.KeyEvent(k, chromedp.KeyModifiers(m...))
+		}
+		return chromedp.KeyEvent(k)
+	}
+	step("focus", []chromedp.Action[chromedp.Void]{chromedp.Focus(chromedp.CSS("#scroller"))}, 0, -1)
+	step("down, right", []chromedp.Action[chromedp.Void]{key(kb.ArrowDown), key(kb.ArrowRight)}, min(1, last), 0)
+	step("End", []chromedp.Action[chromedp.Void]{key(kb.End)}, min(1, last), lastCol)
+	step("left", []chromedp.Action[chromedp.Void]{key(kb.ArrowLeft)}, min(1, last), max(lastCol-1, 0))
+	step("Home", []chromedp.Action[chromedp.Void]{key(kb.Home)}, min(1, last), -1)
+	step("Ctrl+End", []chromedp.Action[chromedp.Void]{key(kb.End, chromedp.ModifierCtrl)}, last, lastCol)
+	step("Ctrl+Home", []chromedp.Action[chromedp.Void]{key(kb.Home, chromedp.ModifierCtrl)}, 0, -1)
+	if a := step("Page Down", []chromedp.Action[chromedp.Void]{key(kb.PageDown)}, -1, 0); a.Pos < min(1, last) || a.Col != -1 || a.Key != f.Containers[max(a.Pos, 0)].Key {
+		t.Errorf("Page Down: active row %d %s column %d", a.Pos, a.Key, a.Col)
+	}
+	step("Page Up", []chromedp.Action[chromedp.Void]{key(kb.PageUp)}, 0, -1)
+
+	openWith := func(what string, k string, want *fleet.Container) {
+		t.Helper()
+		if err := chromedp.Do(s.ctx, key(k)); err != nil {
+			t.Fatal(err)
+		}
+		var panel string
+		s.eval(t, `(document.querySelector('#panel.open h3') || {}).textContent || ''`, &panel)
+		if panel != want.Name {
+			t.Errorf("%s opened %q, want %q", what, panel, want.Name)
+		}
+		step("Escape after "+what, []chromedp.Action[chromedp.Void]{key(kb.Escape)}, -1, 0)
+		var open bool
+		s.eval(t, `document.getElementById('panel').classList.contains('open')`, &open)
+		if open {
+			t.Errorf("Escape left the details open")
+		}
+	}
+	openWith("Space on the first row", " ", f.Containers[0])
+	step("down", []chromedp.Action[chromedp.Void]{key(kb.ArrowDown)}, min(1, last), -1)
+	openWith("Enter on the second row", kb.Enter, f.Containers[min(1, last)])
+
+	var focused string
+	if err := chromedp.Do(s.ctx, key("/")); err != nil {
+		t.Fatal(err)
+	}
+	s.eval(t, `document.activeElement.id`, &focused)
+	if focused != "q" {
+		t.Errorf(`"/" focused %q, want the search`, focused)
+	}
+	// (The protocol's key event types the "/" in the search too, which a
+	// browser does not after the page's preventDefault: clear it.)
+	s.eval(t, `document.activeElement.blur(), true`, nil)
+	s.setControl(t, "q", "")
 }
 
 // changeRows counts, from the model's cells, the grants (and those of a
