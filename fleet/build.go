@@ -16,6 +16,7 @@ import (
 	"github.com/capdrop/capdrop/inventory"
 	"github.com/capdrop/capdrop/profile"
 	"github.com/capdrop/capdrop/report"
+	"github.com/capdrop/capdrop/shadow"
 	"github.com/capdrop/capdrop/verify"
 	"github.com/capdrop/capdrop/workload"
 )
@@ -28,6 +29,7 @@ type Builder struct {
 	profiles   []attached[*profile.Profile]
 	kube       []attached[*clusterprofile.Profile]
 	proofs     []attached[*verify.Result]
+	shadows    []attached[*shadow.Result]
 	before     []beforeEntry
 	inputs     []string
 	errors     []string
@@ -242,6 +244,13 @@ func (b *Builder) AddVerify(r *verify.Result, from string) {
 	b.proofs = append(b.proofs, attached[*verify.Result]{r, from})
 }
 
+// AddClusterVerify adds a k8s verify result; Build matches it to the
+// containers of its workload (namespace, controller, container name and
+// type), template and Pods alike.
+func (b *Builder) AddClusterVerify(r *shadow.Result, from string) {
+	b.shadows = append(b.shadows, attached[*shadow.Result]{r, from})
+}
+
 // BeforeAudit records the state before a change from an audit document:
 // Build compares each audited container's bounding set with its own before
 // it (matched by file, kind and name).
@@ -338,6 +347,27 @@ func (b *Builder) Build(title string, generated time.Time) *Fleet {
 			if how != "" {
 				c.Notes = append(c.Notes, fmt.Sprintf("%s matched by %s", v.from, how))
 			}
+		}
+	}
+	for _, v := range b.shadows {
+		t := v.doc.Target
+		ctl := t.Kind + "/" + t.Name
+		init := t.ContainerKind != "" && t.ContainerKind != "container"
+		cs := slices.DeleteFunc(slices.Clone(b.byWorkload()[t.Namespace+"\x00"+ctl+"\x00"+t.Container]),
+			func(c *Container) bool { return c.Kube.Init != init })
+		if len(cs) == 0 {
+			c := b.standalone(t.String(), t.Image, v.from)
+			c.Group = Group{Namespace: t.Namespace, Workload: ctl}
+			c.Kube = &Kube{Controller: ctl, Container: t.Container, Init: init}
+			cs = []*Container{c}
+			if len(b.containers) > 1 {
+				f.Warnings = append(f.Warnings, fmt.Sprintf("%s: the k8s verify result of %s matched no container of the cluster: shown on a row of its own", v.from, t))
+			}
+		}
+		r := v.doc
+		for _, c := range cs {
+			c.Proof = &Proof{From: v.from, Set: parseNames(r.Set), Passed: r.Passed, Minimized: r.Minimized, OneMinimal: r.OneMinimal,
+				Start: parseNames(r.Start), Removed: parseNames(r.Removed), Runs: len(r.Runs), Message: r.Message}
 		}
 	}
 	if b.hasBefore {

@@ -18,6 +18,8 @@ import (
 	"github.com/capdrop/capdrop/capset"
 	"github.com/capdrop/capdrop/cluster"
 	"github.com/capdrop/capdrop/report"
+	"github.com/capdrop/capdrop/shadow"
+	"github.com/capdrop/capdrop/verify"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/cluster/live/audit.json")
@@ -263,4 +265,76 @@ func matrix(f *Fleet) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// TestClusterVerify: a k8s verify result (the document `k8s verify -o
+// json` writes, a shadow.Result) attaches to its workload container's
+// rows, template and Pods, and what they should get is the set it proved;
+// one of a workload the cluster audit does not have gets a row of its own.
+func TestClusterVerify(t *testing.T) {
+	res := shadow.Result{Passed: true, Minimized: true, OneMinimal: true,
+		Set:   []string{"CAP_CHOWN", "CAP_FOWNER", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SYS_TIME"},
+		Start: []string{"CAP_CHOWN", "CAP_FOWNER", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SYS_TIME"}, StartFrom: "cluster-profile.json",
+		Removed: []string{"CAP_KILL"}, Session: "s1", Check: "readiness held 30s",
+		Target: &shadow.Target{Namespace: "shop", Kind: "Deployment", Name: "web", Container: "app", ContainerKind: "container", Image: "localhost/capdrop/test:1"},
+		Runs:   []shadow.Trial{{N: 1, Phase: verify.PhaseVerify, Caps: []string{"CAP_CHOWN"}, Passed: true}}}
+	data, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kind, err := Detect(data); kind != DocClusterVerify {
+		t.Fatalf("detected %q, %v", kind, err)
+	}
+	other := res
+	other.Target = &shadow.Target{Namespace: "shop", Kind: "Deployment", Name: "api", Container: "app", ContainerKind: "container"}
+	otherData, _ := json.Marshal(other)
+
+	var b Builder
+	if err := b.AddDocument("cluster.json", clusterAudit(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddDocument("web.verify.json", data); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddDocument("api.verify.json", otherData); err != nil {
+		t.Fatal(err)
+	}
+	f := b.Build("cluster", testNow)
+	proven, rows := 0, 0
+	for _, c := range f.Containers {
+		if c.Kube == nil {
+			t.Fatalf("%s: no cluster placement", c.Name)
+		}
+		isApp := c.Kube.Controller == "Deployment/web" && c.Kube.Container == "app" && c.Kind != "profile"
+		if isApp != (c.Proof != nil && c.Proof.From == "web.verify.json") {
+			t.Errorf("%s (%+v): proof %+v", c.Name, *c.Kube, c.Proof)
+		}
+		if !isApp {
+			continue
+		}
+		proven++
+		rec, ok := c.Recommended()
+		if got := strings.Join(rec.Names(), " "); !ok || got != "CAP_CHOWN CAP_FOWNER CAP_NET_BIND_SERVICE CAP_NET_RAW CAP_SYS_TIME" {
+			t.Errorf("%s should get %s", c.Name, got)
+		}
+		for _, n := range res.Set {
+			if cell := c.Cell(mustCap(t, n)); cell.State != Needed {
+				t.Errorf("%s %s: %v, want needed (proven)", c.Name, n, cell.State)
+			}
+		}
+		if cell := c.Cell(mustCap(t, "CAP_SYS_ADMIN")); cell.State != Unused {
+			t.Errorf("%s SYS_ADMIN: %v, want held, never used", c.Name, cell.State)
+		}
+	}
+	for _, c := range f.Containers {
+		if c.Kind == "profile" && c.Kube.Controller == "Deployment/api" && c.Proof != nil && c.Group.Namespace == "shop" {
+			rows++
+		}
+	}
+	if proven != 4 || rows != 1 {
+		t.Errorf("%d rows of web's app proven (want the template and 3 Pods), %d rows of its own for api (want 1)", proven, rows)
+	}
+	if !slices.ContainsFunc(f.Warnings, func(w string) bool { return strings.Contains(w, "api.verify.json") }) {
+		t.Errorf("warnings %q", f.Warnings)
+	}
 }

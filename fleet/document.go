@@ -16,6 +16,7 @@ import (
 	"github.com/capdrop/capdrop/internal/input"
 	"github.com/capdrop/capdrop/profile"
 	"github.com/capdrop/capdrop/report"
+	"github.com/capdrop/capdrop/shadow"
 	"github.com/capdrop/capdrop/verify"
 )
 
@@ -32,6 +33,9 @@ const (
 	// DocClusterProfile is capdrop k8s profile -o json: per-workload
 	// profiles of a cluster.
 	DocClusterProfile = "cluster-profile"
+	// DocClusterVerify is capdrop k8s verify -o json: a set proven with
+	// shadow Pods of one workload container.
+	DocClusterVerify = "cluster-verify"
 )
 
 // ErrUnknownDocument is wrapped by the error for a JSON document that is
@@ -74,6 +78,8 @@ func Detect(data []byte) (string, error) {
 			return DocAudit, nil
 		case has("needed") && has("checks"):
 			return DocProfile, nil
+		case has("set") && has("runs") && has("session"):
+			return DocClusterVerify, nil
 		case has("set") && has("runs"):
 			return DocVerify, nil
 		}
@@ -153,6 +159,16 @@ func (b *Builder) AddDocument(name string, data []byte) error {
 		}
 		b.AddClusterProfiles(&doc, name)
 		b.Input("cluster profiles: %d workload containers of %s, %s, %.0f s (%s)", len(doc.Profiles), cmp.Or(doc.Cluster, "a cluster"), doc.Source, doc.Window.Seconds, name)
+	case DocClusterVerify:
+		var r shadow.Result
+		if err := json.Unmarshal(data, &r); err != nil {
+			return wrap(err)
+		}
+		if r.Target == nil {
+			return fmt.Errorf("%s: a k8s verify result without its target", name)
+		}
+		b.AddClusterVerify(&r, name)
+		b.Input("k8s verify result: %s (%s)", r.Target, name)
 	case DocVerify:
 		var r verify.Result
 		if err := json.Unmarshal(data, &r); err != nil {

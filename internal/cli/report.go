@@ -59,7 +59,8 @@ Inputs combine:
   DOCUMENT...       any JSON document capdrop wrote: ps --containers -o json,
                     audit -o json (of files, or of a cluster: audit --cluster),
                     profile -o json, verify -o json, a cluster's per-workload
-                    profiles (files or directories), so CI can draw the page
+                    profiles, k8s verify -o json (files or directories),
+                    so CI can draw the page
                     from artifacts
   --before FILE     an audit or ps --containers document of the state
                     before a change: the page shows what the change took away
