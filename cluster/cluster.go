@@ -23,6 +23,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -31,6 +32,8 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/capdrop/capdrop/internal/input"
 )
 
 // Options say which cluster to read and what of it.
@@ -71,12 +74,26 @@ var ErrNoConfig = errors.New("no Kubernetes configuration")
 // answer (as opposed to answering with an error).
 var ErrUnreachable = errors.New("the Kubernetes API server does not answer")
 
+// MaxKubeconfig is the most read of a kubeconfig file.
+const MaxKubeconfig = input.DefaultLimit
+
 // Connect builds a client from a kubeconfig (or the in-cluster service
 // account) as kubectl does. It does not contact the server.
 func Connect(opts Options) (*Client, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if opts.Kubeconfig != "" {
 		rules.ExplicitPath = opts.Kubeconfig
+	}
+	// client-go reads these files with a plain open and no limit: a named
+	// pipe among them would block capdrop beyond the reach of Ctrl-C, a
+	// link to a device would fill memory. Look at each first.
+	for _, p := range append([]string{rules.ExplicitPath}, rules.Precedence...) {
+		if p == "" {
+			continue
+		}
+		if _, err := input.ReadFile(p, MaxKubeconfig); err != nil && (p == rules.ExplicitPath || !errors.Is(err, fs.ErrNotExist)) {
+			return nil, fmt.Errorf("kubeconfig: %w", err)
+		}
 	}
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: opts.Context})
 	cfg, err := cc.ClientConfig()

@@ -108,7 +108,8 @@ func TestAuditBombExits2(t *testing.T) {
 // Chart.yaml, .helmignore, values.yaml and templates, --values, a
 // kustomization and its resources, --baseline, the --from documents of
 // fix, verify and k8s recommend/verify, FIX's own file, report's
-// documents and --before — a named pipe, a link to one, a link to
+// documents and --before, --kubeconfig (which client-go would open
+// with no guard) — a named pipe, a link to one, a link to
 // /dev/zero and a sparse file of 4 GiB. Each verb must answer within a
 // minute, and (but for a directory's entries, which are skipped unread,
 // and a run line's --env-file) with exit 2 and an error naming the file
@@ -199,6 +200,9 @@ func TestEveryOpenRefusesBadFiles(t *testing.T) {
 			func(d string) []string {
 				return []string{"fix", "--from", filepath.Join(d, "BAD"), filepath.Join(d, "compose.yaml")}
 			}, refused},
+		{"--kubeconfig", nil, func(d string) []string {
+			return []string{"audit", "--cluster", "--kubeconfig", filepath.Join(d, "BAD")}
+		}, refused},
 		{"k8s recommend --from", nil, func(d string) []string {
 			return []string{"k8s", "recommend", "--offline", "--from", filepath.Join(d, "BAD")}
 		}, refused},
