@@ -621,13 +621,15 @@ func Build(target Target, recs []trace.Record, info Info) *Profile {
 			{c.TasksOverflow, "tasks not followed (tasks map full)"},
 			{c.PendingOverflow, "kprobe calls not paired (map full)"},
 			{c.GainsOverflow, "capsets or execs not recorded (gains map full)"},
-			{c.Missed, "program runs the kernel skipped (a check, capset, exec, fork or exit not seen)"},
 		} {
 			if l.n > 0 {
 				lost = append(lost, fmt.Sprintf("%d %s", l.n, l.what))
 			}
 		}
 		p.Warnings = append(p.Warnings, "the trace is incomplete, a need may be missing: "+strings.Join(lost, ", ")+"; profile again")
+	}
+	if m := info.Counters.Missed; m > 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("the kernel skipped %d runs of the tracer's programs (a check, capset, exec, fork or exit of some task not seen, most likely not the workload's)", m))
 	}
 	if info.Counters.Lost > 0 {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%d events were lost on the way to the live view; the counts, read from the kernel's maps, are complete", info.Counters.Lost))
