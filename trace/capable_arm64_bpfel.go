@@ -54,6 +54,8 @@ type capableGainKey struct {
 	Root   uint8
 	Pad    uint8
 	Comm   [16]int8
+	Tag    uint32
+	Pad2   uint32
 }
 
 type capableKey struct {
@@ -64,7 +66,7 @@ type capableKey struct {
 	Cap     uint8
 	Denied  uint8
 	Flags   uint16
-	Pad     uint32
+	Tag     uint32
 	Comm    [16]int8
 }
 
@@ -80,10 +82,13 @@ type capableRoot struct {
 	Pid        uint32
 	Ppid       uint32
 	Mntns      uint32
-	Pad        uint32
+	Tag        uint32
 	Cgroup     uint64
 	Comm       [16]int8
 	CgroupName [128]int8
+	ArgsLen    uint32
+	Pad        uint32
+	Args       [256]int8
 }
 
 type capableRootEvent struct {
@@ -97,6 +102,8 @@ type capableSettings struct {
 	_              structs.HostLayout
 	TargetMntns    uint32
 	FollowNewMntns uint32
+	TagSessions    uint32
+	KeyMemcg       uint32
 }
 
 type capableSlot struct {
@@ -112,6 +119,8 @@ type capableTaskInfo struct {
 	Root   uint32
 	Comm   [16]int8
 	Amb0   uint64
+	Tag    uint32
+	Pad    uint32
 }
 
 type capableTrackSlot struct {
@@ -135,6 +144,7 @@ const (
 	capableMapGains            = "gains"
 	capableMapPending          = "pending"
 	capableMapPendingCapset    = "pending_capset"
+	capableMapRootScratch      = "root_scratch"
 	capableMapRoots            = "roots"
 	capableMapTrackSlots       = "track_slots"
 	capableMapTracked          = "tracked"
@@ -235,6 +245,7 @@ type capableMapSpecs struct {
 	Gains         *ebpf.MapSpec `ebpf:"gains"`
 	Pending       *ebpf.MapSpec `ebpf:"pending"`
 	PendingCapset *ebpf.MapSpec `ebpf:"pending_capset"`
+	RootScratch   *ebpf.MapSpec `ebpf:"root_scratch"`
 	Roots         *ebpf.MapSpec `ebpf:"roots"`
 	TrackSlots    *ebpf.MapSpec `ebpf:"track_slots"`
 	Tracked       *ebpf.MapSpec `ebpf:"tracked"`
@@ -291,6 +302,7 @@ type capableMaps struct {
 	Gains         *ebpf.Map `ebpf:"gains"`
 	Pending       *ebpf.Map `ebpf:"pending"`
 	PendingCapset *ebpf.Map `ebpf:"pending_capset"`
+	RootScratch   *ebpf.Map `ebpf:"root_scratch"`
 	Roots         *ebpf.Map `ebpf:"roots"`
 	TrackSlots    *ebpf.Map `ebpf:"track_slots"`
 	Tracked       *ebpf.Map `ebpf:"tracked"`
@@ -308,6 +320,7 @@ func (m *capableMaps) Close() error {
 		m.Gains,
 		m.Pending,
 		m.PendingCapset,
+		m.RootScratch,
 		m.Roots,
 		m.TrackSlots,
 		m.Tracked,

@@ -27,11 +27,15 @@
 // embedded); elsewhere Open fails with ErrPlatform.
 //
 // The tracer needs CAP_BPF and CAP_PERFMON (Linux ≥ 5.8), or CAP_SYS_ADMIN.
-// Nothing is pinned: when the process ends, even by SIGKILL, the kernel
-// detaches every program.
+// Unless Options.PinPath asks for it, nothing is pinned: when the process
+// ends, even by SIGKILL, the kernel detaches every program. With PinPath the
+// maps and links are pinned on the BPF file system, the kernel goes on
+// counting after the process ends, and the next Open with the same PinPath
+// takes them over (Unpin removes them).
 package trace
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -245,6 +249,13 @@ type Root struct {
 	Cgroup uint64
 	// Comm is its command name after the exec.
 	Comm string
+	// Tag is its session tag (Options.TagSessions): TagInit for a
+	// process that is its pid namespace's init, else SessionTag of Args.
+	Tag uint32
+	// Args are its exec's arguments as far as the tracer read them
+	// (ArgsMax bytes; Truncated says there were more), with TagSessions.
+	Args      []string
+	Truncated bool
 	// CgroupName is the leaf name of its memory cgroup (v1 or v2), which
 	// holds the container ID for Docker, containerd and Podman.
 	CgroupName string
@@ -294,6 +305,52 @@ func (c Counters) Missing() uint64 {
 	return c.Overflow + c.TasksOverflow + c.PendingOverflow + c.GainsOverflow
 }
 
+// TagInit is the session tag of a root that is its pid namespace's init:
+// a container's entrypoint.
+const TagInit = 1
+
+// ArgsMax is how many bytes of a root's arguments the tracer reads and
+// hashes into its session tag.
+const ArgsMax = 255
+
+// SessionTag is the tag the tracer gives a root exec'd with args (not a pid
+// namespace's init): the 32-bit FNV-1a hash of the first ArgsMax bytes of
+// its argument area, each argument followed by a NUL, moved above TagInit.
+func SessionTag(args []string) uint32 {
+	h := uint32(2166136261)
+	n := 0
+	for _, a := range args {
+		for _, c := range []byte(a + "\x00") {
+			if n == ArgsMax {
+				break
+			}
+			h ^= uint32(c)
+			h *= 16777619
+			n++
+		}
+	}
+	if h <= TagInit {
+		h += TagInit + 1
+	}
+	return h
+}
+
+// splitArgs splits an argument area read by the tracer (the first ArgsMax
+// bytes of a total of total) into arguments.
+func splitArgs(b []byte, total int) (args []string, truncated bool) {
+	truncated = total > len(b)
+	if i := len(b); !truncated && i > 0 && b[i-1] == 0 {
+		b = b[:i-1]
+	}
+	if len(b) == 0 {
+		return nil, truncated
+	}
+	for _, a := range bytes.Split(b, []byte{0}) {
+		args = append(args, string(a))
+	}
+	return args, truncated
+}
+
 // Options configure a Tracer.
 type Options struct {
 	// Mechanisms to try, in order; empty means all (Mechanisms).
@@ -317,6 +374,21 @@ type Options struct {
 	// namespace is not known before they start: containers, commands
 	// started in their own mount namespace).
 	FollowNewMntNS bool
+	// TagSessions gives every root a session tag (Key.Tag, Gain.Tag,
+	// Root.Tag) and records its arguments in Root.Args.
+	TagSessions bool
+	// KeyMemoryCgroup keys each root's checks (Key.Cgroup, Gain.Cgroup,
+	// Root.Cgroup) by the id of its memory cgroup (v1 or v2) instead of
+	// its cgroup v2 id: on cgroup v1 the cgroup v2 id is the same for
+	// every container, and mount namespace inodes are reused once a
+	// container is gone, while a cgroup's id never is.
+	KeyMemoryCgroup bool
+	// PinPath, when set, is a directory on the BPF file system where the
+	// tracer's maps and links are pinned, or taken over from there when a
+	// tracer with the same object is already pinned (Tracer.Pinned,
+	// Tracer.TakenOver). Options other than PinPath are then those of the
+	// pinned tracer.
+	PinPath string
 }
 
 // Attempt is one mechanism the tracer tried, and why it failed.

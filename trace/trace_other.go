@@ -5,6 +5,7 @@ package trace
 import (
 	"fmt"
 	"runtime"
+	"time"
 )
 
 // ErrPlatform is wrapped by every error of the tracer on a platform it is
@@ -64,3 +65,21 @@ func (t *Tracer) ProgramIDs() []uint32 { return nil }
 
 // Close does nothing.
 func (t *Tracer) Close() error { return nil }
+
+// Unpin fails with ErrPlatform.
+func Unpin(path string) error { return ErrPlatform }
+
+// Pinned reports false.
+func (t *Tracer) Pinned() bool { return false }
+
+// TakenOver reports false.
+func (t *Tracer) TakenOver() bool { return false }
+
+// PinError returns nil.
+func (t *Tracer) PinError() error { return nil }
+
+// Since returns zero.
+func (t *Tracer) Since() (time.Time, int) { return time.Time{}, 0 }
+
+// DeleteRoot fails with ErrPlatform.
+func (t *Tracer) DeleteRoot(pid uint32) error { return ErrPlatform }

@@ -39,7 +39,9 @@ type Tracer struct {
 	mech     Mechanism
 	attempts []Attempt
 	coll     *ebpf.Collection
+	maps     map[string]*ebpf.Map
 	links    []link.Link
+	pin      pinState
 	rd       *ringbuf.Reader
 	vmProbe  bool
 
@@ -87,6 +89,15 @@ func Open(opts Options) (*Tracer, error) {
 		mechs = Mechanisms
 	}
 	t := &Tracer{vmProbe: vm[0] != 0 || vm[2] != 0}
+	if opts.PinPath != "" {
+		ok, err := t.takeOver(spec, opts.PinPath)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return t.start(opts)
+		}
+	}
 	for _, m := range mechs {
 		err := t.load(spec, m)
 		if err == nil {
@@ -101,11 +112,20 @@ func Open(opts Options) (*Tracer, error) {
 	if t.coll == nil {
 		return nil, &UnsupportedError{Attempts: t.attempts}
 	}
+	t.maps = t.coll.Maps
+	if opts.PinPath != "" {
+		t.pinNew(spec, opts.PinPath)
+	}
+	return t.start(opts)
+}
+
+// start configures the tracer and starts reading its events.
+func (t *Tracer) start(opts Options) (*Tracer, error) {
 	if err := t.configure(settings(opts)); err != nil {
 		t.Close()
 		return nil, err
 	}
-	rd, err := ringbuf.NewReader(t.coll.Maps["events"])
+	rd, err := ringbuf.NewReader(t.maps["events"])
 	if err != nil {
 		t.Close()
 		return nil, fmt.Errorf("read the event ring buffer: %w", err)
@@ -147,6 +167,12 @@ func settings(o Options) capableSettings {
 	s := capableSettings{TargetMntns: o.TargetMntNS}
 	if o.FollowNewMntNS {
 		s.FollowNewMntns = 1
+	}
+	if o.TagSessions {
+		s.TagSessions = 1
+	}
+	if o.KeyMemoryCgroup {
+		s.KeyMemcg = 1
 	}
 	return s
 }
@@ -399,7 +425,7 @@ func vmProbeRanges() [4]uint64 {
 }
 
 func (t *Tracer) configure(s capableSettings) error {
-	if err := t.coll.Maps["config"].Put(uint32(0), s); err != nil {
+	if err := t.maps["config"].Put(uint32(0), s); err != nil {
 		return fmt.Errorf("configure the tracer: %w", err)
 	}
 	return nil
@@ -419,7 +445,12 @@ func (t *Tracer) VMProbeDetection() bool { return t.vmProbe }
 // SetTarget restricts new roots and recorded checks to the mount namespace
 // mntns, ending FollowNewMntNS.
 func (t *Tracer) SetTarget(mntns uint32) error {
-	return t.configure(capableSettings{TargetMntns: mntns})
+	var s capableSettings
+	if err := t.maps["config"].Lookup(uint32(0), &s); err != nil {
+		return fmt.Errorf("read the tracer's settings: %w", err)
+	}
+	s.TargetMntns, s.FollowNewMntns = mntns, 0
+	return t.configure(s)
 }
 
 // Track follows the process pid, all its threads, and from then on their
@@ -475,7 +506,7 @@ func ambient(pid int) uint64 {
 // does: in its slot of track_slots when the slot is free or its own, else
 // in the tracked hash, with the slot marked.
 func (t *Tracer) track(tid uint32, ti capableTaskInfo) error {
-	slots := t.coll.Maps["track_slots"]
+	slots := t.maps["track_slots"]
 	i := tid & (trackSlots - 1)
 	var s capableTrackSlot
 	if err := slots.Lookup(i, &s); err != nil {
@@ -483,7 +514,7 @@ func (t *Tracer) track(tid uint32, ti capableTaskInfo) error {
 	}
 	if s.Tid == 0 || s.Tid == tid {
 		if s.Overflow != 0 {
-			_ = t.coll.Maps["tracked"].Delete(tid)
+			_ = t.maps["tracked"].Delete(tid)
 		}
 		s.Tid, s.Info = tid, ti
 		return slots.Put(i, s)
@@ -492,7 +523,7 @@ func (t *Tracer) track(tid uint32, ti capableTaskInfo) error {
 	if err := slots.Put(i, s); err != nil {
 		return err
 	}
-	return t.coll.Maps["tracked"].Put(tid, ti)
+	return t.maps["tracked"].Put(tid, ti)
 }
 
 // trackSlots is TRACK_SLOTS of capable.bpf.c.
@@ -568,12 +599,21 @@ func cString(b []int8) string {
 
 func keyOf(k capableKey) Key {
 	return Key{Cgroup: k.Cgroup, MntNS: k.Mntns, Syscall: k.Syscall, Cap: capset.Cap(k.Cap),
-		Denied: k.Denied != 0, Flags: Flag(k.Flags), Comm: cString(k.Comm[:])}
+		Denied: k.Denied != 0, Flags: Flag(k.Flags), Comm: cString(k.Comm[:]), Tag: k.Tag}
 }
 
 func rootOf(r capableRoot) Root {
-	return Root{PID: r.Pid, PPID: r.Ppid, MntNS: r.Mntns, Cgroup: r.Cgroup,
+	out := Root{PID: r.Pid, PPID: r.Ppid, MntNS: r.Mntns, Cgroup: r.Cgroup, Tag: r.Tag,
 		Comm: cString(r.Comm[:]), CgroupName: cString(r.CgroupName[:])}
+	if r.Tag != 0 {
+		n := min(int(r.ArgsLen), len(r.Args))
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(r.Args[i])
+		}
+		out.Args, out.Truncated = splitArgs(b, int(r.ArgsLen))
+	}
+	return out
 }
 
 // Records reads the counts map: every key with its count summed over CPUs,
@@ -657,7 +697,7 @@ func (t *Tracer) readRecords() ([]Record, error) {
 		out []Record
 	)
 	index := map[capableKey]int{}
-	it := t.coll.Maps["counts"].Iterate()
+	it := t.maps["counts"].Iterate()
 	for it.Next(&k, &per) {
 		var n uint64
 		for _, v := range per {
@@ -673,7 +713,7 @@ func (t *Tracer) readRecords() ([]Record, error) {
 		slot  uint32
 		slots []capableSlot
 	)
-	ci := t.coll.Maps["cache"].Iterate()
+	ci := t.maps["cache"].Iterate()
 	for ci.Next(&slot, &slots) {
 		for _, s := range slots {
 			if s.N == 0 {
@@ -702,7 +742,7 @@ func (t *Tracer) Roots() ([]Root, error) {
 		r   capableRoot
 		out []Root
 	)
-	it := t.coll.Maps["roots"].Iterate()
+	it := t.maps["roots"].Iterate()
 	for it.Next(&pid, &r) {
 		out = append(out, rootOf(r))
 	}
@@ -718,7 +758,7 @@ func (t *Tracer) Counters() (Counters, error) {
 	fields := []*uint64{&c.Overflow, &c.Lost, &c.TasksOverflow, &c.PendingOverflow, &c.RootsOverflow, &c.GainsOverflow}
 	for i, f := range fields {
 		var per []uint64
-		if err := t.coll.Maps["counters"].Lookup(uint32(i), &per); err != nil {
+		if err := t.maps["counters"].Lookup(uint32(i), &per); err != nil {
 			return c, fmt.Errorf("read counter %d: %w", i, err)
 		}
 		for _, v := range per {
@@ -762,6 +802,14 @@ func (t *Tracer) missed() uint64 {
 // diagnostics).
 func (t *Tracer) ProgramIDs() []uint32 {
 	var ids []uint32
+	if t.coll == nil { // taken over: the programs are known by their links
+		for _, l := range t.links {
+			if info, err := l.Info(); err == nil {
+				ids = append(ids, uint32(info.Program))
+			}
+		}
+		return ids
+	}
 	for _, p := range t.coll.Programs {
 		if info, err := p.Info(); err == nil {
 			if id, ok := info.ID(); ok {
@@ -781,9 +829,10 @@ func (t *Tracer) Gains() ([]Gain, error) {
 		per []capableGain
 		out []Gain
 	)
-	it := t.coll.Maps["gains"].Iterate()
+	it := t.maps["gains"].Iterate()
 	for it.Next(&k, &per) {
-		g := Gain{Cgroup: k.Cgroup, MntNS: k.Mntns, Source: GainSource(k.Source), Failed: k.Failed != 0, Root: k.Root != 0, Comm: cString(k.Comm[:])}
+		g := Gain{Cgroup: k.Cgroup, MntNS: k.Mntns, Source: GainSource(k.Source), Failed: k.Failed != 0, Root: k.Root != 0,
+			Comm: cString(k.Comm[:]), Tag: k.Tag}
 		for _, v := range per {
 			g.Caps |= capset.Set(v.Caps)
 			g.Lacking |= capset.Set(v.Lacking)
@@ -813,6 +862,14 @@ func (t *Tracer) Close() error {
 		}
 		if t.coll != nil {
 			t.coll.Close()
+		}
+		if t.coll == nil {
+			for _, m := range t.maps {
+				m.Close()
+			}
+		}
+		if t.pin.meta != nil {
+			t.pin.meta.Close()
 		}
 	})
 	return nil

@@ -110,7 +110,7 @@ struct key {
 	__u8 cap;
 	__u8 denied;
 	__u16 flags;
-	__u32 pad;
+	__u32 tag;      /* the session: see session_tag (0 unless tag_sessions) */
 	char comm[16];
 };
 
@@ -120,6 +120,8 @@ struct task_info {
 	__u32 root;     /* tgid of the root task */
 	char comm[16];  /* the command, as of the task's last exec */
 	__u64 amb0;     /* the root's ambient set at its exec: what the runtime gave */
+	__u32 tag;      /* the root's session tag */
+	__u32 pad;
 };
 
 /* Capabilities the workload keeps or gains without a cap_capable check:
@@ -139,6 +141,8 @@ struct gain_key {
 	__u8 root;     /* a capset by a task whose effective uid was 0 */
 	__u8 pad;
 	char comm[16];
+	__u32 tag;
+	__u32 pad2;
 };
 
 struct gain {
@@ -147,14 +151,21 @@ struct gain {
 	__u64 count;
 };
 
+/* The arguments of a root's exec kept for its session: the first
+ * ARGS_MAX - 1 bytes of its argument area ("arg0\0arg1\0..."). */
+#define ARGS_MAX 256 /* the mask in session_tag is ARGS_MAX - 1 */
+
 struct root {
 	__u32 pid;
 	__u32 ppid;
 	__u32 mntns;
-	__u32 pad;
+	__u32 tag;     /* the session tag (0 unless tag_sessions) */
 	__u64 cgroup;
 	char comm[16];
 	char cgroup_name[128]; /* leaf name of the task's memory cgroup */
+	__u32 args_len;        /* the length of the whole argument area */
+	__u32 pad;
+	char args[ARGS_MAX];   /* its first ARGS_MAX bytes (with tag_sessions) */
 };
 
 /* Ring-buffer records: a key seen for the first time, or a new root. */
@@ -173,6 +184,8 @@ struct root_event {
 struct settings {
 	__u32 target_mntns;     /* when set: only roots in it, only its checks */
 	__u32 follow_new_mntns; /* before a target is known: any new-mntns exec */
+	__u32 tag_sessions;     /* tag each root's session (see session_tag) */
+	__u32 key_memcg;        /* key by the root's memory cgroup (see add_root) */
 };
 
 struct args {
@@ -285,6 +298,14 @@ struct {
 	__type(key, __u32);            /* root tgid */
 	__type(value, struct root);
 } roots SEC(".maps");
+
+/* Room to build a root event in (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct root_event);
+} root_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -571,6 +592,7 @@ static __always_inline void gain(const struct task_info *ti, __u8 source, bool f
 	__builtin_memset(&k, 0, sizeof(k));
 	k.cgroup = ti->cgroup;
 	k.mntns = ti->mntns;
+	k.tag = ti->tag;
 	k.source = source;
 	k.failed = failed;
 	k.root = root;
@@ -715,6 +737,7 @@ static __always_inline int record(void *ctx, const struct cred *cred, int cap, i
 	__builtin_memset(&k, 0, sizeof(k));
 	k.cgroup = ti->cgroup;
 	k.mntns = ti->mntns;
+	k.tag = ti->tag;
 	k.cap = cap;
 	k.denied = ret != 0;
 	if (opts_known) {
@@ -962,37 +985,92 @@ static __always_inline __u32 mntns_of(struct task_struct *t)
 	return BPF_CORE_READ(t, nsproxy, mnt_ns, ns.inum);
 }
 
-static __always_inline void add_root(struct task_struct *p, __u32 tid, struct task_info *ti)
+/* Session tags. A root whose pid in its own pid namespace is 1 is a
+ * container's entrypoint: TAG_INIT. Any other root (an exec into the
+ * container: a probe, a hook, `kubectl exec`) is tagged with the FNV-1a
+ * hash of the first ARGS_MAX - 1 bytes of its arguments, moved above TAG_INIT,
+ * so every exec of the same command line shares a tag (user space hashes
+ * a probe's command the same way to know it). */
+#define TAG_INIT 1
+
+static __always_inline __u32 vpid_of(struct task_struct *p)
 {
-	struct root r;
-	__builtin_memset(&r, 0, sizeof(r));
-	r.pid = tid;
-	r.ppid = BPF_CORE_READ(p, real_parent, tgid);
-	r.mntns = ti->mntns;
-	r.cgroup = ti->cgroup;
-	bpf_get_current_comm(r.comm, sizeof(r.comm));
+	struct pid *pid = BPF_CORE_READ(p, thread_pid);
+	if (!pid)
+		return 0;
+	unsigned int level = BPF_CORE_READ(pid, level);
+	if (level > 32)
+		return 0;
+	int nr = 0;
+	bpf_core_read(&nr, sizeof(nr), &pid->numbers[level].nr);
+	return nr;
+}
+
+static __always_inline __u32 session_tag(struct task_struct *p, struct root *r)
+{
+	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	__u64 start = BPF_CORE_READ(mm, arg_start), end = BPF_CORE_READ(mm, arg_end);
+	__u32 len = end > start ? (end - start > 0xffff ? 0xffff : end - start) : 0;
+	r->args_len = len;
+	/* At most ARGS_MAX - 1 bytes: a mask the verifier can bound. */
+	__u32 n = len < ARGS_MAX - 1 ? len : ARGS_MAX - 1;
+	/* In asm, so the compiler keeps the mask the verifier needs. */
+	asm volatile("%[n] &= 255" : [n] "+r"(n));
+	if (n && bpf_probe_read_user(r->args, n, (void *)start))
+		n = 0;
+	if (vpid_of(p) == 1)
+		return TAG_INIT;
+	__u32 h = 2166136261u;
+	for (int i = 0; i < ARGS_MAX; i++) {
+		if (i >= n)
+			break;
+		h ^= (__u8)r->args[i];
+		h *= 16777619u;
+	}
+	return h <= TAG_INIT ? h + TAG_INIT + 1 : h;
+}
+
+static __always_inline void add_root(struct task_struct *p, __u32 tid, struct task_info *ti, bool tag)
+{
+	__u32 zero = 0;
+	struct root_event *ev = bpf_map_lookup_elem(&root_scratch, &zero);
+	if (!ev)
+		return;
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->type = EV_ROOT;
+	ev->pid = tid;
+	struct root *r = &ev->root;
+	r->pid = tid;
+	r->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	r->mntns = ti->mntns;
+	r->cgroup = ti->cgroup;
+	if (tag)
+		ti->tag = r->tag = session_tag(p, r);
+	struct settings *c = cfg();
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
 	if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
 		int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
 		struct css_set *cs = BPF_CORE_READ(p, cgroups);
 		struct cgroup_subsys_state *css = 0;
 		if (cs && id >= 0 && id < 16) {
 			bpf_core_read(&css, sizeof(css), &cs->subsys[id]);
-			const char *name = BPF_CORE_READ(css, cgroup, kn, name);
+			struct kernfs_node *kn = BPF_CORE_READ(css, cgroup, kn);
+			const char *name = BPF_CORE_READ(kn, name);
 			if (name)
-				bpf_probe_read_kernel_str(r.cgroup_name, sizeof(r.cgroup_name), name);
+				bpf_probe_read_kernel_str(r->cgroup_name, sizeof(r->cgroup_name), name);
+			/* With key_memcg the workload is its memory cgroup, by the
+			 * id of its kernfs node (never reused): on cgroup v1 the
+			 * cgroup v2 id is the same for every container, and a
+			 * dead container's mount namespace inode is reused. */
+			__u64 id = BPF_CORE_READ(kn, id);
+			if (c && c->key_memcg && id)
+				ti->cgroup = r->cgroup = id;
 		}
 	}
-	if (bpf_map_update_elem(&roots, &tid, &r, BPF_ANY))
+	if (bpf_map_update_elem(&roots, &tid, r, BPF_ANY))
 		count(C_ROOTS_FULL);
-	struct root_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
+	if (bpf_ringbuf_output(&events, ev, sizeof(*ev), 0))
 		count(C_EVENTS_LOST);
-		return;
-	}
-	ev->type = EV_ROOT;
-	ev->pid = tid;
-	__builtin_memcpy(&ev->root, &r, sizeof(r));
-	bpf_ringbuf_submit(ev, 0);
 }
 
 /* exec_gain records the capabilities an exec gave a tracked task that is
@@ -1078,11 +1156,13 @@ int BPF_PROG(track_exec, struct task_struct *p, int old_pid, struct linux_binprm
 	const struct cred *cr = BPF_CORE_READ(p, cred);
 	if (cr)
 		n.amb0 = cred_caps(&cr->cap_ambient);
+	/* The tag is known before the task is tracked: its first check
+	 * counts under its session. */
+	add_root(p, tid, &n, c->tag_sessions != 0);
 	if (tracked_put(tid, &n)) {
 		count(C_TRACK_FULL);
 		return 0;
 	}
-	add_root(p, tid, &n);
 	exec_gain(&n, p);
 	return 0;
 }

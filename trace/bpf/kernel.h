@@ -137,6 +137,7 @@ struct nsproxy {
 
 struct kernfs_node {
 	const char *name;
+	__u64 id;
 } __attribute__((preserve_access_index));
 
 struct cgroup {
@@ -155,6 +156,23 @@ enum cgroup_subsys_id {
 	memory_cgrp_id = 4,
 };
 
+struct mm_struct {
+	unsigned long arg_start;
+	unsigned long arg_end;
+} __attribute__((preserve_access_index));
+
+struct pid_namespace;
+
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+} __attribute__((preserve_access_index));
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	int pid;
 	int tgid;
@@ -164,6 +182,8 @@ struct task_struct {
 	const struct cred *cred;
 	struct nsproxy *nsproxy;
 	struct css_set *cgroups;
+	struct mm_struct *mm;
+	struct pid *thread_pid;
 } __attribute__((preserve_access_index));
 
 struct user_namespace;
