@@ -85,7 +85,7 @@ into your configuration (fix), or launches with it (run, runlabel).`,
 		{&cobra.Group{ID: "apply", Title: "Prove and apply a smaller set:"},
 			[]*cobra.Command{newVerifyCmd(streams), newFixCmd(streams), newRunCmd(streams), newRunlabelCmd(streams)}},
 		{&cobra.Group{ID: "k8s", Title: "Whole Kubernetes workloads:"},
-			[]*cobra.Command{newK8sCmd(streams)}},
+			[]*cobra.Command{newK8sCmd(streams), newAgentCmd(streams)}},
 	} {
 		root.AddGroup(g.group)
 		for _, c := range g.cmds {

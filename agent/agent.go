@@ -1,0 +1,575 @@
+package agent
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/trace"
+)
+
+// Source is what the agent reads from the node's tracer (a *trace.Tracer
+// opened with FollowNewMntNS, TagSessions and KeyMemoryCgroup).
+type Source interface {
+	Records() ([]trace.Record, error)
+	Gains() ([]trace.Gain, error)
+	Roots() ([]trace.Root, error)
+	DeleteRoot(pid uint32) error
+	Counters() (trace.Counters, error)
+}
+
+// SessionState is what the agent keeps of one session of one container:
+// the roots with the same tag in the same cgroup, folded.
+type SessionState struct {
+	// Cgroup is the container's memory cgroup id (trace.Key.Cgroup);
+	// Container its runtime ID (the cgroup's name).
+	Cgroup    uint64
+	Tag       uint32
+	Container string
+	Args      []string
+	Truncated bool
+	Runs      uint64
+	First     time.Time
+	Last      time.Time
+}
+
+// ErrStoreFull is returned by a Store that cannot hold another session.
+var ErrStoreFull = errors.New("the sessions store is full")
+
+// Store keeps the sessions across the agent's restarts.
+type Store interface {
+	// Load returns every session saved, and the sessions lost so far
+	// because the store was full.
+	Load() ([]SessionState, uint64, error)
+	// Save writes a session (new or updated); ErrStoreFull when a new one
+	// does not fit.
+	Save(SessionState) error
+	// SaveOverflow records the sessions lost so far.
+	SaveOverflow(uint64) error
+}
+
+// MemoryStore is a Store that lives as long as the process.
+type MemoryStore struct {
+	mu       sync.Mutex
+	Max      int
+	sessions map[[2]uint64]SessionState
+	overflow uint64
+}
+
+// Load implements Store.
+func (m *MemoryStore) Load() ([]SessionState, uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []SessionState
+	for _, s := range m.sessions {
+		out = append(out, s)
+	}
+	return out, m.overflow, nil
+}
+
+// Save implements Store.
+func (m *MemoryStore) Save(s SessionState) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sessions == nil {
+		m.sessions = map[[2]uint64]SessionState{}
+	}
+	k := [2]uint64{s.Cgroup, uint64(s.Tag)}
+	if _, ok := m.sessions[k]; !ok && m.Max > 0 && len(m.sessions) >= m.Max {
+		return ErrStoreFull
+	}
+	m.sessions[k] = s
+	return nil
+}
+
+// SaveOverflow implements Store.
+func (m *MemoryStore) SaveOverflow(n uint64) error {
+	m.mu.Lock()
+	m.overflow = n
+	m.mu.Unlock()
+	return nil
+}
+
+// Info is what the agent says about itself and its tracer in every Report.
+type Info struct {
+	Node, Pod, AgentVersion string
+	Started, TracingSince   time.Time
+	Restarts                int
+	Pinned                  bool
+	Mechanism               string
+	VMProbeDetection        bool
+	Kernel, Arch            string
+	Warnings                []string
+}
+
+// Agent folds what the tracer saw into per-container sessions and names
+// containers by the Pods on its node.
+type Agent struct {
+	mu       sync.Mutex
+	src      Source
+	store    Store
+	info     Info
+	sessions map[sessionKey]*SessionState
+	overflow uint64
+	pods     map[types.UID]*podEntry
+	seen     map[trace.Key]*seen
+	// now is the clock (tests set it).
+	now func() time.Time
+}
+
+type sessionKey struct {
+	cgroup uint64
+	tag    uint32
+}
+
+type podEntry struct {
+	pod     *corev1.Pod
+	deleted time.Time // zero while the Pod exists
+}
+
+// seen is when the agent first saw a key's checks and last saw their count
+// grow.
+type seen struct {
+	first, last time.Time
+	count       uint64
+}
+
+// PodRetention is how long the agent still names the containers of a Pod
+// after the Pod is deleted (a finished Job's Pod, a replaced replica): long
+// enough for a profile window to collect them.
+const PodRetention = time.Hour
+
+// containerID matches the runtimes' container IDs (64 hex digits), the
+// names of containers' memory cgroups; sessions of other cgroups (host
+// services with a mount namespace of their own) are not kept.
+var containerID = regexp.MustCompile(`^(?:[a-z]+(?:-[a-z]+)*-)?([0-9a-f]{64})(?:\.scope)?$`)
+
+// ContainerOfCgroup returns the container ID a memory cgroup's name holds
+// (cgroupfs driver: the ID; systemd driver: cri-containerd-ID.scope,
+// crio-ID.scope), or "".
+func ContainerOfCgroup(name string) string {
+	m := containerID.FindStringSubmatch(name)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// New makes an agent reading src, with the sessions saved in store.
+func New(src Source, store Store, info Info) (*Agent, error) {
+	a := &Agent{src: src, store: store, info: info, sessions: map[sessionKey]*SessionState{},
+		pods: map[types.UID]*podEntry{}, seen: map[trace.Key]*seen{}, now: time.Now}
+	saved, overflow, err := store.Load()
+	if err != nil {
+		return nil, fmt.Errorf("load the saved sessions: %w", err)
+	}
+	for i := range saved {
+		s := saved[i]
+		a.sessions[sessionKey{s.Cgroup, s.Tag}] = &s
+	}
+	a.overflow = overflow
+	return a, nil
+}
+
+// SetPods replaces every Pod the agent knows (a new listing): Pods missing
+// from it are deleted.
+func (a *Agent) SetPods(pods []*corev1.Pod) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	in := map[types.UID]bool{}
+	for _, p := range pods {
+		in[p.UID] = true
+		a.pods[p.UID] = &podEntry{pod: p}
+	}
+	for uid, e := range a.pods {
+		if !in[uid] && e.deleted.IsZero() {
+			e.deleted = now
+		}
+	}
+	a.prunePods(now)
+}
+
+// UpdatePod records a Pod added or changed.
+func (a *Agent) UpdatePod(p *corev1.Pod) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pods[p.UID] = &podEntry{pod: p}
+}
+
+// DeletePod records a Pod's deletion (in its last state).
+func (a *Agent) DeletePod(p *corev1.Pod) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	a.pods[p.UID] = &podEntry{pod: p, deleted: now}
+	a.prunePods(now)
+}
+
+func (a *Agent) prunePods(now time.Time) {
+	for uid, e := range a.pods {
+		if !e.deleted.IsZero() && now.Sub(e.deleted) > PodRetention {
+			delete(a.pods, uid)
+		}
+	}
+}
+
+// Poll folds the roots the tracer recorded since the last poll into
+// sessions, saves them, and removes them from the tracer's roots map.
+func (a *Agent) Poll() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.poll()
+}
+
+func (a *Agent) poll() error {
+	roots, err := a.src.Roots()
+	if err != nil {
+		return fmt.Errorf("read the tracer's roots: %w", err)
+	}
+	now := a.now()
+	var errs []error
+	overflow := a.overflow
+	for _, r := range roots {
+		id := ContainerOfCgroup(r.CgroupName)
+		if id != "" {
+			k := sessionKey{r.Cgroup, r.Tag}
+			s, ok := a.sessions[k]
+			if !ok {
+				s = &SessionState{Cgroup: r.Cgroup, Tag: r.Tag, Container: id, Args: r.Args, Truncated: r.Truncated, First: now}
+			}
+			next := *s
+			next.Runs++
+			next.Last = now
+			switch err := a.store.Save(next); {
+			case errors.Is(err, ErrStoreFull):
+				overflow++
+			case err != nil:
+				errs = append(errs, err)
+				continue // keep the root: the next poll tries again
+			default:
+				*s = next
+				a.sessions[k] = s
+			}
+		}
+		if err := a.src.DeleteRoot(r.PID); err != nil {
+			errs = append(errs, fmt.Errorf("remove root %d: %w", r.PID, err))
+		}
+	}
+	if overflow != a.overflow {
+		a.overflow = overflow
+		if err := a.store.SaveOverflow(overflow); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// container is a container of a Pod the agent knows, as the Pod's spec and
+// status describe it.
+type container struct {
+	pod        *corev1.Pod
+	name, typ  string
+	spec       *corev1.Container
+	status     *corev1.ContainerStatus
+	started    *time.Time
+	finished   *time.Time
+	ephemeral  bool
+	sharedPIDs bool
+}
+
+// index maps container IDs to the containers of the known Pods.
+func (a *Agent) index() map[string]*container {
+	out := map[string]*container{}
+	for _, e := range a.pods {
+		p := e.pod
+		specs := map[string]struct {
+			c   *corev1.Container
+			typ string
+		}{}
+		for i := range p.Spec.Containers {
+			specs[p.Spec.Containers[i].Name] = struct {
+				c   *corev1.Container
+				typ string
+			}{&p.Spec.Containers[i], TypeContainer}
+		}
+		for i := range p.Spec.InitContainers {
+			c := &p.Spec.InitContainers[i]
+			typ := TypeInit
+			if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+				typ = TypeSidecar
+			}
+			specs[c.Name] = struct {
+				c   *corev1.Container
+				typ string
+			}{c, typ}
+		}
+		for i := range p.Spec.EphemeralContainers {
+			c := corev1.Container(p.Spec.EphemeralContainers[i].EphemeralContainerCommon)
+			specs[c.Name] = struct {
+				c   *corev1.Container
+				typ string
+			}{&c, TypeEphemeral}
+		}
+		shared := p.Spec.ShareProcessNamespace != nil && *p.Spec.ShareProcessNamespace
+		for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses, p.Status.EphemeralContainerStatuses} {
+			for i := range list {
+				st := &list[i]
+				sp, ok := specs[st.Name]
+				if !ok {
+					continue
+				}
+				add := func(id string, started, finished *time.Time) {
+					id = trimRuntime(id)
+					if id == "" {
+						return
+					}
+					out[id] = &container{pod: p, name: st.Name, typ: sp.typ, spec: sp.c, status: st,
+						started: started, finished: finished, ephemeral: sp.typ == TypeEphemeral, sharedPIDs: shared}
+				}
+				if t := st.LastTerminationState.Terminated; t != nil {
+					add(t.ContainerID, timeOf(t.StartedAt.Time), timeOf(t.FinishedAt.Time))
+				}
+				switch {
+				case st.State.Running != nil:
+					add(st.ContainerID, timeOf(st.State.Running.StartedAt.Time), nil)
+				case st.State.Terminated != nil:
+					t := st.State.Terminated
+					add(cmp.Or(t.ContainerID, st.ContainerID), timeOf(t.StartedAt.Time), timeOf(t.FinishedAt.Time))
+				default:
+					add(st.ContainerID, nil, nil)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func timeOf(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// trimRuntime strips the runtime:// prefix of a status's container ID.
+func trimRuntime(id string) string {
+	if i := strings.Index(id, "://"); i >= 0 {
+		return id[i+3:]
+	}
+	return id
+}
+
+// execs are the exec commands of a container's probes and hooks, by the
+// tag the tracer gives their sessions.
+func execs(c *corev1.Container) map[uint32][2]string {
+	out := map[uint32][2]string{}
+	add := func(kind, name string, e *corev1.ExecAction) {
+		if e == nil || len(e.Command) == 0 {
+			return
+		}
+		tag := trace.SessionTag(e.Command)
+		if _, ok := out[tag]; !ok {
+			out[tag] = [2]string{kind, name}
+		}
+	}
+	probe := func(name string, p *corev1.Probe) {
+		if p != nil {
+			add(SessionProbe, name, p.Exec)
+		}
+	}
+	probe("startup", c.StartupProbe)
+	probe("liveness", c.LivenessProbe)
+	probe("readiness", c.ReadinessProbe)
+	if l := c.Lifecycle; l != nil {
+		if l.PostStart != nil {
+			add(SessionHook, "postStart", l.PostStart.Exec)
+		}
+		if l.PreStop != nil {
+			add(SessionHook, "preStop", l.PreStop.Exec)
+		}
+	}
+	return out
+}
+
+// Report reads the tracer and reports every container it saw.
+func (a *Agent) Report() (Report, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var warnings []string
+	if err := a.poll(); err != nil {
+		warnings = append(warnings, err.Error())
+	}
+	now := a.now()
+	recs, err := a.src.Records()
+	if err != nil {
+		return Report{}, err
+	}
+	gains, err := a.src.Gains()
+	if err != nil {
+		return Report{}, err
+	}
+	tc, err := a.src.Counters()
+	if err != nil {
+		return Report{}, err
+	}
+	i := a.info
+	r := Report{Version: ReportVersion, Node: i.Node, Pod: i.Pod, AgentVersion: i.AgentVersion, Generated: now.UTC(),
+		Started: i.Started.UTC(), TracingSince: i.TracingSince.UTC(), Restarts: i.Restarts, Pinned: i.Pinned,
+		Mechanism: i.Mechanism, VMProbeDetection: i.VMProbeDetection, Kernel: i.Kernel, Arch: i.Arch,
+		Counters: Counters{Counters: tc, SessionsOverflow: a.overflow}, Containers: []Container{},
+		Warnings: append(slices.Clone(i.Warnings), warnings...)}
+
+	// The checks of each cgroup, with the first and last time seen.
+	byCgroup := map[uint64][]Record{}
+	for _, rec := range recs {
+		s := a.seen[rec.Key]
+		if s == nil {
+			s = &seen{first: now, last: now}
+			a.seen[rec.Key] = s
+		} else if rec.Count > s.count {
+			s.last = now
+		}
+		s.count = rec.Count
+		byCgroup[rec.Cgroup] = append(byCgroup[rec.Cgroup], Record{Tag: rec.Tag, Capability: capName(rec.Cap),
+			Denied: rec.Denied, Syscall: rec.Syscall, Flags: rec.Flags, Command: rec.Comm, Count: rec.Count,
+			FirstSeen: s.first.UTC(), LastSeen: s.last.UTC()})
+	}
+	gainsOf := map[uint64][]Gain{}
+	for _, g := range gains {
+		gainsOf[g.Cgroup] = append(gainsOf[g.Cgroup], Gain{Tag: g.Tag, Source: g.Source.String(), Failed: g.Failed,
+			Root: g.Root, Command: g.Comm, Caps: g.Caps, Lacking: g.Lacking, Count: g.Count})
+	}
+	sessionsOf := map[uint64][]*SessionState{}
+	for _, s := range a.sessions {
+		sessionsOf[s.Cgroup] = append(sessionsOf[s.Cgroup], s)
+	}
+	idx := a.index()
+	cgroups := map[uint64]bool{}
+	for cg := range byCgroup {
+		cgroups[cg] = true
+	}
+	for cg := range sessionsOf {
+		cgroups[cg] = true
+	}
+	for cg := range cgroups {
+		ss := sessionsOf[cg]
+		if len(ss) == 0 {
+			// Checks of a cgroup whose roots were never folded: not a
+			// container, or its session was lost (counted).
+			continue
+		}
+		c := idx[ss[0].Container]
+		if c == nil {
+			if len(byCgroup[cg]) > 0 {
+				r.Unnamed++
+			}
+			continue
+		}
+		r.Containers = append(r.Containers, a.container(c, ss[0].Container, ss, byCgroup[cg], gainsOf[cg]))
+	}
+	slices.SortFunc(r.Containers, func(x, y Container) int {
+		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Pod, y.Pod), cmp.Compare(x.Name, y.Name), cmp.Compare(x.ID, y.ID))
+	})
+	return r, nil
+}
+
+func capName(c capset.Cap) string { return c.String() }
+
+// container builds the Report's Container of one container.
+func (a *Agent) container(c *container, id string, ss []*SessionState, recs []Record, gains []Gain) Container {
+	p := c.pod
+	out := Container{ID: id, Namespace: p.Namespace, Pod: p.Name, PodUID: string(p.UID), Name: c.name, Type: c.typ,
+		Image: c.spec.Image, StartedAt: c.started, FinishedAt: c.finished, Records: recs, Gains: gains}
+	if c.status != nil {
+		out.ImageID = c.status.ImageID
+	}
+	if ref := ownerOf(p); ref != nil {
+		out.Owner = ref
+	}
+	out.Revision = cmp.Or(p.Labels["pod-template-hash"], p.Labels["controller-revision-hash"])
+	var env []string
+	for _, e := range c.spec.Env {
+		env = append(env, e.Name)
+	}
+	out.Fingerprint = Fingerprint(c.spec.Image, c.spec.Command, c.spec.Args, env)
+	known := execs(c.spec)
+	slices.SortFunc(ss, func(x, y *SessionState) int {
+		return cmp.Or(x.First.Compare(y.First), cmp.Compare(x.Tag, y.Tag))
+	})
+	tags := map[uint32]bool{}
+	for i, s := range ss {
+		sess := Session{Tag: s.Tag, Command: s.Args, Truncated: s.Truncated, Runs: s.Runs, First: s.First.UTC(), Last: s.Last.UTC()}
+		switch k, isExec := known[s.Tag]; {
+		case s.Tag == trace.TagInit:
+			sess.Kind = SessionInit
+			out.FromStart = true
+		case isExec:
+			sess.Kind, sess.Name = k[0], k[1]
+		case c.sharedPIDs && i == 0 && a.fromStart(c):
+			// In a Pod sharing one pid namespace the entrypoint is not
+			// its namespace's init: it is the container's first exec.
+			sess.Kind = SessionInit
+			out.FromStart = true
+		default:
+			sess.Kind = SessionExec
+		}
+		tags[s.Tag] = true
+		out.Sessions = append(out.Sessions, sess)
+	}
+	// Checks under a tag without a session (the sessions store was full,
+	// or the root was lost) cannot be told apart: unknown.
+	for _, r := range recs {
+		if !tags[r.Tag] {
+			tags[r.Tag] = true
+			out.Sessions = append(out.Sessions, Session{Tag: r.Tag, Kind: SessionUnknown})
+		}
+	}
+	for _, g := range gains {
+		if !tags[g.Tag] {
+			tags[g.Tag] = true
+			out.Sessions = append(out.Sessions, Session{Tag: g.Tag, Kind: SessionUnknown})
+		}
+	}
+	slices.SortFunc(out.Records, func(x, y Record) int {
+		return cmp.Or(cmp.Compare(x.Tag, y.Tag), cmp.Compare(x.Capability, y.Capability), cmp.Compare(x.Syscall, y.Syscall),
+			cmp.Compare(x.Command, y.Command), cmp.Compare(x.Flags, y.Flags), boolCmp(x.Denied, y.Denied))
+	})
+	return out
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+// fromStart reports whether the tracer was attached before the container
+// started.
+func (a *Agent) fromStart(c *container) bool {
+	return c.started != nil && !a.info.TracingSince.IsZero() && !c.started.Before(a.info.TracingSince)
+}
+
+// ownerOf returns the Pod's controller reference.
+func ownerOf(p *corev1.Pod) *OwnerRef {
+	for _, o := range p.OwnerReferences {
+		if o.Controller != nil && *o.Controller {
+			return &OwnerRef{APIVersion: o.APIVersion, Kind: o.Kind, Name: o.Name, UID: string(o.UID)}
+		}
+	}
+	return nil
+}
