@@ -134,6 +134,15 @@ func (t *Tracer) takeOver(spec *ebpf.CollectionSpec, path string) (bool, error) 
 			return stale(fmt.Sprintf("link %s: %v", e.Name(), err))
 		}
 		t.links = append(t.links, l)
+		info, err := l.Info()
+		if err != nil {
+			return stale(fmt.Sprintf("link %s: %v", e.Name(), err))
+		}
+		p, err := ebpf.NewProgramFromID(info.Program)
+		if err != nil {
+			return stale(fmt.Sprintf("the program of link %s: %v", e.Name(), err))
+		}
+		t.progs = append(t.progs, p)
 	}
 	if len(t.links) == 0 {
 		return stale("no link is pinned")
@@ -156,7 +165,10 @@ func (t *Tracer) closePartial() {
 	for _, m := range t.maps {
 		m.Close()
 	}
-	t.links, t.maps = nil, nil
+	for _, p := range t.progs {
+		p.Close()
+	}
+	t.links, t.maps, t.progs = nil, nil, nil
 }
 
 // pinNew pins a freshly loaded tracer at path. A failure leaves the tracer

@@ -40,6 +40,7 @@ type Tracer struct {
 	attempts []Attempt
 	coll     *ebpf.Collection
 	maps     map[string]*ebpf.Map
+	progs    []*ebpf.Program // a taken-over tracer's, opened from its links
 	links    []link.Link
 	pin      pinState
 	rd       *ringbuf.Reader
@@ -629,7 +630,7 @@ func rootOf(r capableRoot) Root {
 func (t *Tracer) Records() ([]Record, error) {
 	t.readMu.Lock()
 	defer t.readMu.Unlock()
-	ctl := t.coll.Maps["cache_ctls"]
+	ctl := t.maps["cache_ctls"]
 	if err := ctl.Put(uint32(0), capableCacheCtl{Frozen: 1}); err != nil {
 		return nil, fmt.Errorf("freeze the count cache: %w", err)
 	}
@@ -665,7 +666,7 @@ const recordsTries = 100
 // cacheSeqs reads each CPU's cache sequence count.
 func (t *Tracer) cacheSeqs() ([]uint64, error) {
 	var per []capableCacheSeq
-	if err := t.coll.Maps["cache_seqs"].Lookup(uint32(0), &per); err != nil {
+	if err := t.maps["cache_seqs"].Lookup(uint32(0), &per); err != nil {
 		return nil, fmt.Errorf("read the count cache's sequence counts: %w", err)
 	}
 	out := make([]uint64, len(per))
@@ -779,7 +780,7 @@ func (t *Tracer) Counters() (Counters, error) {
 // without these counts report none.
 func (t *Tracer) missed() uint64 {
 	var n uint64
-	for _, p := range t.coll.Programs {
+	for _, p := range t.programs() {
 		if st, err := p.Stats(); err == nil {
 			n += st.RecursionMisses
 		}
@@ -802,15 +803,7 @@ func (t *Tracer) missed() uint64 {
 // diagnostics).
 func (t *Tracer) ProgramIDs() []uint32 {
 	var ids []uint32
-	if t.coll == nil { // taken over: the programs are known by their links
-		for _, l := range t.links {
-			if info, err := l.Info(); err == nil {
-				ids = append(ids, uint32(info.Program))
-			}
-		}
-		return ids
-	}
-	for _, p := range t.coll.Programs {
+	for _, p := range t.programs() {
 		if info, err := p.Info(); err == nil {
 			if id, ok := info.ID(); ok {
 				ids = append(ids, uint32(id))
@@ -867,10 +860,26 @@ func (t *Tracer) Close() error {
 			for _, m := range t.maps {
 				m.Close()
 			}
+			for _, p := range t.progs {
+				p.Close()
+			}
 		}
 		if t.pin.meta != nil {
 			t.pin.meta.Close()
 		}
 	})
 	return nil
+}
+
+// programs returns the tracer's programs: its collection's, or a
+// taken-over tracer's, opened from its links.
+func (t *Tracer) programs() []*ebpf.Program {
+	if t.coll == nil {
+		return t.progs
+	}
+	out := make([]*ebpf.Program, 0, len(t.coll.Programs))
+	for _, p := range t.coll.Programs {
+		out = append(out, p)
+	}
+	return out
 }
