@@ -167,17 +167,17 @@ func TestPinTakeOver(t *testing.T) {
 			t.Errorf("program %d of the first tracer is not among the taken-over ones %v", id, ids2)
 		}
 	}
-	// Both workloads ran the same command in the same cgroup, and the
-	// second may get the first's mount namespace inode: count their keys
-	// once. needs' chown makes two checks: 2 workloads x 5 x 2.
+	// Both workloads ran the same command; each root's keys are its own
+	// (mount namespace and workload id). needs' chown makes two checks:
+	// 2 workloads x 5 x 2.
 	r1, r2 := rootOfPID(t, tr2, pid1), rootOfPID(t, tr2, pid2)
 	recs, err := tr2.Records()
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := sum(recs, func(r Record) bool {
-		return (r.MntNS == r1.MntNS || r.MntNS == r2.MntNS) && r.Cgroup == r1.Cgroup && r.Tag == r1.Tag &&
-			r.Cap == capset.CHOWN && !r.Denied
+		ours := (r.MntNS == r1.MntNS && r.Cgroup == r1.Cgroup) || (r.MntNS == r2.MntNS && r.Cgroup == r2.Cgroup)
+		return ours && r.Tag == r1.Tag && r.Cap == capset.CHOWN && !r.Denied
 	})
 	if n != 20 {
 		t.Errorf("%d CAP_CHOWN checks of the two workloads after the takeover, want 20 (10 counted while no process held the tracer)", n)
