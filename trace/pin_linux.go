@@ -134,13 +134,16 @@ func (t *Tracer) takeOver(spec *ebpf.CollectionSpec, path string) (bool, error) 
 			return stale(fmt.Sprintf("link %s: %v", e.Name(), err))
 		}
 		t.links = append(t.links, l)
-		info, err := l.Info()
-		if err != nil {
-			return stale(fmt.Sprintf("link %s: %v", e.Name(), err))
+	}
+	// The programs are pinned too: opening one by its id would need
+	// CAP_SYS_ADMIN, which the agent does not hold.
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "prog_") {
+			continue
 		}
-		p, err := ebpf.NewProgramFromID(info.Program)
+		p, err := ebpf.LoadPinnedProgram(filepath.Join(path, e.Name()), nil)
 		if err != nil {
-			return stale(fmt.Sprintf("the program of link %s: %v", e.Name(), err))
+			return stale(fmt.Sprintf("program %s: %v", e.Name(), err))
 		}
 		t.progs = append(t.progs, p)
 	}
@@ -197,6 +200,11 @@ func (t *Tracer) pinAll(spec *ebpf.CollectionSpec, path string) error {
 	for i, l := range t.links {
 		if err := l.Pin(filepath.Join(path, fmt.Sprintf("link_%d", i))); err != nil {
 			return fmt.Errorf("link %d: %w", i, err)
+		}
+	}
+	for name, p := range t.coll.Programs {
+		if err := p.Pin(filepath.Join(path, "prog_"+name)); err != nil {
+			return fmt.Errorf("program %s: %w", name, err)
 		}
 	}
 	m := meta{Object: objectSum(), Since: time.Now().UnixNano()}
@@ -277,7 +285,7 @@ func (t *Tracer) PinnedMap(name string, spec *ebpf.MapSpec) (*ebpf.Map, error) {
 	if t.pin.path == "" {
 		return nil, errors.New("the tracer is not pinned")
 	}
-	if name == metaName || strings.HasPrefix(name, "link_") {
+	if name == metaName || strings.HasPrefix(name, "link_") || strings.HasPrefix(name, "prog_") {
 		return nil, fmt.Errorf("map name %q is the tracer's", name)
 	}
 	if _, ok := t.maps[name]; ok {
