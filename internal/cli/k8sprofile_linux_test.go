@@ -247,3 +247,55 @@ func TestK8sProfileInterruptCluster(t *testing.T) {
 		t.Errorf("left after SIGINT: %v\n%s", left, stderr)
 	}
 }
+
+// TestK8sContinuousCluster runs the continuous mode on the real cluster:
+// with the agent deployed (kubectl apply of the shipped manifest), capdrop
+// k8s profile --continuous keeps one ConfigMap for the Deployment's
+// container, owned by the Deployment, holding its profile (exactly
+// NET_BIND_SERVICE and NET_RAW, complete); k8s recommend --from-cluster
+// reads it; deleting the Deployment deletes it.
+func TestK8sContinuousCluster(t *testing.T) {
+	k := kubetest.Require(t)
+	ns := kpNamespace(t, k, "cont")
+	agentNS := ns + "-agent"
+	manifest := profileAgentManifest(t, k, agentNS)
+	k.Kubectl(t, "", "apply", "-f", manifest)
+	t.Cleanup(func() {
+		if _, err := k.KubectlErr("", "delete", "-f", manifest, "--ignore-not-found", "--wait=true", "--timeout=120s"); err != nil {
+			t.Errorf("the agent: %v", err)
+		}
+	})
+	k.Kubectl(t, "", "-n", agentNS, "rollout", "status", "daemonset/"+agentNS+"-agent", "--timeout=300s")
+	k.Kubectl(t, strings.Replace(profileWorkload(), "replicas: 0", "replicas: 2", 1), "-n", ns, "apply", "-f", "-")
+	k.Kubectl(t, "", "-n", ns, "rollout", "status", "deployment/web", "--timeout=300s")
+
+	_, stderr, code := psCLIFor(t, 5*time.Minute, "k8s", "profile", "--continuous", "--kubeconfig", k.Kubeconfig, "-n", ns,
+		"--agent-manifest", manifest, "--interval", "5s", "--duration", "30s", "--min-window", "10s")
+	if code != 0 || !strings.Contains(stderr, "1 profiles kept (1 merged)") {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	cm := "capdrop-profile-deployment-web-app"
+	owner := k.Kubectl(t, "", "-n", ns, "get", "configmap", cm, "-o", "jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}")
+	if owner != "Deployment/web" {
+		t.Errorf("the ConfigMap's owner %q, want Deployment/web", owner)
+	}
+	var p clusterprofile.Profile
+	if err := json.Unmarshal([]byte(k.Kubectl(t, "", "-n", ns, "get", "configmap", cm, "-o", "jsonpath={.data.profile\\.json}")), &p); err != nil {
+		t.Fatal(err)
+	}
+	if want := capset.Of(capset.NET_BIND_SERVICE, capset.NET_RAW); p.RecommendedSet() != want || !p.Complete || p.Pods != 2 {
+		t.Errorf("kept: needed %v used %v complete %v %+v, %d Pods", p.Needed, p.UsedSet().Names(), p.Complete, p.Partial, p.Pods)
+	}
+	out, stderr, code := psCLI(t, "k8s", "recommend", "--from-cluster", "--kubeconfig", k.Kubeconfig, "-n", ns, "web")
+	if code != 0 || !strings.Contains(out, "add NET_BIND_SERVICE, NET_RAW") {
+		t.Errorf("recommend --from-cluster: exit %d\n%s\n%s", code, out, stderr)
+	}
+	k.Kubectl(t, "", "-n", ns, "delete", "deployment", "web", "--wait=true")
+	deadline := time.Now().Add(2 * time.Minute)
+	for k.Kubectl(t, "", "-n", ns, "get", "configmap", "-l", collect.LabelProfile, "-o", "name") != "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the ConfigMap outlived its Deployment")
+		}
+		time.Sleep(time.Second)
+	}
+}
