@@ -635,6 +635,7 @@ func (t *Tracer) Records() ([]Record, error) {
 		return nil, fmt.Errorf("freeze the count cache: %w", err)
 	}
 	defer ctl.Put(uint32(0), capableCacheCtl{})
+	t.pruneTracked()
 	for try := 0; ; try++ {
 		before, err := t.cacheSeqs()
 		if err != nil {

@@ -1017,3 +1017,32 @@ func TestReusedMntNSKeptApart(t *testing.T) {
 	}
 	t.Skipf("no workload got the namespace inode of an earlier one in 50 runs")
 }
+
+// TestPruneTracked puts two tasks into the tracked hash as if the kernel had
+// skipped track_exit for one of them: a tid no task can have (pid_max is at
+// most 2^22) and this test's own thread group leader, alive. Records must
+// drop the dead one and keep the live one.
+func TestPruneTracked(t *testing.T) {
+	tr := open(t, firstWorking(t), Options{FollowNewMntNS: true})
+	if ns, _ := os.Readlink("/proc/self/ns/pid"); ns != initPIDNS {
+		t.Skipf("not in the initial PID namespace (%s): tids in the maps are not this namespace's", ns)
+	}
+	tracked := tr.coll.Maps["tracked"]
+	dead, live := uint32(1<<30|7), uint32(os.Getpid())
+	for _, tid := range []uint32{dead, live} {
+		if err := tracked.Put(tid, capableTaskInfo{Root: tid}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { tracked.Delete(live) })
+	if _, err := tr.Records(); err != nil {
+		t.Fatal(err)
+	}
+	var ti capableTaskInfo
+	if err := tracked.Lookup(dead, &ti); err == nil {
+		t.Errorf("tid %#x, which no task can have, is still tracked after Records", dead)
+	}
+	if err := tracked.Lookup(live, &ti); err != nil {
+		t.Errorf("the live test process (tid %d) was dropped: %v", live, err)
+	}
+}
