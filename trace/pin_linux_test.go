@@ -249,16 +249,16 @@ func TestKeyMemoryCgroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := ""
+	dir, path := "", ""
 	for _, c := range cgs {
 		if slices.Contains(strings.Split(c.Controllers, ","), "memory") {
-			dir = filepath.Join("/sys/fs/cgroup/memory", c.Path)
+			dir, path = filepath.Join("/sys/fs/cgroup/memory", c.Path), c.Path
 		}
 	}
 	if dir == "" {
 		for _, c := range cgs {
 			if c.Unified() {
-				dir = filepath.Join("/sys/fs/cgroup", c.Path)
+				dir, path = filepath.Join("/sys/fs/cgroup", c.Path), c.Path
 			}
 		}
 	}
@@ -269,7 +269,9 @@ func TestKeyMemoryCgroup(t *testing.T) {
 	if r.Cgroup != st.Ino {
 		t.Errorf("root cgroup = %d, want the inode of %s: %d", r.Cgroup, dir, st.Ino)
 	}
-	if want := filepath.Base(dir); r.CgroupName != want && !(want == "/" || want == "memory") {
+	// A hierarchy's root has no name of its own (the kernel's is "" or
+	// "/"): the test runs there in the kernel matrix's guests.
+	if want := filepath.Base(dir); r.CgroupName != want && path != "/" {
 		t.Errorf("root cgroup name = %q, want %q", r.CgroupName, want)
 	}
 	if n := chowns(t, tr, r); n != 2 {
