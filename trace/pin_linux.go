@@ -212,7 +212,10 @@ func (t *Tracer) pinAll(spec *ebpf.CollectionSpec, path string) error {
 	if t.vmProbe {
 		m.VMProbe = 1
 	}
+	// Before 5.11 a map is charged to RLIMIT_MEMLOCK (see raiseMemlock).
+	restore := raiseMemlock()
 	mm, err := ebpf.NewMap(&ebpf.MapSpec{Name: "capdrop_meta", Type: ebpf.Array, KeySize: 4, ValueSize: metaSize, MaxEntries: 1})
+	restore()
 	if err != nil {
 		return fmt.Errorf("create the meta map: %w", err)
 	}
@@ -303,7 +306,9 @@ func (t *Tracer) PinnedMap(name string, spec *ebpf.MapSpec) (*ebpf.Map, error) {
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("open pinned map %s: %w", p, err)
 	}
+	restore := raiseMemlock() // before 5.11 a map is charged to RLIMIT_MEMLOCK
 	m, err = ebpf.NewMap(spec)
+	restore()
 	if err != nil {
 		return nil, fmt.Errorf("create map %s: %w", name, loadError(err))
 	}

@@ -224,6 +224,9 @@ func TestPinStaleObjectIsReplaced(t *testing.T) {
 	dir := bpffsDir(t)
 	opts := Options{FollowNewMntNS: true, PinPath: dir}
 	tr := open(t, firstWorking(t), opts)
+	if !tr.Pinned() {
+		t.Fatalf("the first tracer is not pinned: %v", tr.PinError())
+	}
 	m := tr.pin.m
 	m.Object[0] ^= 0xff
 	if err := tr.pin.meta.Put(uint32(0), m.marshal()); err != nil {
