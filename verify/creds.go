@@ -189,8 +189,14 @@ type credWatch struct {
 	err  error
 }
 
-// credInterval is how often a trial's processes are sampled.
-const credInterval = 100 * time.Millisecond
+// credInterval is how often a trial's processes are sampled. When the
+// container has exited by the verdict, the last sample is what counts, so
+// the interval bounds how stale it may be: at 100 ms a run of half a second
+// (a daemon started, checked and stopped on an idle machine) was judged by a
+// sample from its start-up, with the daemon still root before its drop to
+// its service user, and the candidate failed as an escalation. A sample
+// reads the status of the container's few processes.
+const credInterval = 10 * time.Millisecond
 
 // watchCreds starts sampling the processes in the pid namespace of the
 // container whose first process is pid (a host pid), until Stop.
