@@ -25,7 +25,8 @@ func TestEveryCapabilityHasAnEntry(t *testing.T) {
 	}
 }
 
-// factsTable is the table of FACTS.md §2, transcribed independently of
+// factsTable is each runtime's default set as its source code states it
+// (docs/audit.md, "How the sets are computed"), transcribed independently of
 // defaults.yaml so that a wrong edit to either is caught.
 var factsTable = map[string]string{
 	Docker:        "CHOWN DAC_OVERRIDE FSETID FOWNER KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP",
@@ -60,9 +61,10 @@ func TestDefaultsMatchFacts(t *testing.T) {
 	}
 }
 
-// The risk grading must agree with FACTS.md §1: every capability listed
-// there as root-equivalent or container-escape is marked so and graded high
-// or critical; the ones listed as low risk are graded low.
+// The risk grading must agree with what the kernel lets each capability do
+// (docs/audit.md, Rules): every capability known as root-equivalent or a
+// container escape is marked so and graded high or critical; the ones known
+// as low risk are graded low.
 func TestRiskAgreesWithFacts(t *testing.T) {
 	rootEq, _ := capset.ParseSet("SYS_ADMIN SYS_MODULE SYS_RAWIO SYS_PTRACE DAC_READ_SEARCH DAC_OVERRIDE MKNOD SETUID SETGID CHOWN FOWNER FSETID SETFCAP SETPCAP SYS_CHROOT SYS_BOOT SYS_TTY_CONFIG AUDIT_CONTROL IPC_OWNER BPF PERFMON")
 	low, _ := capset.ParseSet("NET_BROADCAST WAKE_ALARM BLOCK_SUSPEND LEASE SYS_PACCT KILL")

@@ -138,7 +138,7 @@ type expect struct {
 func TestMatrix(t *testing.T) {
 	requireRoot(t)
 	caller := callerStatus(t)
-	bnd := caller.Sets.Bounding // here: everything but CAP_SYS_RESOURCE (FACTS.md §8)
+	bnd := caller.Sets.Bounding // here: everything but CAP_SYS_RESOURCE (this test machine's sandbox withholds it)
 	nobody := lookupUser(t, "nobody")
 	acct := writeAccounts(t)
 

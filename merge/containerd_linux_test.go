@@ -19,8 +19,8 @@ import (
 )
 
 // criEnv is a private containerd with its CRI plugin, separate from
-// Docker's (own config, root, state and socket), set up as FACTS.md §8
-// describes: sandboxes on the host network so no CNI is needed,
+// Docker's (own config, root, state and socket), set up as the test
+// machine needs: sandboxes on the host network so no CNI is needed,
 // restrict_oom_score_adj because root here cannot lower OOM scores, and
 // images loaded from Docker with `docker save | ctr images import`.
 type criEnv struct {

@@ -18,7 +18,7 @@ import (
 // engineOptions describes the engine under test the way merge needs it: its
 // release (read from `docker version`) and the capabilities it holds itself
 // (read from dockerd's /proc/<pid>/status). On this machine root lacks
-// CAP_SYS_RESOURCE (FACTS.md §8), so the engine does too.
+// CAP_SYS_RESOURCE (its sandbox withholds it), so the engine does too.
 func engineOptions(t *testing.T) merge.Options {
 	t.Helper()
 	raw := dockertest.Docker(t, "version", "--format", "{{.Server.Version}}")

@@ -2,7 +2,7 @@
 // gets: the bounding, permitted, effective, inheritable and ambient sets of
 // its main process, under the exact rules of the runtime that starts it.
 //
-// The runtimes disagree (FACTS.md §3): Docker lets cap_add win over cap_drop
+// The runtimes disagree (docs/audit.md, "How the sets are computed"): Docker lets cap_add win over cap_drop
 // and makes "add ALL + drop ALL" everything; containerd's CRI plugin lets the
 // drop win, makes the same pair nothing, and turns "CAP_SYS_ADMIN" into
 // "CAP_CAP_SYS_ADMIN", which runc then ignores; CRI-O and Podman refuse what

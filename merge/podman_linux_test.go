@@ -16,7 +16,7 @@ import (
 	"github.com/capdrop/capdrop/workload"
 )
 
-// podmanEnv prepares Podman the way FACTS.md §8 says works on this machine,
+// podmanEnv prepares Podman the way that works on the test machine,
 // without touching /etc: a private containers.conf (the distribution's,
 // with default_ulimits emptied, because root here lacks CAP_SYS_RESOURCE
 // and cannot raise NOFILE) passed in CONTAINERS_CONF.

@@ -25,7 +25,8 @@ type psCase struct {
 // The containers of the acceptance test. --privileged runs as
 // --user 1000 because root on the test machine lacks CAP_SYS_RESOURCE in its
 // own bounding set, so a privileged root container cannot start there
-// (FACTS.md §8); real hosts do not have this limit.
+// (the test machine runs in a sandbox that withholds it); real hosts do not
+// have this limit.
 var psCases = []psCase{
 	{"defaults", nil},
 	{"drop-all", []string{"--cap-drop=all"}},
