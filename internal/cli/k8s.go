@@ -258,3 +258,17 @@ func storedEvidence(ctx context.Context, k k8sFlags, namespace string) (evidence
 	}
 	return evidence.Read(bytes.NewReader(data), "the profiles kept in "+where)
 }
+
+// workloadRef reads the KIND/NAME the workload verbs take (deployment/web,
+// kubectl's spellings of the kind accepted).
+func workloadRef(target string) (cluster.Resource, string, error) {
+	kind, name, ok := strings.Cut(target, "/")
+	if !ok || name == "" {
+		return cluster.Resource{}, "", usageErrorf("name the workload as KIND/NAME (deployment/web), not %q", target)
+	}
+	res, known := cluster.Lookup(kind)
+	if !known {
+		return cluster.Resource{}, "", usageErrorf("%s is not a workload kind (deployment, statefulset, daemonset, replicaset, job, cronjob, replicationcontroller, pod)", kind)
+	}
+	return res, name, nil
+}

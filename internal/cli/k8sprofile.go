@@ -97,13 +97,9 @@ It needs the roles in deploy/kubernetes/profile-rbac.yaml.`,
 }
 
 func runK8sProfile(cmd *cobra.Command, s *term.Streams, o k8sProfileOptions, output, target string) error {
-	kind, name, ok := strings.Cut(target, "/")
-	if !ok || name == "" {
-		return usageErrorf("name the workload as KIND/NAME (deployment/web), not %q", target)
-	}
-	res, known := cluster.Lookup(kind)
-	if !known {
-		return usageErrorf("%s is not a workload kind (deployment, statefulset, daemonset, replicaset, job, cronjob, replicationcontroller, pod)", kind)
+	res, name, err := workloadRef(target)
+	if err != nil {
+		return err
 	}
 	switch {
 	case o.duration <= 0:

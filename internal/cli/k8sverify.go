@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/capdrop/capdrop/capset"
-	"github.com/capdrop/capdrop/cluster"
 	"github.com/capdrop/capdrop/clusterprofile"
 	"github.com/capdrop/capdrop/evidence"
 	"github.com/capdrop/capdrop/internal/term"
@@ -84,13 +83,9 @@ delete Pods in the namespace (deploy/kubernetes/verify-rbac.yaml).`,
 }
 
 func runK8sVerify(cmd *cobra.Command, s *term.Streams, o k8sVerifyOptions, output, target string) error {
-	kind, name, ok := strings.Cut(target, "/")
-	if !ok || name == "" {
-		return usageErrorf("name the workload as KIND/NAME (deployment/web), not %q", target)
-	}
-	res, known := cluster.Lookup(kind)
-	if !known {
-		return usageErrorf("%s is not a workload kind (deployment, statefulset, daemonset, replicaset, job, cronjob, replicationcontroller, pod)", kind)
+	res, name, err := workloadRef(target)
+	if err != nil {
+		return err
 	}
 	switch {
 	case o.from != "" && cmd.Flags().Changed("cap-add"):
