@@ -21,7 +21,7 @@ func TestDockerFakeEngine(t *testing.T) {
 		t.Skip("needs root to load the tracer")
 	}
 	c := runargs.FromArgv([]string{"docker", "run", "-d", "-e", "A=1", "-w", "/srv", "--sysctl", "a=b", "img:1", "serve"}, runargs.Quote)
-	w := c.Workload("arguments", workload.RunLine)
+	w, _ := c.Workload("arguments", workload.RunLine)
 	fake := &enginetest.Fake{Behave: func(engine.CreateRequest) enginetest.Behaviour { return enginetest.Behaviour{Exit: 0} }}
 	_, err := Run(context.Background(), Options{Docker: &w, Engine: fake})
 	if err == nil {

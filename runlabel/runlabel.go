@@ -193,7 +193,12 @@ func Build(img Image, o Options) (*Command, error) {
 		return c, fmt.Errorf("image %s, label %s: %w", img.Ref, key, err)
 	}
 	if c.Run != nil {
-		w := c.Run.Workload(File, kind)
+		w, errs := c.Run.Workload(File, kind)
+		if len(errs) > 0 {
+			// A file the label names that cannot be read here: the
+			// command is refused, not run with a part unaudited.
+			return c, fmt.Errorf("image %s, label %s: %w", img.Ref, key, errs[0].Err)
+		}
 		w.ImageUser = img.User
 		w.ImageCaps = imageCaps(img)
 		w.Attrs["image_id"] = img.ID

@@ -75,7 +75,11 @@ func runWorkload(t *testing.T, args ...string) workload.Workload {
 	if c == nil {
 		t.Fatalf("not a run command: %q", args)
 	}
-	return c.Workload("arguments", workload.RunLine)
+	w, errs := c.Workload("arguments", workload.RunLine)
+	if len(errs) > 0 {
+		t.Fatalf("%q: %v", args, errs)
+	}
+	return w
 }
 
 // runTarget is the target docker run arguments describe.

@@ -70,7 +70,11 @@ func runWorkload(t *testing.T, args ...string) workload.Workload {
 	if c == nil {
 		t.Fatalf("not a run command: %q", args)
 	}
-	return c.Workload("arguments", workload.RunLine)
+	w, errs := c.Workload("arguments", workload.RunLine)
+	if len(errs) > 0 {
+		t.Fatalf("%q: %v", args, errs)
+	}
+	return w
 }
 
 // TestTargetBody: a trial's request keeps the configuration (read by

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/capdrop/capdrop/cluster"
 	"github.com/capdrop/capdrop/clusterprofile/collect"
 	"github.com/capdrop/capdrop/deploy/kubernetes"
+	"github.com/capdrop/capdrop/internal/input"
 	"github.com/capdrop/capdrop/internal/term"
 	"github.com/capdrop/capdrop/report"
 )
@@ -150,7 +150,7 @@ func runK8sProfile(cmd *cobra.Command, s *term.Streams, o k8sProfileOptions, out
 func agentManifest(file string) ([]byte, string, collect.AgentSet, error) {
 	manifest, name := []byte(nil), "deploy/kubernetes/"+kubernetes.AgentFile+" (built in)"
 	if file != "" {
-		data, err := os.ReadFile(file)
+		data, err := input.ReadFile(file, input.DefaultLimit)
 		if err != nil {
 			return nil, "", collect.AgentSet{}, fmt.Errorf("--agent-manifest: %w", err)
 		}

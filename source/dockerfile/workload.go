@@ -145,7 +145,8 @@ func (p *parser) runLabel(l label, key string, opts Options) (workload.Workload,
 		return runargs.Loc{Offset: off, Line: line, Col: col}
 	})
 	p.lastCmd = c
-	w := c.Workload(p.file, workload.DockerfileLabel)
+	w, errs := c.Workload(p.file, workload.DockerfileLabel)
+	p.errs = append(p.errs, errs...)
 	w.Name = "LABEL " + key
 	w.Attrs["label"] = l.key.String() + "=" + v.String()
 	w.Attrs["command"] = v.String()

@@ -299,7 +299,8 @@ func (r *reader) image(img *yaml.Node) {
 			pos := r.inString(p.Value, s, off)
 			return runargs.Loc{Offset: r.idx.Offset(pos.Line, pos.Col), Line: pos.Line, Col: pos.Col}
 		})
-		wl := c.Workload(r.file, workload.DockerfileLabel)
+		wl, errs := c.Workload(r.file, workload.DockerfileLabel)
+		r.errs = append(r.errs, errs...)
 		wl.Name = name + " LABEL " + key
 		wl.Image = name
 		wl.ImageUser = user

@@ -177,7 +177,8 @@ func Parse(file string, data []byte) ([]workload.Workload, []*workload.Error) {
 		if c.ImageArg >= 0 {
 			errorf(e.valueStart, "PodmanArgs: %q is not an option", c.Args[c.ImageArg].Raw)
 		}
-		pw := c.Workload(file, workload.QuadletUnit)
+		pw, perrs := c.Workload(file, workload.QuadletUnit)
+		errs = append(errs, perrs...)
 		w.CapAdd = append(w.CapAdd, pw.CapAdd...)
 		w.CapDrop = append(w.CapDrop, pw.CapDrop...)
 		if w.CapsPos == nil && (len(pw.CapAdd) > 0 || len(pw.CapDrop) > 0) {

@@ -29,7 +29,7 @@ func TestHost(t *testing.T) {
 		if err != nil || len(cmds) != 1 {
 			t.Fatalf("%s: %v %v", c.line, cmds, err)
 		}
-		w := cmds[0].Workload("f", workload.RunLine)
+		w, _ := cmds[0].Workload("f", workload.RunLine)
 		if got := strings.ReplaceAll(wltest.Host(w.Host), "@1:", "@"); got != c.want {
 			t.Errorf("%s\n got %s\nwant %s", c.line, got, c.want)
 		}

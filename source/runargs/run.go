@@ -1,7 +1,9 @@
 package runargs
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,7 +36,15 @@ var modelled = set(
 // run fills w.Run from the options, the image's words after it, and the
 // files the options name (--env-file, relative to dir when not absolute).
 // The last value of a single-valued option wins, as in the CLIs.
-func (c *Command) run(file, dir string, w *workload.Workload) {
+//
+// An --env-file that does not exist here (it is often made where the line
+// runs, not kept beside it) is an unmodelled setting. One that exists but
+// cannot be read — the guarded open refuses it as a pipe, device or
+// socket (or a link to one) or as too large, or the system refuses it — is
+// also an error, returned located at its value: the line is still audited,
+// but the input is broken and the audit must say so.
+func (c *Command) run(file, dir string, w *workload.Workload) []*workload.Error {
+	var errs []*workload.Error
 	rc := &w.Run
 	env := map[string]int{} // index of each variable in rc.Env
 	setEnv := func(k, v string) {
@@ -86,6 +96,9 @@ func (c *Command) run(file, dir string, w *workload.Workload) {
 			data, err := input.ReadFile(p, input.DefaultLimit)
 			if err != nil {
 				rc.Unmodelled = append(rc.Unmodelled, workload.Word{Text: f.Spelling + " " + v + " (" + err.Error() + ")", Pos: c.pos(file, f.Start)})
+				if !errors.Is(err, fs.ErrNotExist) {
+					errs = append(errs, &workload.Error{Pos: c.pos(file, f.ValueStart), Err: fmt.Errorf("%s: %w", f.Spelling, err)})
+				}
 				continue
 			}
 			for _, line := range strings.Split(string(data), "\n") {
@@ -193,6 +206,7 @@ func (c *Command) run(file, dir string, w *workload.Workload) {
 		}
 		rc.Command = &cmd
 	}
+	return errs
 }
 
 // ulimit reads NAME=SOFT[:HARD].

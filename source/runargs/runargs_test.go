@@ -145,12 +145,12 @@ func TestNoNewPrivileges(t *testing.T) {
 // TestWorkloadLastWins: the CLIs keep the last --user and --privileged.
 func TestWorkloadLastWins(t *testing.T) {
 	cmds, _ := ParseLine("docker run -u 1 --privileged --user 2 --privileged=false --cap-add=A,B img", Vars{})
-	w := cmds[0].Workload("f", "run-line")
+	w, _ := cmds[0].Workload("f", "run-line")
 	if w.User != "2" || w.Privileged || w.PrivilegedPos == nil || len(w.CapAdd) != 1 || w.CapAdd[0].Text != "A,B" {
 		t.Errorf("got user %q privileged %v caps %v", w.User, w.Privileged, w.CapAdd)
 	}
 	cmds, _ = ParseLine("podman run --cap-add=A,,B img", Vars{})
-	w = cmds[0].Workload("f", "run-line")
+	w, _ = cmds[0].Workload("f", "run-line")
 	if len(w.CapAdd) != 2 || w.CapAdd[1].Text != "B" || w.CapAdd[1].Pos.Col != 25 {
 		t.Errorf("podman caps %+v", w.CapAdd)
 	}
@@ -170,7 +170,7 @@ func FuzzRunArgs(f *testing.F) {
 			return
 		}
 		for _, c := range cmds {
-			w := c.Workload("f", "run-line")
+			w, _ := c.Workload("f", "run-line")
 			for _, fl := range c.Flags {
 				if fl.Start.Offset < 0 || fl.End.Offset > len(s) || fl.Start.Offset > fl.End.Offset {
 					t.Fatalf("flag %+v out of %q", fl, s)

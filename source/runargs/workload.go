@@ -25,7 +25,12 @@ func Runtime(tool string) workload.Runtime {
 // no-new-privileges win, as they do in the CLIs. Podman and nerdctl split
 // --cap-add/--cap-drop values on commas; Docker does not (a comma there is
 // part of the name, which Docker then rejects), so neither does this.
-func (c *Command) Workload(file string, kind workload.Kind) workload.Workload {
+//
+// The errors are files the options name that exist but cannot be read (an
+// --env-file that is a pipe, a device or too large): the workload is still
+// returned, with the option among its unmodelled settings, and the caller
+// reports the errors as the input's.
+func (c *Command) Workload(file string, kind workload.Kind) (workload.Workload, []*workload.Error) {
 	w := workload.Workload{
 		Pos:     c.pos(file, c.Start),
 		Kind:    kind,
@@ -90,7 +95,7 @@ func (c *Command) Workload(file string, kind workload.Kind) workload.Workload {
 	if u := w.Host.Namespaces.User; u != nil && c.Tool == "podman" && RootlessOnly(u.Text) {
 		w.Rootless = true // Podman refuses these modes run as root
 	}
-	c.run(file, filepath.Dir(file), &w)
+	errs := c.run(file, filepath.Dir(file), &w)
 	if w.CapsPos == nil && c.SubArg >= 0 {
 		p := c.pos(file, c.Args[c.SubArg].End)
 		w.CapsPos = &p
@@ -103,7 +108,7 @@ func (c *Command) Workload(file string, kind workload.Kind) workload.Workload {
 	default:
 		w.Name = c.Tool + " " + c.Sub
 	}
-	return w
+	return w, errs
 }
 
 // decisive are the options whose value decides a container's
@@ -222,5 +227,9 @@ func FromRunArgs(args []string) (workload.Workload, error) {
 	if _, ok := c.Image(); !ok {
 		return workload.Workload{}, fmt.Errorf("docker run arguments name no image: %s", Join(args))
 	}
-	return c.Workload("arguments", workload.RunLine), nil
+	w, errs := c.Workload("arguments", workload.RunLine)
+	if len(errs) > 0 {
+		return w, fmt.Errorf("docker run arguments: %w", errs[0].Err)
+	}
+	return w, nil
 }

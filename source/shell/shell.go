@@ -95,7 +95,9 @@ func (p *parser) add(cmds []*runargs.Command) {
 		if c.ImageArg < 0 && len(c.Spread) == 0 {
 			continue // no image: a placeholder or a fragment, not a container
 		}
-		p.workloads = append(p.workloads, c.Workload(p.file, workload.RunLine))
+		w, errs := c.Workload(p.file, workload.RunLine)
+		p.workloads = append(p.workloads, w)
+		p.errs = append(p.errs, errs...)
 		p.cmds = append(p.cmds, c)
 	}
 }
