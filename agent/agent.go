@@ -55,6 +55,11 @@ type Store interface {
 	Save(SessionState) error
 	// SaveOverflow records the sessions lost so far.
 	SaveOverflow(uint64) error
+	// Delete removes a session (pruned: its container ended).
+	Delete(cgroup uint64, tag uint32) error
+	// LoadPruned returns what was pruned so far; SavePruned records it.
+	LoadPruned() (PruneTotals, error)
+	SavePruned(PruneTotals) error
 }
 
 // MemoryStore is a Store that lives as long as the process.
@@ -63,6 +68,7 @@ type MemoryStore struct {
 	Max      int
 	sessions map[[2]uint64]SessionState
 	overflow uint64
+	pruned   PruneTotals
 }
 
 // Load implements Store.
@@ -99,6 +105,29 @@ func (m *MemoryStore) SaveOverflow(n uint64) error {
 	return nil
 }
 
+// Delete implements Store.
+func (m *MemoryStore) Delete(cgroup uint64, tag uint32) error {
+	m.mu.Lock()
+	delete(m.sessions, [2]uint64{cgroup, uint64(tag)})
+	m.mu.Unlock()
+	return nil
+}
+
+// LoadPruned implements Store.
+func (m *MemoryStore) LoadPruned() (PruneTotals, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pruned, nil
+}
+
+// SavePruned implements Store.
+func (m *MemoryStore) SavePruned(p PruneTotals) error {
+	m.mu.Lock()
+	m.pruned = p
+	m.mu.Unlock()
+	return nil
+}
+
 // Info is what the agent says about itself and its tracer in every Report.
 type Info struct {
 	Node, Pod, AgentVersion string
@@ -109,6 +138,9 @@ type Info struct {
 	VMProbeDetection        bool
 	Kernel, Arch            string
 	Warnings                []string
+	// Retention is how long an ended container's data is kept
+	// (DefaultRetention when zero).
+	Retention time.Duration
 }
 
 // Agent folds what the tracer saw into per-container sessions and names
@@ -122,6 +154,12 @@ type Agent struct {
 	overflow uint64
 	pods     map[types.UID]*podEntry
 	seen     map[trace.Key]*seen
+	// Retention (retention.go): when each cgroup was first seen ended,
+	// what was pruned.
+	retention time.Duration
+	ended     map[uint64]time.Time
+	totals    PruneTotals
+	recent    []PrunedContainer
 	// now is the clock (tests set it).
 	now func() time.Time
 }
@@ -167,10 +205,15 @@ func ContainerOfCgroup(name string) string {
 // New makes an agent reading src, with the sessions saved in store.
 func New(src Source, store Store, info Info) (*Agent, error) {
 	a := &Agent{src: src, store: store, info: info, sessions: map[sessionKey]*SessionState{},
-		pods: map[types.UID]*podEntry{}, seen: map[trace.Key]*seen{}, now: time.Now}
+		pods: map[types.UID]*podEntry{}, seen: map[trace.Key]*seen{}, now: time.Now,
+		retention: cmp.Or(info.Retention, DefaultRetention), ended: map[uint64]time.Time{}}
+	a.info.Retention = a.retention
 	saved, overflow, err := store.Load()
 	if err != nil {
 		return nil, fmt.Errorf("load the saved sessions: %w", err)
+	}
+	if a.totals, err = store.LoadPruned(); err != nil {
+		return nil, fmt.Errorf("load the pruned totals: %w", err)
 	}
 	for i := range saved {
 		s := saved[i]
@@ -427,7 +470,7 @@ func (a *Agent) Report() (Report, error) {
 	r := Report{Version: ReportVersion, Node: i.Node, Pod: i.Pod, AgentVersion: i.AgentVersion, Generated: now.UTC(),
 		Started: i.Started.UTC(), TracingSince: i.TracingSince.UTC(), Restarts: i.Restarts, Pinned: i.Pinned,
 		Mechanism: i.Mechanism, VMProbeDetection: i.VMProbeDetection, Kernel: i.Kernel, Arch: i.Arch,
-		Counters: Counters{Counters: tc, SessionsOverflow: a.overflow}, Containers: []Container{},
+		Counters: Counters{Counters: tc, SessionsOverflow: a.overflow}, Containers: []Container{}, Pruning: a.pruning(),
 		Warnings: append(slices.Clone(i.Warnings), warnings...)}
 
 	// The checks of each cgroup, with the first and last time seen.

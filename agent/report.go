@@ -71,6 +71,9 @@ type Report struct {
 	// Unnamed counts the containers seen under the kubelet's cgroups that
 	// no Pod on the node names (yet): their checks are in no Container.
 	Unnamed int `json:"unnamed"`
+	// Pruning says how long the agent keeps an ended container's data
+	// and what it deleted (see Agent.Prune).
+	Pruning Pruning `json:"pruning"`
 	// Warnings say what the agent could not do.
 	Warnings []string `json:"warnings"`
 }

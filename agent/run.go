@@ -37,6 +37,10 @@ type Config struct {
 	// PollInterval is how often roots are folded into sessions (default
 	// one second).
 	PollInterval time.Duration
+	// Retention is how long an ended container's data is kept
+	// (DefaultRetention when zero); PruneInterval how often ended
+	// containers are looked for (PruneInterval when zero).
+	Retention, PruneInterval time.Duration
 }
 
 // serve runs the agent's loops until ctx ends: the Pod watch, the poll,
@@ -90,6 +94,8 @@ func serve(ctx context.Context, cfg Config, a *Agent) error {
 		defer func() { done <- struct{}{} }()
 		t := time.NewTicker(cmpDuration(cfg.PollInterval, time.Second))
 		defer t.Stop()
+		p := time.NewTicker(cmpDuration(cfg.PruneInterval, PruneInterval))
+		defer p.Stop()
 		for {
 			select {
 			case <-ctx.Done():
@@ -97,6 +103,10 @@ func serve(ctx context.Context, cfg Config, a *Agent) error {
 			case <-t.C:
 				if err := a.Poll(); err != nil {
 					fmt.Fprintf(cfg.Log, "capdrop agent: %v\n", err)
+				}
+			case <-p.C:
+				if err := a.Prune(); err != nil {
+					fmt.Fprintf(cfg.Log, "capdrop agent: prune: %v\n", err)
 				}
 			}
 		}

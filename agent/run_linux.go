@@ -32,7 +32,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 	info := Info{Node: cfg.Node, Pod: cfg.Pod, AgentVersion: cfg.Version, Started: started, TracingSince: started,
 		Pinned: tr.Pinned(), Mechanism: string(tr.Mechanism()), VMProbeDetection: tr.VMProbeDetection(),
-		Kernel: kernelRelease(), Arch: runtime.GOARCH}
+		Kernel: kernelRelease(), Arch: runtime.GOARCH, Retention: cfg.Retention}
 	if err := tr.PinError(); err != nil {
 		info.Warnings = append(info.Warnings, err.Error())
 	}

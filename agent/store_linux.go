@@ -17,7 +17,8 @@ import (
 )
 
 // The pinned sessions map: a hash from (cgroup, tag) to a fixed-size
-// record; the key with cgroup 0 (no cgroup has id 0) holds the overflow.
+// record; the keys with cgroup 0 (no cgroup has id 0) hold the overflow
+// (tag 0) and the pruned totals (tag 1).
 const (
 	sessionsMapName = "agent_sessions"
 	sessionsMax     = 16384
@@ -103,8 +104,10 @@ func (p *PinnedStore) Load() ([]SessionState, uint64, error) {
 	for it.Next(&k, &v) {
 		cg := binary.NativeEndian.Uint64(k)
 		if cg == 0 {
-			overflow = binary.NativeEndian.Uint64(v)
-			continue
+			if binary.NativeEndian.Uint32(k[8:]) == 0 {
+				overflow = binary.NativeEndian.Uint64(v)
+			}
+			continue // 0/1: the pruned totals
 		}
 		out = append(out, decodeSession(k, v))
 	}
@@ -128,4 +131,38 @@ func (p *PinnedStore) SaveOverflow(n uint64) error {
 	v := make([]byte, valueSize)
 	binary.NativeEndian.PutUint64(v, n)
 	return p.m.Put(storeKey(0, 0), v)
+}
+
+// Delete implements Store.
+func (p *PinnedStore) Delete(cgroup uint64, tag uint32) error {
+	if err := p.m.Delete(storeKey(cgroup, tag)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return err
+	}
+	return nil
+}
+
+// The pruned totals live under the key with cgroup 0 and tag 1.
+const prunedTag = 1
+
+// LoadPruned implements Store.
+func (p *PinnedStore) LoadPruned() (PruneTotals, error) {
+	v := make([]byte, valueSize)
+	if err := p.m.Lookup(storeKey(0, prunedTag), &v); err != nil {
+		if errors.Is(err, ebpf.ErrKeyNotExist) {
+			return PruneTotals{}, nil
+		}
+		return PruneTotals{}, fmt.Errorf("read the pruned totals: %w", err)
+	}
+	return PruneTotals{Containers: binary.NativeEndian.Uint64(v), Sessions: binary.NativeEndian.Uint64(v[8:]),
+		Records: binary.NativeEndian.Uint64(v[16:]), Gains: binary.NativeEndian.Uint64(v[24:])}, nil
+}
+
+// SavePruned implements Store.
+func (p *PinnedStore) SavePruned(t PruneTotals) error {
+	v := make([]byte, valueSize)
+	binary.NativeEndian.PutUint64(v, t.Containers)
+	binary.NativeEndian.PutUint64(v[8:], t.Sessions)
+	binary.NativeEndian.PutUint64(v[16:], t.Records)
+	binary.NativeEndian.PutUint64(v[24:], t.Gains)
+	return p.m.Put(storeKey(0, prunedTag), v)
 }

@@ -168,6 +168,27 @@ func Aggregate(in Input) *Document {
 	}
 	sort.Slice(doc.Nodes, func(i, j int) bool { return doc.Nodes[i].Name < doc.Nodes[j].Name })
 
+	// Containers an agent pruned (seen ended longer than its retention
+	// ago) that ran in the window: their checks are gone from its report.
+	pruned := map[string]string{} // pod UID -> why
+	for _, r := range in.Reports {
+		for _, pc := range r.Pruning.Recent {
+			if pc.PodUID == "" || (!in.Window.Start.IsZero() && pc.Ended.Before(in.Window.Start)) {
+				continue
+			}
+			why := fmt.Sprintf("the agent on node %s pruned the data of its container %s (seen ended at %s, retention %s) before the window's end: profile for at most the retention, or raise the agent's --retain",
+				r.Node, pc.Name, pc.Ended.UTC().Format(time.RFC3339), time.Duration(r.Pruning.Retention*float64(time.Second)))
+			pruned[pc.PodUID] = why
+			top, _ := in.controllerOf(pc.Namespace, pc.Pod, pc.PodUID, pc.Owner)
+			for _, g := range groups {
+				w := g.p.Workload
+				if w.Namespace == pc.Namespace && w.Kind == top.Kind && w.Name == top.Name && w.Container == pc.Name {
+					g.reason(ReasonNotObserved, "Pod "+pc.Pod+": "+why, pc.Pod, r.Node)
+				}
+			}
+		}
+	}
+
 	// Pods that ran but were not reported.
 	missing := map[string][]ExpectedPod{} // namespace/Kind/name
 	for _, e := range in.Expected {
@@ -182,7 +203,9 @@ func Aggregate(in Input) *Document {
 		w := g.p.Workload
 		for _, e := range missing[w.Namespace+"/"+w.Kind+"/"+w.Name] {
 			why := "no agent reported it"
-			if e.Node != "" {
+			if p, ok := pruned[e.UID]; ok {
+				why = p
+			} else if e.Node != "" {
 				why = "no agent on node " + e.Node + " reported it"
 				if u, ok := in.Unreachable[e.Node]; ok {
 					why = "the agent on node " + e.Node + " could not be read: " + u

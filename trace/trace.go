@@ -305,6 +305,16 @@ func (c Counters) Missing() uint64 {
 	return c.Overflow + c.TasksOverflow + c.PendingOverflow + c.GainsOverflow
 }
 
+// Pruned is what Tracer.PruneCgroups deleted from the kernel's maps:
+// count keys (Records) and gain keys (Gains), and the count keys it left
+// for a later call because a per-CPU cache slot still held checks of them
+// (Held).
+type Pruned struct {
+	Records int `json:"records"`
+	Gains   int `json:"gains"`
+	Held    int `json:"held"`
+}
+
 // TagInit is the session tag of a root that is its pid namespace's init:
 // a container's entrypoint.
 const TagInit = 1

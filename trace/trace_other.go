@@ -83,3 +83,9 @@ func (t *Tracer) Since() (time.Time, int) { return time.Time{}, 0 }
 
 // DeleteRoot fails with ErrPlatform.
 func (t *Tracer) DeleteRoot(pid uint32) error { return ErrPlatform }
+
+// LiveCgroups fails with ErrPlatform.
+func (t *Tracer) LiveCgroups() (map[uint64]bool, error) { return nil, ErrPlatform }
+
+// PruneCgroups fails with ErrPlatform.
+func (t *Tracer) PruneCgroups(map[uint64]bool) (Pruned, error) { return Pruned{}, ErrPlatform }

@@ -35,7 +35,12 @@ sessions and ephemeral debug containers, and serves a JSON report on ` + agent.R
 
 The tracer is pinned on the BPF file system (--pin-path): when the agent restarts the
 kernel goes on counting and the new agent takes it over. --remove detaches a pinned
-tracer (run it when uninstalling). Linux only (exit 3 elsewhere).`,
+tracer (run it when uninstalling).
+
+A container that has ended (the tracer follows none of its processes) keeps its
+sessions and counts for --retain, long enough for a profile window to read them; then
+they are deleted from the agent's store and the kernel's maps, and the report says what
+was pruned. Live containers are never pruned. Linux only (exit 3 elsewhere).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runtime.GOOS != "linux" {
@@ -50,6 +55,9 @@ tracer (run it when uninstalling). Linux only (exit 3 elsewhere).`,
 			}
 			if noPin {
 				cfg.PinPath = ""
+			}
+			if cfg.Retention <= 0 {
+				return usageErrorf("--retain must be positive")
 			}
 			if cfg.Node == "" {
 				return usageErrorf("--node is empty and NODE_NAME is not set (the DaemonSet sets it from spec.nodeName)")
@@ -68,6 +76,7 @@ tracer (run it when uninstalling). Linux only (exit 3 elsewhere).`,
 	f.StringVar(&cfg.PinPath, "pin-path", DefaultPinPath, "directory on the BPF file system to pin the tracer in")
 	f.BoolVar(&noPin, "no-pin", false, "do not pin the tracer: a restart loses every count")
 	f.BoolVar(&remove, "remove", false, "detach the tracer pinned at --pin-path and exit")
+	f.DurationVar(&cfg.Retention, "retain", agent.DefaultRetention, "how long an ended container's data is kept before it is pruned")
 	f.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: the in-cluster service account, or $KUBECONFIG)")
 	return cmd
 }
