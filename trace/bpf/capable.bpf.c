@@ -725,7 +725,17 @@ static __always_inline void take(struct slot *s, const struct key *k)
 static __always_inline int record(void *ctx, const struct cred *cred, int cap, int ret,
 				  __u32 opts, bool opts_known)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	/* On >= 5.15 the task is read through its BTF pointer, which gives
+	 * the tid too: one helper call where the tid and the task took two.
+	 * Most checks are not a tracked task's and end at tracked_get. */
+	struct task_struct *bt = 0;
+	__u32 tid;
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
+		bt = bpf_get_current_task_btf();
+		tid = bt->pid;
+	} else {
+		tid = (__u32)bpf_get_current_pid_tgid();
+	}
 	struct task_info *ti = tracked_get(tid);
 	if (!ti)
 		return 0;
@@ -757,8 +767,8 @@ static __always_inline int record(void *ctx, const struct cred *cred, int cap, i
 	int mode = -1;
 	__s32 nr = -1;
 	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
-		/* >= 5.15: BTF pointers, read with plain loads (no helper calls). */
-		struct task_struct *t = bpf_get_current_task_btf();
+		/* >= 5.15: BTF pointers, read with plain loads. */
+		struct task_struct *t = bt;
 		real = t->real_cred;
 		eff = t->cred;
 		regs = (struct pt_regs *)bpf_task_pt_regs(t);
@@ -901,6 +911,10 @@ SEC("kretprobe/cap_capable")
 int BPF_KRETPROBE(cap_kretprobe, int ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	/* Most checks are not a tracked task's: the inlined array lookup
+	 * says so without the hash lookup of pending. */
+	if (!tracked_get(tid))
+		return 0;
 	struct args *a = bpf_map_lookup_elem(&pending, &tid);
 	if (!a)
 		return 0;
