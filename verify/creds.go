@@ -29,6 +29,11 @@ type ProcCreds struct {
 	UIDs   [3]uint32 `json:"uids"`
 	GIDs   [3]uint32 `json:"gids"`
 	Groups []uint32  `json:"groups"`
+	// Exited is whether the process had exited by the verdict (its
+	// credentials are those it exited with).
+	Exited bool `json:"exited,omitempty"`
+
+	ppid int
 }
 
 // role is how the processes of two runs are matched: by command and the
@@ -90,7 +95,8 @@ func (v privilege) words() string {
 type CredRecord struct {
 	roles map[string]privilege
 	seen  map[string]ProcCreds
-	last  []ProcCreds // the last sample, as evidence
+	last  []ProcCreds // the processes judged, as evidence
+	from  string      // how they were seen
 }
 
 // NewCredRecord returns an empty record.
@@ -161,8 +167,12 @@ func Escalations(base, cand *CredRecord) []string {
 		if extra == 0 {
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s (pid %d, parent %s) ran with %s (uids %d/%d/%d, gids %d/%d/%d, groups %v), where under the starting set it ran as uid %d gid %d",
-			p.Comm, p.PID, orDash(p.Parent), extra.words(), p.UIDs[0], p.UIDs[1], p.UIDs[2], p.GIDs[0], p.GIDs[1], p.GIDs[2], p.Groups, b.UIDs[1], b.GIDs[1]))
+		when := ""
+		if p.Exited {
+			when = " until it exited, before the verdict"
+		}
+		out = append(out, fmt.Sprintf("%s (pid %d, parent %s) ran with %s%s (uids %d/%d/%d, gids %d/%d/%d, groups %v), where under the starting set it ran as uid %d gid %d",
+			p.Comm, p.PID, orDash(p.Parent), extra.words(), when, p.UIDs[0], p.UIDs[1], p.UIDs[2], p.GIDs[0], p.GIDs[1], p.GIDs[2], p.Groups, b.UIDs[1], b.GIDs[1]))
 	}
 	sort.Strings(out)
 	return out
@@ -175,68 +185,258 @@ func orDash(s string) string {
 	return s
 }
 
-// credWatch samples the processes of a container while a trial runs. What
-// counts is where the processes end up: a sample taken at the verdict (or,
-// when the container is gone by then, the last one before), so helpers
-// that run as root during start-up, before the daemon drops its
-// privileges, are not judged.
+// credWatch follows the processes of a container while a trial runs, to
+// judge where each ended up: its credentials when it exited, or at the
+// verdict if it still runs then. So a daemon that starts as root and then
+// switches to its service user is judged as its service user, and a worker
+// that stays root is judged as root even when it has exited by the verdict
+// (a daemon's start-check-stop script ends before capdrop looks).
+//
+// What a process's credentials were when it exited is exact only from the
+// kernel's process events (procevents.go): each fork, exec, uid or gid
+// change and exit as it happens, with the process's status read at once
+// (for its saved ids and groups). Without them (no CAP_NET_ADMIN, no
+// connector, or events dropped) the container is sampled every
+// credInterval, and only the last sample is judged: a process that exited
+// between samples may have changed its ids after the one that saw it, so
+// judging it could blame a daemon for its start-up.
 type credWatch struct {
-	pid  int
-	last []ProcCreds
-	mu   sync.Mutex
-	stop chan struct{}
-	done chan struct{}
-	err  error
+	pid     int
+	mu      sync.Mutex
+	procs   map[int]*watched // by host pid, every process seen
+	last    []ProcCreds      // the last sample
+	events  *procListener    // nil: samples only
+	evented bool             // events were subscribed to
+	evErr   error            // why the events cannot be trusted (nil: they can)
+	stop    chan struct{}
+	done    sync.WaitGroup
+	err     error
 }
 
-// credInterval is how often a trial's processes are sampled. When the
-// container has exited by the verdict, the last sample is what counts, so
-// the interval bounds how stale it may be: at 100 ms a run of half a second
-// (a daemon started, checked and stopped on an idle machine) was judged by a
-// sample from its start-up, with the daemon still root before its drop to
-// its service user, and the candidate failed as an escalation. A sample
-// reads the status of the container's few processes.
+// watched is one process's last known state.
+type watched struct {
+	ProcCreds
+	exited bool
+}
+
+// maxWatched bounds the processes a watch keeps; past it the events are
+// given up and the samples judge.
+const maxWatched = 1 << 16
+
+// credInterval is how often a trial's processes are sampled. Without
+// process events, when the container has exited by the verdict the last
+// sample is what counts, so the interval bounds how stale it may be: at
+// 100 ms a run of half a second (a daemon started, checked and stopped on
+// an idle machine) was judged by a sample from its start-up, with the
+// daemon still root before its drop to its service user, and the candidate
+// failed as an escalation. A sample reads the status of the container's
+// few processes.
 const credInterval = 10 * time.Millisecond
 
-// watchCreds starts sampling the processes in the pid namespace of the
+// watchCreds starts following the processes in the pid namespace of the
 // container whose first process is pid (a host pid), until Stop.
 func watchCreds(pid int) *credWatch {
-	w := &credWatch{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+	w := &credWatch{pid: pid, procs: map[int]*watched{}, stop: make(chan struct{})}
+	// Subscribe before the first sample: a change after the sample read
+	// a process is then an event. The events that come meanwhile wait in
+	// the socket and are applied after the first sample, in order, each
+	// with a fresh status read.
+	w.events, w.evErr = listenProcEvents()
+	w.evented = w.events != nil
+	w.sample()
+	if w.events != nil {
+		w.done.Add(1)
+		go w.readEvents()
+	}
+	w.done.Add(1)
 	go func() {
-		defer close(w.done)
+		defer w.done.Done()
 		t := time.NewTicker(credInterval)
 		defer t.Stop()
 		for {
-			procs, err := containerProcs(pid)
-			w.mu.Lock()
-			if err != nil {
-				w.err = err
-			}
-			if len(procs) > 0 {
-				w.last = procs
-			}
-			w.mu.Unlock()
 			select {
 			case <-w.stop:
 				return
 			case <-t.C:
 			}
+			w.sample()
 		}
 	}()
 	return w
 }
 
-// Stop ends the sampling and returns where the processes ended up; when
-// nothing could be read, why.
-func (w *credWatch) Stop() (*CredRecord, error) {
-	close(w.stop)
-	<-w.done
+// sample reads the container's processes: the last sample, and the state
+// of each (a process first seen here is the container's for good).
+func (w *credWatch) sample() {
+	procs, err := containerProcs(w.pid)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if procs, err := containerProcs(w.pid); err == nil && len(procs) > 0 {
-		w.last = procs
+	if err != nil {
+		w.err = err
 	}
+	if len(procs) == 0 {
+		return
+	}
+	w.last = procs
+	for _, p := range procs {
+		if o, ok := w.procs[p.PID]; ok && !o.exited {
+			// Keep what events set if they are newer: a sample is read
+			// before it is applied, so it may predate an event applied
+			// meanwhile. The events' own status reads follow each change.
+			if w.evented && w.evErr == nil {
+				o.Parent = p.Parent
+				continue
+			}
+		}
+		w.put(p)
+	}
+}
+
+// put records p as the latest state of its process (w.mu held).
+func (w *credWatch) put(p ProcCreds) {
+	if _, ok := w.procs[p.PID]; !ok && len(w.procs) >= maxWatched {
+		if w.evErr == nil {
+			w.evErr = fmt.Errorf("more than %d processes", maxWatched)
+		}
+		return
+	}
+	w.procs[p.PID] = &watched{ProcCreds: p}
+}
+
+// readEvents applies the kernel's process events to the processes of the
+// container until Stop.
+func (w *credWatch) readEvents() {
+	defer w.done.Done()
+	for {
+		select {
+		case <-w.stop:
+			return
+		default:
+		}
+		evs, err := w.events.read()
+		if err == errProcTimeout {
+			continue
+		}
+		w.mu.Lock()
+		if err != nil && w.evErr == nil {
+			w.evErr = err
+		}
+		for _, ev := range evs {
+			w.apply(ev)
+		}
+		stop := w.evErr != nil
+		w.mu.Unlock()
+		if stop {
+			return // the samples judge now
+		}
+	}
+}
+
+// apply updates the processes for one event (w.mu held). Only processes
+// (thread group leaders) are followed, and only those of the container: a
+// process the samples found there, and the children they fork.
+func (w *credWatch) apply(ev procEvent) {
+	if ev.What == procEventFork {
+		parent, ok := w.procs[ev.Parent]
+		if !ok || parent.exited || ev.Pid != ev.Tgid {
+			return
+		}
+		// The child starts with its parent's credentials; its status,
+		// read at once, may already be newer.
+		c := parent.ProcCreds
+		c.PID, c.ppid, c.Parent = ev.Pid, parent.PID, parent.Comm
+		c.Groups = append([]uint32(nil), c.Groups...)
+		if st, err := procStatus(ev.Pid); err == nil {
+			st.Parent = parent.Comm
+			c = st
+		}
+		w.put(c)
+		return
+	}
+	p, ok := w.procs[ev.Tgid]
+	if !ok || p.exited || ev.Pid != ev.Tgid {
+		return
+	}
+	// The rest of the state (saved ids, groups, command) from its status,
+	// read now: at least as new as the event. When the process is gone
+	// already, the event's real and effective ids are what it exited
+	// with, and its saved id is taken to have followed them when they are
+	// the same (setuid, setresuid(id, id, id)): a saved id it kept alone
+	// and exited with before its status could be read is not seen.
+	if ev.What == procEventExit {
+		p.exited = true
+		return
+	}
+	if st, err := procStatus(ev.Tgid); err == nil {
+		p.ProcCreds = st
+		return
+	}
+	switch ev.What {
+	case procEventUID:
+		p.UIDs[0], p.UIDs[1] = ev.Real, ev.Effective
+		if ev.Real == ev.Effective {
+			p.UIDs[2] = ev.Effective
+		}
+	case procEventGID:
+		p.GIDs[0], p.GIDs[1] = ev.Real, ev.Effective
+		if ev.Real == ev.Effective {
+			p.GIDs[2] = ev.Effective
+		}
+	}
+}
+
+// Stop ends the watch and returns the processes to judge: with process
+// events, every process the container had, each as it ended up; without,
+// the last sample. When nothing could be read, why.
+func (w *credWatch) Stop() (*CredRecord, error) {
+	w.sample() // the processes still running, at the verdict
+	close(w.stop)
+	w.done.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.events != nil {
+		// The events of everything that happened by the verdict are
+		// queued (the container's exit among them): apply them all.
+		for i := 0; w.evErr == nil && i < maxWatched; i++ {
+			evs, err := w.events.readNow()
+			if err == errProcTimeout {
+				break
+			}
+			if err != nil {
+				w.evErr = err
+			}
+			for _, ev := range evs {
+				w.apply(ev)
+			}
+		}
+		w.events.Close()
+	}
+	return w.record()
+}
+
+// record is what Stop returns (w.mu held).
+func (w *credWatch) record() (*CredRecord, error) {
 	rec := NewCredRecord()
+	if w.evented && w.evErr == nil && len(w.procs) > 0 {
+		alive := map[int]bool{}
+		for _, p := range w.last {
+			alive[p.PID] = true
+		}
+		var all []ProcCreds
+		for _, p := range w.procs {
+			c := p.ProcCreds
+			c.Exited = p.exited || !alive[c.PID]
+			if parent, ok := w.procs[c.ppid]; ok {
+				c.Parent = parent.Comm
+			}
+			all = append(all, c)
+		}
+		sort.Slice(all, func(i, j int) bool { return all[i].PID < all[j].PID })
+		rec.Add(all)
+		rec.last = all
+		rec.from = "process events: every process as it exited, or at the verdict"
+		return rec, nil
+	}
 	if len(w.last) == 0 {
 		if w.err == nil {
 			return rec, fmt.Errorf("no process of the container was seen")
@@ -245,6 +445,11 @@ func (w *credWatch) Stop() (*CredRecord, error) {
 	}
 	rec.Add(w.last)
 	rec.last = w.last
+	why := "not available"
+	if w.evErr != nil {
+		why = w.evErr.Error()
+	}
+	rec.from = fmt.Sprintf("the last sample (every %s) before the verdict; process events: %s", credInterval, why)
 	return rec, nil
 }
 
@@ -257,6 +462,7 @@ func (r *Runner) judgeCreds(run *Trial, rec *CredRecord, err error) {
 		return
 	}
 	run.Processes = rec.last
+	run.CredentialsFrom = rec.from
 	if !run.Passed {
 		return
 	}

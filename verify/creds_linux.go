@@ -21,7 +21,6 @@ func containerProcs(pid int) ([]ProcCreds, error) {
 		return nil, err
 	}
 	var out []ProcCreds
-	ppids := map[int]int{}
 	comms := map[int]string{}
 	for _, e := range ents {
 		n, err := strconv.Atoi(e.Name())
@@ -31,21 +30,30 @@ func containerProcs(pid int) ([]ProcCreds, error) {
 		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err != nil || l != ns {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		p, err := procStatus(n)
 		if err != nil {
 			continue
 		}
-		p, ppid, ok := parseStatusCreds(b)
-		if !ok {
-			continue
-		}
-		p.PID = n
-		ppids[n] = ppid
 		comms[n] = p.Comm
 		out = append(out, p)
 	}
 	for i := range out {
-		out[i].Parent = comms[ppids[out[i].PID]]
+		out[i].Parent = comms[out[i].ppid]
 	}
 	return out, nil
+}
+
+// procStatus reads one process's credentials from /proc/PID/status.
+func procStatus(pid int) (ProcCreds, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return ProcCreds{}, err
+	}
+	p, ppid, ok := parseStatusCreds(b)
+	if !ok {
+		return ProcCreds{}, fmt.Errorf("/proc/%d/status: no Name, Uid and Gid lines", pid)
+	}
+	p.PID = pid
+	p.ppid = ppid
+	return p, nil
 }

@@ -55,9 +55,11 @@ type Trial struct {
 	Escalations []string `json:"escalations,omitempty"`
 	// Credentials says when the processes' credentials could not be read.
 	Credentials string `json:"credentials,omitempty"`
-	// Processes are the container's processes as the last sample before
-	// the verdict saw them.
+	// Processes are the container's processes as they were judged.
 	Processes []ProcCreds `json:"processes,omitempty"`
+	// CredentialsFrom says how the processes were seen: the kernel's
+	// process events, or samples (see creds.go).
+	CredentialsFrom string `json:"credentials_from,omitempty"`
 }
 
 // Runner runs trials of one target with one check.
