@@ -116,6 +116,9 @@ func TestProfileAndMinimize(t *testing.T) {
 			if !res.Passed || !res.OneMinimal || got != c.Truth {
 				t.Errorf("verify --minimize --from the profile: %s (passed %v, 1-minimal %v), want exactly %s: %s",
 					got, res.Passed, res.OneMinimal, c.Truth, res.Message)
+				for _, run := range res.Runs {
+					t.Logf("run %d (%s) %s: %s; %s %s", run.N, run.Phase, strings.Join(run.Caps, ","), run.Reason, run.CredentialsFrom, run.Credentials)
+				}
 			}
 			t.Logf("FIGURES case=%s kind=%q needed=%s used_not_proven=%s config=%d recommended=%d truth=%d runs=%d (start %d, search %d, confirm %d) all_subsets_of_recommended=%.0f all_subsets_of_config=%.0f",
 				c.Name, c.Kind, needed, p.UsedSet(), start.Len(), rec.Len(), c.Truth.Len(), res.Stats.Runs, res.Stats.Start, res.Stats.Search, res.Stats.Confirm,
