@@ -147,8 +147,9 @@ type Container struct {
 
 // Applied is what Apply did to a workload.
 type Applied struct {
-	// Status is "applied", "dry-run-failed", "failed", "skipped" or
-	// "unchanged".
+	// Status is "applied", "dry-run-failed", "failed", "skipped",
+	// "unchanged" or "interrupted" (the patch was not sent: Ctrl-C or
+	// SIGTERM came first).
 	Status  string `json:"status"`
 	Message string `json:"message"`
 }

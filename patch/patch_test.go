@@ -329,3 +329,84 @@ func TestRecommendRefusesOtherDocuments(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+// cancelling is the fake API cancelling its caller's context when the
+// n-th patch request (from 1) arrives. A request whose context is done by
+// then is given up by the client, as client-go does: the fake stores
+// nothing for it.
+type cancelling struct {
+	*fake
+	n      int
+	cancel context.CancelFunc
+	calls  int
+}
+
+func (c *cancelling) Patch(ctx context.Context, r cluster.Resource, ns, name string, patch []byte, o cluster.WriteOptions) (json.RawMessage, error) {
+	c.calls++
+	if c.calls == c.n {
+		c.cancel()
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return c.fake.Patch(ctx, r, ns, name, patch, o)
+}
+
+// TestApplyInterrupted cancels --apply at each of its requests: a dry
+// run is cut short and nothing more is sent; a patch on its way is seen
+// through and said applied; every workload not reached says it was not
+// sent; the error carries the cancellation.
+func TestApplyInterrupted(t *testing.T) {
+	for n, want := range map[int]struct {
+		patches []string
+		web     string
+	}{
+		1: {nil, "interrupted"},                                                        // web's dry run
+		2: {[]string{"dry-run shop/Deployment/web", "shop/Deployment/web"}, "applied"}, // web's patch
+		3: {[]string{"dry-run shop/Deployment/web", "shop/Deployment/web"}, "applied"}, // the next dry run
+	} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			f := newFake()
+			res, err := Recommend(context.Background(), Options{Evidence: document(t), API: f})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			api := &cancelling{fake: f, n: n, cancel: cancel}
+			err = Apply(ctx, api, res)
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("error %v, want the cancellation", err)
+			}
+			var got []string
+			for _, p := range f.patches {
+				got = append(got, strings.Join(strings.Fields(p)[:len(strings.Fields(p))-1], " "))
+			}
+			if !slices.Equal(got, want.patches) {
+				t.Errorf("patches %q, want %q", got, want.patches)
+			}
+			if api.calls != n {
+				t.Errorf("%d requests, want none after the cancellation (%d)", api.calls, n)
+			}
+			interrupted := 0
+			for _, r := range res.Recommendations {
+				switch {
+				case r.Apply == nil:
+					t.Errorf("%s: no apply status", r.Workload)
+				case r.Workload.String() == "shop/Deployment/web":
+					if r.Apply.Status != want.web {
+						t.Errorf("web: %+v, want %s", r.Apply, want.web)
+					}
+				case r.Apply.Status == "interrupted":
+					interrupted++
+				case r.Apply.Status != "skipped":
+					t.Errorf("%s: %+v after the cancellation", r.Workload, r.Apply)
+				}
+			}
+			// nightly and gone were not reached.
+			if interrupted != 2 {
+				t.Errorf("%d workloads said not sent, want 2", interrupted)
+			}
+		})
+	}
+}

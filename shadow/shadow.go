@@ -246,6 +246,9 @@ func prepare(ctx context.Context, o Options) (*Target, *spec, capset.Set, string
 	sels, err := readSelectors(ctx, o.API, obj.Namespace)
 	if err == nil {
 		sp.drop = sels.keys
+	} else if ctx.Err() != nil {
+		// Stopped (Ctrl-C): not a reason to warn, nor to go on.
+		return nil, nil, 0, "", ctx.Err()
 	} else if o.Warn != nil {
 		o.Warn(fmt.Errorf("the namespace's selectors could not be read, so shadows carry none of the template's labels: %w", err))
 	}

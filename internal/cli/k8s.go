@@ -173,9 +173,32 @@ func runRecommend(cmd *cobra.Command, s *term.Streams, o recommendOptions, outpu
 		}
 	}
 	if applyErr != nil {
+		if _, ok := signalCode(ctx); ok {
+			// Exit 130/143: the report above says, per workload, which
+			// were patched (whole) and which were not sent.
+			return fmt.Errorf("--apply stopped: %s", applyCounts(res))
+		}
 		return &ExitError{Code: ExitFindings, Err: fmt.Errorf("--apply: %w", applyErr)}
 	}
 	return nil
+}
+
+// applyCounts says how many workloads --apply patched and how many it did
+// not send.
+func applyCounts(res *patch.Result) string {
+	applied, stopped := 0, 0
+	for _, r := range res.Recommendations {
+		if r.Apply == nil {
+			continue
+		}
+		switch r.Apply.Status {
+		case "applied":
+			applied++
+		case "interrupted":
+			stopped++
+		}
+	}
+	return fmt.Sprintf("%d workloads patched, %d not (interrupted before their patch was sent)", applied, stopped)
 }
 
 // workloadFilter selects workloads by namespace and by KIND/NAME or NAME

@@ -247,6 +247,13 @@ func post(client *http.Client, url, token string, obj []byte) (string, error) {
 	return created.Metadata.UID, nil
 }
 
+// Credentials returns the API server's URL and the admin token, for a
+// test that puts something between a client and the API server.
+func (c *Cluster) Credentials(t testing.TB) (server, token string) {
+	t.Helper()
+	return c.credentials(t)
+}
+
 // credentials reads the API server's URL and the admin token from the
 // cluster's kubeconfig.
 func (c *Cluster) credentials(t testing.TB) (server, token string) {
