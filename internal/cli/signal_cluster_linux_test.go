@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -146,10 +147,24 @@ func runThrough(t *testing.T, p *apiProxy, bin string, sig syscall.Signal, at in
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	p.arm(at, hold, func() { _ = cmd.Process.Signal(sig) })
+	// The proxy's handler learns the process through proc: the request
+	// that signals comes over the network, which the race detector does
+	// not see order the start before it.
+	var proc atomic.Pointer[os.Process]
+	p.arm(at, hold, func() {
+		pr := proc.Load()
+		for i := 0; pr == nil && i < 1000; i++ { // Start has not returned yet
+			time.Sleep(time.Millisecond)
+			pr = proc.Load()
+		}
+		if pr != nil {
+			_ = pr.Signal(sig)
+		}
+	})
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	proc.Store(cmd.Process)
 	pgid := cmd.Process.Pid
 	defer syscall.Kill(-pgid, syscall.SIGKILL)
 	done := make(chan struct{})
@@ -416,10 +431,21 @@ func TestK8sVerifySignalsCluster(t *testing.T) {
 	if whole.code != 0 {
 		t.Fatalf("unsignalled: exit %d\n%s\n%s", whole.code, whole.stdout, whole.stderr)
 	}
-	for _, sig := range signals {
-		// Polls vary in number from run to run: the signal goes among the
-		// first two thirds of an unsignalled run's requests.
-		at, hold := pick(len(whole.requests) * 2 / 3)
+	// Each signal twice: once up to the shadow's creation (that request
+	// included), once while the shadow exists. Polls vary in number from
+	// run to run: the second goes no further than two thirds of an
+	// unsignalled run's requests.
+	create := slices.IndexFunc(whole.requests, func(r apiRequest) bool { return r.Method == http.MethodPost })
+	if create < 0 {
+		t.Fatalf("unsignalled: no shadow created: %v", whole.requests)
+	}
+	create++ // its number, from 1
+	late := max(len(whole.requests)*2/3, create+1)
+	for i, sig := range append(slices.Clone(signals), signals...) {
+		at, hold := pick(create)
+		if i >= len(signals) {
+			at = create + rand.IntN(late-create) + 1
+		}
 		r := runThrough(t, p, env.capdrop, sig, at, hold, args...)
 		t.Logf("%s at request %d of %d (%s), held %v: %s", sig, at, len(whole.requests), r.requests[at-1], hold, strings.TrimSpace(r.stderr))
 		for _, q := range r.requests {
