@@ -186,20 +186,25 @@ func orDash(s string) string {
 }
 
 // credWatch follows the processes of a container while a trial runs, to
-// judge where each ended up: its credentials when it exited, or at the
-// verdict if it still runs then. So a daemon that starts as root and then
-// switches to its service user is judged as its service user, and a worker
-// that stays root is judged as root even when it has exited by the verdict
-// (a daemon's start-check-stop script ends before capdrop looks).
+// judge where they ended up. The processes judged are those of the last
+// sample, taken every credInterval and at the verdict (or, when the
+// container has exited by then, the last one before): helpers that ran as
+// root during start-up and were gone by then do not count, in the starting
+// runs as in the candidates, so both are judged on the same processes.
 //
-// What a process's credentials were when it exited is exact only from the
-// kernel's process events (procevents.go): each fork, exec, uid or gid
-// change and exit as it happens, with the process's status read at once
-// (for its saved ids and groups). Without them (no CAP_NET_ADMIN, no
-// connector, or events dropped) the container is sampled every
-// credInterval, and only the last sample is judged: a process that exited
-// between samples may have changed its ids after the one that saw it, so
-// judging it could blame a daemon for its start-up.
+// What each of them is judged by is exact when the kernel's process events
+// can be had (procevents.go): every fork, exec, uid or gid change and exit
+// as it happens, with the process's status read at once (saved ids,
+// groups, command). A process is then judged as it exited, or at the
+// verdict if it still runs: a daemon the last sample saw as root just
+// before its switch to its service user is judged as its service user, not
+// by the stale sample. (Judging every process the events show, transient
+// ones included, was tried and made the starting runs and the candidates
+// disagree on start-up helpers: a root haproxy that daemonized and exited
+// within milliseconds was seen under its command in one run and, its
+// status gone before it could be read, under its parent's in another.)
+// Without the events (no CAP_NET_ADMIN, no connector, or events dropped)
+// each process is judged by the last sample itself.
 type credWatch struct {
 	pid     int
 	mu      sync.Mutex
@@ -417,24 +422,23 @@ func (w *credWatch) Stop() (*CredRecord, error) {
 // record is what Stop returns (w.mu held).
 func (w *credWatch) record() (*CredRecord, error) {
 	rec := NewCredRecord()
-	if w.evented && w.evErr == nil && len(w.procs) > 0 {
-		alive := map[int]bool{}
-		for _, p := range w.last {
-			alive[p.PID] = true
-		}
-		var all []ProcCreds
-		for _, p := range w.procs {
-			c := p.ProcCreds
-			c.Exited = p.exited || !alive[c.PID]
-			if parent, ok := w.procs[c.ppid]; ok {
-				c.Parent = parent.Comm
+	if w.evented && w.evErr == nil && len(w.last) > 0 {
+		judged := make([]ProcCreds, 0, len(w.last))
+		for _, s := range w.last {
+			c := s
+			if p, ok := w.procs[s.PID]; ok {
+				c = p.ProcCreds
+				c.Exited = p.exited
+				c.Parent = ""
+				if parent, ok := w.procs[c.ppid]; ok {
+					c.Parent = parent.Comm
+				}
 			}
-			all = append(all, c)
+			judged = append(judged, c)
 		}
-		sort.Slice(all, func(i, j int) bool { return all[i].PID < all[j].PID })
-		rec.Add(all)
-		rec.last = all
-		rec.from = "process events: every process as it exited, or at the verdict"
+		rec.Add(judged)
+		rec.last = judged
+		rec.from = "process events: the processes of the last sample, each as it exited or at the verdict"
 		return rec, nil
 	}
 	if len(w.last) == 0 {

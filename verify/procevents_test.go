@@ -116,16 +116,23 @@ func TestCredWatchEvents(t *testing.T) {
 	w := &credWatch{procs: map[int]*watched{}, evented: true}
 	script := proc(fakePid, "", "run.sh", 0, 0)
 	w.put(script)
-	w.last = []ProcCreds{script}
-	// A daemon forked and exec'd by the script drops to uid 33 and gid 33
-	// and exits before any sample sees it; a worker forked by it stays
-	// root and exits too; a thread's fork and an unknown parent's are
-	// not followed.
+	// A daemon forked and exec'd by the script, and a worker it forks:
+	// the last sample sees both still root; then the daemon drops to uid
+	// and gid 33 and exits, and the worker exits as root. A helper the
+	// script forks exits as root before any sample; a thread's fork and
+	// an unknown parent's are not followed.
 	for _, ev := range []procEvent{
 		{What: procEventFork, Parent: fakePid, Pid: fakePid + 1, Tgid: fakePid + 1},
 		{What: procEventFork, Parent: fakePid, Pid: fakePid + 9, Tgid: fakePid},
 		{What: procEventFork, Parent: fakePid + 50, Pid: fakePid + 51, Tgid: fakePid + 51},
 		{What: procEventFork, Parent: fakePid + 1, Pid: fakePid + 2, Tgid: fakePid + 2},
+		{What: procEventFork, Parent: fakePid, Pid: fakePid + 3, Tgid: fakePid + 3},
+		{What: procEventExit, Pid: fakePid + 3, Tgid: fakePid + 3},
+	} {
+		w.apply(ev)
+	}
+	w.last = []ProcCreds{script, proc(fakePid+1, "run.sh", "run.sh", 0, 0), proc(fakePid+2, "run.sh", "run.sh", 0, 0)}
+	for _, ev := range []procEvent{
 		{What: procEventGID, Pid: fakePid + 1, Tgid: fakePid + 1, Real: 33, Effective: 33},
 		{What: procEventUID, Pid: fakePid + 1, Tgid: fakePid + 1, Real: 33, Effective: 33},
 		{What: procEventExit, Pid: fakePid + 2, Tgid: fakePid + 2},
@@ -134,8 +141,8 @@ func TestCredWatchEvents(t *testing.T) {
 	} {
 		w.apply(ev)
 	}
-	if len(w.procs) != 3 {
-		t.Fatalf("followed %d processes, want 3: %+v", len(w.procs), w.procs)
+	if len(w.procs) != 4 {
+		t.Fatalf("followed %d processes, want 4: %+v", len(w.procs), w.procs)
 	}
 	d := w.procs[fakePid+1]
 	if !d.exited || d.UIDs != [3]uint32{33, 33, 33} || d.GIDs != [3]uint32{33, 33, 33} || d.Parent != "run.sh" {
@@ -152,10 +159,13 @@ func TestCredWatchEvents(t *testing.T) {
 		if p.Exited != (p.PID != fakePid) {
 			t.Errorf("pid %d exited %v", p.PID, p.Exited)
 		}
+		if p.PID == fakePid+1 && (p.UIDs != [3]uint32{33, 33, 33} || p.Parent != "run.sh") {
+			t.Errorf("the daemon is judged as %+v, not as it exited", p)
+		}
 	}
 	// Against a starting run whose worker ran as uid 33, the worker that
 	// stayed root is an escalation, judged as it exited; the daemon's own
-	// start as root is not.
+	// start as root is not, nor the helper no sample saw.
 	base := NewCredRecord()
 	base.Add([]ProcCreds{script, proc(1, "run.sh", "run.sh", 33, 33), proc(2, "run.sh", "run.sh", 33, 33)})
 	esc := Escalations(base, rec)
@@ -163,10 +173,11 @@ func TestCredWatchEvents(t *testing.T) {
 		t.Errorf("escalations %q", esc)
 	}
 
-	// Events lost: the last sample judges, and the record says why.
+	// Events lost: the last sample judges, as it saw the processes, and
+	// the record says why.
 	w.evErr = errProcTimeout
 	rec, err = w.record()
-	if err != nil || len(rec.last) != 1 || !strings.Contains(rec.from, "the last sample") || !strings.Contains(rec.from, errProcTimeout.Error()) {
+	if err != nil || len(rec.last) != 3 || rec.last[1].UIDs[0] != 0 || !strings.Contains(rec.from, "the last sample") || !strings.Contains(rec.from, errProcTimeout.Error()) {
 		t.Errorf("without events: %+v from %q, %v", rec.last, rec.from, err)
 	}
 }
