@@ -21,6 +21,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -87,6 +88,9 @@ type Options struct {
 	// and the agents are looked at meanwhile and during the window
 	// (DefaultInterval when 0).
 	AgentTimeout, Interval time.Duration
+	// LeaseTTL is how long the session's lease on an agent a session
+	// deployed lasts without being renewed (DefaultLeaseTTL when 0).
+	LeaseTTL time.Duration
 	// Cluster is the API server's URL, for the document.
 	Cluster string
 	// Log says what the session does (deploying, waiting, removing).
@@ -102,10 +106,14 @@ type Result struct {
 	Agent AgentSet
 	// Session is the session's ID (the value of LabelSession).
 	Session string
-	// Deployed are the objects the session created; Left those it could
-	// not remove (there should be none).
+	// Deployed are the objects the session created; Removed those it
+	// removed (the agent, when it was the last session to use it, whoever
+	// deployed it); Left those it could not remove (there should be none);
+	// KeptFor the other sessions still using the agent when it ended.
 	Deployed []string
+	Removed  []string
 	Left     []string
+	KeptFor  []string
 	// Interrupted says the window was cut short by the context's end.
 	Interrupted bool
 }
@@ -120,6 +128,9 @@ type session struct {
 	target  agent.OwnerRef
 	objs    []Object
 	created []Object
+	// leased says the session holds a lease on an agent a session
+	// deployed (see lease.go).
+	leased bool
 	// agents by node: the Pod answering there; reports the first and last
 	// reading of each node.
 	agents    map[string]string
@@ -141,6 +152,7 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	o.AgentTimeout = cmp.Or(o.AgentTimeout, DefaultAgentTimeout)
 	o.Interval = cmp.Or(o.Interval, DefaultInterval)
 	o.ManifestName = cmp.Or(o.ManifestName, "the agent manifest")
+	o.LeaseTTL = cmp.Or(o.LeaseTTL, DefaultLeaseTTL)
 	if o.Log == nil {
 		o.Log = func(string, ...any) {}
 	}
@@ -152,8 +164,14 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	s := &session{o: o, res: &Result{Session: hex.EncodeToString(id)}, agents: map[string]string{},
 		baselines: map[string]agent.Counters{}, reports: map[string]agent.Report{}, failed: map[string]string{},
 		expected: map[string]clusterprofile.ExpectedPod{}, tops: map[string]agent.OwnerRef{}, topErrs: map[string]error{}}
+	stop, renewing := make(chan struct{}), &sync.WaitGroup{}
 	defer func() {
-		if len(s.created) > 0 {
+		close(stop)
+		renewing.Wait()
+		switch {
+		case s.leased:
+			s.release()
+		case len(s.created) > 0:
 			s.cleanup()
 		}
 	}()
@@ -162,6 +180,10 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	}
 	if err := s.findAgent(ctx); err != nil {
 		return s.res, err
+	}
+	if s.leased {
+		renewing.Add(1)
+		go s.renew(stop, renewing)
 	}
 	if err := s.waitAgents(ctx); err != nil {
 		return s.res, err
@@ -189,7 +211,10 @@ func (s *session) findTarget(ctx context.Context) error {
 	return nil
 }
 
-// findAgent finds the agent's DaemonSet, or deploys the manifest.
+// findAgent finds the agent's DaemonSet, or deploys the manifest. An agent
+// a session deployed is shared: the session takes a lease on it (see
+// lease.go); one that runs without a session's label is someone's to keep
+// and is used as it is.
 func (s *session) findAgent(ctx context.Context) error {
 	objs, err := ParseManifest(s.o.ManifestName, s.o.Manifest)
 	if err != nil {
@@ -202,54 +227,116 @@ func (s *session) findAgent(ctx context.Context) error {
 			ds = o
 		}
 	}
-	live, err := s.o.API.Get(ctx, DaemonSets, ds.Namespace, ds.Name)
-	switch {
-	case err == nil:
-		a, err := ReadAgentSet(live)
-		if err != nil {
-			return err
-		}
-		s.res.Agent = a
-		s.o.Log("the agent DaemonSet %s/%s runs: using it (nothing deployed)", a.Namespace, a.Name)
-		return nil
-	case !errors.Is(err, cluster.ErrNotFound):
-		return err
-	case s.o.NoDeploy:
-		return fmt.Errorf("%w (%s/%s) and --no-deploy forbids deploying it: deploy %s first", ErrNoAgent, ds.Namespace, ds.Name, s.o.ManifestName)
-	}
 	a, err := ReadAgentSet(ds.JSON)
 	if err != nil {
 		return err
 	}
 	s.res.Agent = a
-	s.o.Log("no agent DaemonSet %s/%s runs: deploying %s for this profile (removed when it ends)", ds.Namespace, ds.Name, s.o.ManifestName)
-	for _, o := range objs {
+	deadline := time.Now().Add(cleanupTimeout)
+	said := false
+	for {
+		live, err := s.o.API.Get(ctx, DaemonSets, ds.Namespace, ds.Name)
+		switch {
+		case err == nil:
+			a, err := ReadAgentSet(live)
+			if err != nil {
+				return err
+			}
+			s.res.Agent = a
+			m, err := readDaemonSetMeta(live)
+			if err != nil {
+				return err
+			}
+			if !m.deployedBySession() {
+				s.o.Log("the agent DaemonSet %s/%s runs: using it (nothing deployed)", a.Namespace, a.Name)
+				return nil
+			}
+			if r, since := m.removing(); r {
+				if !since.IsZero() && time.Since(since) > cleanupTimeout {
+					// The session removing it stopped half way (killed).
+					s.o.Log("the agent DaemonSet %s/%s was left half removed at %s: removing it", a.Namespace, a.Name, since.UTC().Format(time.TimeOnly))
+					s.removeAgent(ctx)
+					continue
+				}
+				if !said {
+					s.o.Log("another profile is removing the agent DaemonSet %s/%s: waiting until it is gone, then deploying it again", a.Namespace, a.Name)
+					said = true
+				}
+				break
+			}
+			ok, err := s.join(ctx)
+			if err != nil || ok {
+				return err
+			}
+		case !errors.Is(err, cluster.ErrNotFound):
+			return err
+		case s.o.NoDeploy:
+			return fmt.Errorf("%w (%s/%s) and --no-deploy forbids deploying it: deploy %s first", ErrNoAgent, ds.Namespace, ds.Name, s.o.ManifestName)
+		default:
+			if err := s.waitRemoved(ctx); err != nil {
+				return err
+			}
+			deployed, err := s.deploy(ctx)
+			if err != nil || deployed {
+				return err
+			}
+			// Another profile deployed it meanwhile: share it.
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the agent DaemonSet %s/%s: another profile's agent was still being removed after %s", ds.Namespace, ds.Name, cleanupTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(s.o.Interval, time.Second)):
+		}
+	}
+}
+
+// deploy creates the manifest's objects, labelled with the session, its
+// lease on the DaemonSet. It returns false when another session created
+// the DaemonSet first.
+func (s *session) deploy(ctx context.Context) (bool, error) {
+	a := s.res.Agent
+	s.o.Log("no agent DaemonSet %s/%s runs: deploying %s for this profile (removed when the last profile using it ends)", a.Namespace, a.Name, s.o.ManifestName)
+	for _, o := range s.objs {
 		body := o.JSON
 		if err := setPath(&body, []string{"metadata", "labels", LabelSession}, s.res.Session); err != nil {
-			return fmt.Errorf("%s: %s: %w", s.o.ManifestName, o, err)
+			return false, fmt.Errorf("%s: %s: %w", s.o.ManifestName, o, err)
 		}
 		if o.Resource == DaemonSets {
 			if err := setPath(&body, []string{"spec", "template", "metadata", "labels", LabelSession}, s.res.Session); err != nil {
-				return fmt.Errorf("%s: %s: %w", s.o.ManifestName, o, err)
+				return false, fmt.Errorf("%s: %s: %w", s.o.ManifestName, o, err)
+			}
+			if err := setPath(&body, []string{"metadata", "annotations", s.leaseKey()}, s.leaseExpiry()); err != nil {
+				return false, fmt.Errorf("%s: %s: %w", s.o.ManifestName, o, err)
 			}
 			if err := appendArgs(&body, s.o.SessionArgs); err != nil {
-				return fmt.Errorf("%s: %s: %w", s.o.ManifestName, o, err)
+				return false, fmt.Errorf("%s: %s: %w", s.o.ManifestName, o, err)
 			}
 		}
 		if _, err := s.o.API.Create(ctx, o.Resource, o.Namespace, body, cluster.WriteOptions{FieldManager: "capdrop"}); err != nil {
-			if isExists(err) && o.Resource != DaemonSets {
-				// Someone else's (a Namespace kept from before): not
-				// ours to remove.
+			if isExists(err) {
+				if o.Resource == DaemonSets {
+					s.o.Log("another profile deployed the agent meanwhile: sharing it")
+					return false, nil
+				}
+				// Someone else's (a Namespace kept from before), or
+				// another profile's deploying the agent now: not created
+				// here.
 				s.o.Log("%s exists already: kept as it is", o)
 				continue
 			}
-			return fmt.Errorf("deploying the agent: %w", err)
+			return false, fmt.Errorf("deploying the agent: %w", err)
+		}
+		if o.Resource == DaemonSets {
+			s.leased = true
 		}
 		s.created = append(s.created, o)
 		s.res.Deployed = append(s.res.Deployed, o.String())
 		s.o.Log("created %s", o)
 	}
-	return nil
+	return true, nil
 }
 
 // appendArgs appends args to the arguments of a DaemonSet's first
@@ -612,7 +699,8 @@ loop:
 }
 
 // cleanup removes what the session created, newest first, and waits until
-// it is gone; it runs on every way out, with a context of its own.
+// it is gone, when it failed before its DaemonSet was created (once it is,
+// release decides); it runs on every way out, with a context of its own.
 func (s *session) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()

@@ -62,7 +62,10 @@ func checkRemoved(t *testing.T, a *kubefake.Server, res *Result) {
 	for _, p := range deployedPaths {
 		want = append(want, "POST "+p)
 	}
-	for i := len(deployedPaths) - 1; i >= 0; i-- {
+	// The DaemonSet marked for removal (this session held the last lease),
+	// then the rest newest first, the Namespace, and the DaemonSet last.
+	want = append(want, "PATCH "+deployedPaths[4])
+	for _, i := range []int{3, 2, 1, 0, 4} {
 		want = append(want, "DELETE "+deployedPaths[i])
 	}
 	if got := a.Writes(); !slices.Equal(got, want) {
@@ -71,7 +74,7 @@ func checkRemoved(t *testing.T, a *kubefake.Server, res *Result) {
 	if left := a.Left("capdrop-agent"); len(left) > 0 {
 		t.Errorf("left: %v", left)
 	}
-	if res == nil || len(res.Left) > 0 || len(res.Deployed) != len(deployedPaths) {
+	if res == nil || len(res.Left) > 0 || len(res.Deployed) != len(deployedPaths) || len(res.Removed) != len(deployedPaths) {
 		t.Errorf("result: %+v", res)
 	}
 }

@@ -42,9 +42,14 @@ piece of evidence. Save it with -o json for 'capdrop k8s recommend --from' and
 The agents are found through their DaemonSet (the one the agent manifest
 names). When it does not run, profile DEPLOYS the agent manifest built into
 capdrop (deploy/kubernetes/agent.yaml, or --agent-manifest) for the time of
-the profile, says so, and removes exactly what it created — and waits until
-it is gone — when the profile ends, fails or is interrupted (Ctrl-C).
---no-deploy refuses instead.
+the profile and says so. Profiles running at the same time share an agent a
+profile deployed: each holds a lease on its DaemonSet (an annotation it
+renews), and the last one to end — when it ends, fails or is interrupted
+(Ctrl-C) — removes what the profiles deployed and waits until it is gone.
+The lease of a profile that was killed expires after two minutes and keeps
+nothing: the next profile to end removes the agent. An agent DaemonSet no
+profile deployed is used as it is and never removed. --no-deploy refuses to
+deploy.
 
 profile waits until an agent answers on every node that runs the workload's
 Pods, then reads each agent's report through the API server's pod proxy at

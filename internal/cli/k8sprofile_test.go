@@ -37,7 +37,7 @@ func TestK8sProfileFake(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d\n%s\n%s", code, stderr, out)
 			}
-			for _, want := range []string{"deploying " + fakeAgentManifest, "removed: Namespace capdrop-agent"} {
+			for _, want := range []string{"deploying " + fakeAgentManifest, "removed: ClusterRoleBinding capdrop-agent, ClusterRole capdrop-agent, ServiceAccount capdrop-agent/capdrop-agent, Namespace capdrop-agent, DaemonSet capdrop-agent/capdrop-agent"} {
 				if !strings.Contains(stderr, want) {
 					t.Errorf("no %q in\n%s", want, stderr)
 				}

@@ -43,7 +43,9 @@ type Server struct {
 	// dsArgs are the arguments of the last DaemonSet created.
 	dsArgs []string
 	uid    int
-	srv    *httptest.Server
+	// rv is the last resourceVersion given.
+	rv  int
+	srv *httptest.Server
 }
 
 // New starts a fake API server for t, with nodes.
@@ -109,6 +111,8 @@ func (a *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		a.uid++
 		meta["uid"] = fmt.Sprintf("uid-%d", a.uid)
+		a.rv++
+		meta["resourceVersion"] = fmt.Sprint(a.rv)
 		a.objs[p] = obj
 		a.log = append(a.log, "POST "+p)
 		if strings.HasSuffix(path, "/daemonsets") {
@@ -133,9 +137,22 @@ func (a *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.status(w, 400, "BadRequest", err.Error())
 			return
 		}
-		// A strategic merge, as far as ConfigMaps go: maps merge, the rest
-		// is replaced.
+		// A resourceVersion in the patch is a precondition, as in the
+		// real API server.
+		if pm, _ := patch["metadata"].(map[string]any); pm != nil && pm["resourceVersion"] != nil {
+			om, _ := o["metadata"].(map[string]any)
+			if om == nil || pm["resourceVersion"] != om["resourceVersion"] {
+				a.status(w, 409, "Conflict", path+": the object has been modified")
+				return
+			}
+		}
+		// A strategic merge, as far as ConfigMaps and annotations go: maps
+		// merge, null removes, the rest is replaced.
 		merge(o, patch)
+		if om, _ := o["metadata"].(map[string]any); om != nil {
+			a.rv++
+			om["resourceVersion"] = fmt.Sprint(a.rv)
+		}
 		a.log = append(a.log, "PATCH "+path)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(o)
@@ -295,6 +312,10 @@ func (a *Server) Left(s string) []string {
 
 func merge(dst, src map[string]any) {
 	for k, v := range src {
+		if v == nil {
+			delete(dst, k)
+			continue
+		}
 		if sm, ok := v.(map[string]any); ok {
 			if dm, ok := dst[k].(map[string]any); ok {
 				merge(dm, sm)
