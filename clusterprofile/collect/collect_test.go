@@ -83,7 +83,9 @@ func TestRunDeploysCollectsRemoves(t *testing.T) {
 	a := kubefake.New(t, "n1", "n2")
 	a.Agent = kubefake.ShopAgents
 	kubefake.Shop(a)
+	start := time.Now()
 	res, err := Run(context.Background(), options(t, a))
+	elapsed := time.Since(start)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,8 +113,10 @@ func TestRunDeploysCollectsRemoves(t *testing.T) {
 	if doc.Source != "session" || len(doc.Nodes) != 2 || doc.Nodes[0].Counters.Missing() != 0 {
 		t.Errorf("source %s, nodes %+v", doc.Source, doc.Nodes)
 	}
-	if w := doc.Window.Seconds; w < 0.4 || w > 5 {
-		t.Errorf("window %.3fs for a 400ms profile", w)
+	// At least the duration asked for, and within the session's own time
+	// (a bound from the run itself: a loaded machine stretches both).
+	if w := doc.Window.Seconds; w < 0.4 || w > elapsed.Seconds() {
+		t.Errorf("window %.3fs for a 400ms profile in a session of %s", w, elapsed)
 	}
 	// Both agents were read at the start and at the end, at least.
 	for _, n := range []string{"n1", "n2"} {
