@@ -3,9 +3,11 @@ package collect
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,29 +39,54 @@ func dsAnnotations(a *kubefake.Server) (map[string]any, bool) {
 // TestRunSessionsShareAgent: a second session starts while the first one's
 // agent runs; the first (which deployed it) ends first and leaves it to
 // the second, which removes it when it ends. Both profiles are made, and
-// nothing is deployed twice.
+// nothing is deployed twice. The sessions are ended by their contexts, in
+// that order, once both windows run.
 func TestRunSessionsShareAgent(t *testing.T) {
 	a := kubefake.New(t, "n1", "n2")
 	a.Agent = kubefake.ShopAgents
 	kubefake.Shop(a)
-	first := options(t, a)
-	first.Duration = 700 * time.Millisecond
-	second := options(t, a)
-	second.Duration = 1500 * time.Millisecond
-
-	var wg sync.WaitGroup
-	var res1 *Result
-	var err1 error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		res1, err1 = Run(context.Background(), first)
-	}()
-	waitFor(t, 5*time.Second, "the first session's DaemonSet", func() bool { _, ok := a.Object(deployedPaths[4]); return ok })
-	res2, err2 := Run(context.Background(), second)
-	wg.Wait()
-	if err1 != nil || err2 != nil {
-		t.Fatalf("first: %v; second: %v", err1, err2)
+	type run struct {
+		res    *Result
+		err    error
+		cancel context.CancelFunc
+		done   chan struct{}
+		window atomic.Bool
+	}
+	start := func() *run {
+		r := &run{done: make(chan struct{})}
+		o := options(t, a)
+		o.Duration = 10 * time.Minute
+		log := o.Log
+		o.Log = func(f string, args ...any) {
+			if strings.HasPrefix(f, "profiling ") {
+				r.window.Store(true)
+			}
+			log(f, args...)
+		}
+		var ctx context.Context
+		ctx, r.cancel = context.WithCancel(context.Background())
+		go func() {
+			defer close(r.done)
+			r.res, r.err = Run(ctx, o)
+		}()
+		t.Cleanup(func() { r.cancel(); <-r.done })
+		return r
+	}
+	first := start()
+	waitFor(t, 30*time.Second, "the first session's window", first.window.Load)
+	second := start()
+	waitFor(t, 30*time.Second, "the second session's window", second.window.Load)
+	time.Sleep(300 * time.Millisecond) // past the minimum window
+	first.cancel()
+	<-first.done
+	if _, ok := a.Object(deployedPaths[4]); !ok {
+		t.Fatal("the agent is gone after the first session ended while the second runs")
+	}
+	second.cancel()
+	<-second.done
+	res1, res2 := first.res, second.res
+	if !errors.Is(first.err, context.Canceled) || !errors.Is(second.err, context.Canceled) {
+		t.Fatalf("first: %v; second: %v", first.err, second.err)
 	}
 	if len(res1.Deployed) != len(deployedPaths) || len(res2.Deployed) != 0 {
 		t.Errorf("deployed by the first %v, by the second %v: want the agent deployed once", res1.Deployed, res2.Deployed)
