@@ -363,3 +363,76 @@ func psCLIFor(t *testing.T, d time.Duration, args ...string) (stdout, stderr str
 	code = Main(ctx, args, s)
 	return out.String(), errOut.String(), code
 }
+
+// TestK8sRolesMissingCluster runs k8s recommend --apply and k8s verify on
+// the real cluster as ServiceAccounts bound to the shipped roles with one
+// permission taken away — patch on Deployments from capdrop-remediate,
+// create on Pods from capdrop-verify — (the shipped roles themselves are
+// exercised by TestK8sLoopCluster and TestK8sVerifyMinimizeCluster): each
+// fails with the API server's refusal naming the missing permission, does
+// not crash, and changes nothing.
+func TestK8sRolesMissingCluster(t *testing.T) {
+	k := kubetest.Require(t)
+	t.Parallel()
+	variant := func(file, role, renamed, from, to string) {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range strings.Split(string(data), "\n---\n") {
+			if !strings.Contains(doc, "\n  name: "+role+"\n") {
+				continue
+			}
+			v := strings.Replace(strings.Replace(doc, "\n  name: "+role+"\n", "\n  name: "+renamed+"\n", 1), from, to, 1)
+			if v == doc || !strings.Contains(v, to) {
+				t.Fatalf("%s: %s has no %q: the test's removal of one permission is out of date", file, role, from)
+			}
+			k.Kubectl(t, v, "apply", "-f", "-")
+			t.Cleanup(func() { _, _ = k.KubectlErr("", "delete", "clusterrole", renamed, "--ignore-not-found") })
+			return
+		}
+		t.Fatalf("%s: no role %s", file, role)
+	}
+
+	t.Run("recommend --apply without patch on deployments", func(t *testing.T) {
+		ns := k.Namespace(t, "kv-norbac")
+		k.Kubectl(t, loopDeployment("web", ""), "-n", ns, "apply", "-f", "-")
+		cp := handProfile(t, t.TempDir(), ns, "web")
+		variant("recommend-rbac.yaml", "capdrop-remediate", ns+"-remediate",
+			"resources: [deployments, statefulsets, daemonsets, replicasets]\n  verbs: [patch]",
+			"resources: [statefulsets, daemonsets, replicasets]\n  verbs: [patch]")
+		kc := roleKubeconfig(t, k, ns, "recommend-rbac.yaml", "capdrop-recommend", ns+"-remediate")
+		gen := k.Kubectl(t, "", "-n", ns, "get", "deployment", "web", "-o", "jsonpath={.metadata.generation}")
+		out, stderr, code := psCLI(t, "k8s", "recommend", "--kubeconfig", kc, "--from", cp, "-n", ns, "--apply")
+		t.Logf("exit %d\n%s\n%s", code, stderr, out)
+		if code != ExitFindings || !strings.Contains(stderr, "forbidden") || !strings.Contains(stderr, `cannot patch resource "deployments"`) {
+			t.Errorf("exit %d, want %d and the refusal naming patch on deployments\n%s", code, ExitFindings, stderr)
+		}
+		if strings.Contains(stderr, "panic") {
+			t.Errorf("a panic:\n%s", stderr)
+		}
+		if again := k.Kubectl(t, "", "-n", ns, "get", "deployment", "web", "-o", "jsonpath={.metadata.generation}"); again != gen {
+			t.Errorf("the Deployment changed: generation %s → %s", gen, again)
+		}
+	})
+
+	t.Run("verify without create on pods", func(t *testing.T) {
+		ns := k.Namespace(t, "kv-norbac")
+		k.Kubectl(t, loopDeployment("web", ""), "-n", ns, "apply", "-f", "-")
+		variant("verify-rbac.yaml", "capdrop-verify", ns+"-verify",
+			"resources: [pods]\n  verbs: [get, list, create, delete]", "resources: [pods]\n  verbs: [get, list, delete]")
+		kc := roleKubeconfig(t, k, ns, "verify-rbac.yaml", ns+"-verify")
+		out, stderr, code := psCLIFor(t, 5*time.Minute, "k8s", "verify", "deployment/web", "--kubeconfig", kc, "-n", ns, "--timeout", "60s")
+		t.Logf("exit %d\n%s\n%s", code, stderr, out)
+		if code == 0 || !strings.Contains(stderr+out, "forbidden") || !strings.Contains(stderr+out, `cannot create resource "pods"`) {
+			t.Errorf("exit %d, want a failure naming create on pods\n%s\n%s", code, stderr, out)
+		}
+		if strings.Contains(stderr, "panic") {
+			t.Errorf("a panic:\n%s", stderr)
+		}
+		if left := k.Kubectl(t, "", "-n", ns, "get", "pods", "-l", shadow.LabelSession, "-o", "name"); left != "" {
+			t.Errorf("shadows left: %s", left)
+		}
+	})
+}
