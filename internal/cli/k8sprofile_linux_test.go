@@ -19,6 +19,7 @@ import (
 	"github.com/capdrop/capdrop/clusterprofile"
 	"github.com/capdrop/capdrop/clusterprofile/collect"
 	"github.com/capdrop/capdrop/internal/kubetest"
+	"github.com/capdrop/capdrop/trace"
 )
 
 // kpNamespace creates a namespace kp-PREFIX-RANDOM for t and deletes it,
@@ -37,14 +38,17 @@ func kpNamespace(t *testing.T, k *kubetest.Cluster, prefix string) string {
 	return ns
 }
 
-// profileAgentManifest is deploy/kubernetes/agent.yaml as shipped, for a
-// test's k8s profile session to deploy: its Namespace, ServiceAccount,
-// ClusterRole and binding and DaemonSet named after ns (which must not
-// exist: the session creates it and must remove it), its image as shipped
-// (localhost/capdrop/agent:1, which scripts/k8s-up builds from this
-// checkout and imports), a port of its own (the agent is on the host's
-// network) and the test cluster's API address (no Service network here).
-func profileAgentManifest(t *testing.T, k *kubetest.Cluster, ns string) string {
+// profileAgentManifest is deploy/kubernetes/agent.yaml, for a test that
+// deploys the agent for good (kubectl apply): its Namespace,
+// ServiceAccount, ClusterRole and binding and DaemonSet named after ns, so
+// that nothing of it is mistaken for the shipped agent, and a port of its
+// own (the agent is on the host's network) and a pin path of its own,
+// which the caller removes (trace.Unpin) once the agent is gone, so that it
+// neither takes over nor leaves a tracer at the shipped path; its image as shipped
+// (localhost/capdrop/agent:1, which scripts/k8s-up builds and imports).
+// The API server is reached as shipped, through the kubernetes Service
+// (scripts/k8s-up routes it).
+func profileAgentManifest(t *testing.T, k *kubetest.Cluster, ns string) (manifest, pin string) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "agent.yaml"))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -66,7 +70,7 @@ func profileAgentManifest(t *testing.T, k *kubetest.Cluster, ns string) string {
 		{"--listen=:9153", fmt.Sprintf("--listen=:%d", port)},
 		{"port: 9153", fmt.Sprintf("port: %d", port)},
 		{"containerPort: 9153", fmt.Sprintf("containerPort: %d", port)},
-		{"        env:\n", "        env:\n        - {name: KUBERNETES_SERVICE_HOST, value: 127.0.0.1}\n        - {name: KUBERNETES_SERVICE_PORT, value: \"16443\"}\n"},
+		{"--pin-path=/sys/fs/bpf/capdrop]", "--pin-path=/sys/fs/bpf/capdrop-" + ns + "]"},
 	} {
 		if !strings.Contains(m, r[0]) {
 			t.Fatalf("agent.yaml has no %q: the test's rewriting is out of date", r[0])
@@ -80,7 +84,7 @@ func profileAgentManifest(t *testing.T, k *kubetest.Cluster, ns string) string {
 	if err := os.WriteFile(p, []byte(m), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return p, "/sys/fs/bpf/capdrop-" + ns
 }
 
 // profileWorkload is the loop's Deployment (capneeds opens a raw socket and
@@ -93,10 +97,9 @@ func profileWorkload() string {
 
 // startProfile starts capdrop k8s profile and waits until its window has
 // started (it says "profiling" on standard error).
-func startProfile(t *testing.T, args ...string) (cmd *exec.Cmd, stdout *bytes.Buffer, stderr *lockedBuffer, done chan error) {
+func startProfile(t *testing.T, capdrop string, args ...string) (cmd *exec.Cmd, stdout *bytes.Buffer, stderr *lockedBuffer, done chan error) {
 	t.Helper()
-	env := e2e(t)
-	cmd = exec.Command(env.capdrop, append([]string{"k8s", "profile"}, args...)...)
+	cmd = exec.Command(capdrop, append([]string{"k8s", "profile"}, args...)...)
 	stdout, stderr = &bytes.Buffer{}, &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
@@ -119,16 +122,22 @@ func startProfile(t *testing.T, args ...string) (cmd *exec.Cmd, stdout *bytes.Bu
 	return cmd, stdout, stderr, done
 }
 
-// agentLeft lists what of a session's agent is still in the cluster: its
-// namespace, cluster-scoped role and binding, and anything labelled by a
-// profile session.
-func agentLeft(t *testing.T, k *kubetest.Cluster, agentNS string) []string {
+// The shipped agent manifest's names: its Namespace, and the name of its
+// ServiceAccount, ClusterRole, ClusterRoleBinding and DaemonSet.
+const shippedAgentNS, shippedAgent = "capdrop", "capdrop-agent"
+
+// agentLeft lists what of a session's agent is still in the cluster: the
+// shipped manifest's Namespace, cluster-scoped role and binding, and
+// anything labelled by a profile session.
+func agentLeft(t *testing.T, k *kubetest.Cluster) []string {
 	t.Helper()
 	var left []string
-	if out, err := k.KubectlErr("", "get", "namespace", agentNS, "-o", "name", "--ignore-not-found"); err != nil || out != "" {
-		left = append(left, strings.TrimSpace(out)+fmt.Sprint(err))
+	if out, err := k.KubectlErr("", "get", "namespace", shippedAgentNS, "-o", "name", "--ignore-not-found"); err != nil {
+		left = append(left, err.Error())
+	} else if out != "" {
+		left = append(left, strings.TrimSpace(out))
 	}
-	if out := k.Kubectl(t, "", "get", "clusterrole,clusterrolebinding", "-o", "name", "--ignore-not-found", agentNS+"-agent"); out != "" {
+	if out := k.Kubectl(t, "", "get", "clusterrole,clusterrolebinding", "-o", "name", "--ignore-not-found", shippedAgent); out != "" {
 		left = append(left, strings.Fields(out)...)
 	}
 	if out := k.Kubectl(t, "", "get", "daemonsets,pods,serviceaccounts", "-A", "-l", collect.LabelSession, "-o", "name"); out != "" {
@@ -137,26 +146,62 @@ func agentLeft(t *testing.T, k *kubetest.Cluster, agentNS string) []string {
 	return left
 }
 
-// TestK8sProfileCluster runs capdrop k8s profile on the real cluster with
-// the agent absent: it deploys the agent (from the shipped manifest), a
-// Deployment scaled to three replicas once the window runs is profiled
-// from its containers' first exec — exactly NET_BIND_SERVICE and NET_RAW,
-// what capneeds raw bind needs, complete, three Pods — a kubectl exec
-// using CHOWN is left out, and once it ends nothing of the agent is left.
-func TestK8sProfileCluster(t *testing.T) {
-	k := kubetest.Require(t)
-	ns := kpNamespace(t, k, "profile")
-	k.Kubectl(t, profileWorkload(), "-n", ns, "apply", "-f", "-")
-	agentNS := ns + "-agent"
-	manifest := profileAgentManifest(t, k, agentNS)
-	t.Cleanup(func() { // only if the session failed to
-		if left := agentLeft(t, k, agentNS); len(left) > 0 {
-			_, _ = k.KubectlErr("", "delete", "-f", manifest, "--ignore-not-found", "--wait=true", "--timeout=120s")
+// shippedAgentAbsent fails t when the shipped agent runs already (the
+// sessions would use it and deploy nothing), and removes, when t ends,
+// what a failed session may have left of it.
+func shippedAgentAbsent(t *testing.T, k *kubetest.Cluster) {
+	t.Helper()
+	if left := agentLeft(t, k); len(left) > 0 {
+		t.Fatalf("the shipped agent is in the cluster before the test (%v): the test needs it absent", left)
+	}
+	t.Cleanup(func() { // only if the sessions failed to
+		if left := agentLeft(t, k); len(left) > 0 {
+			t.Errorf("left by the sessions: %v", left)
+			data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "agent.yaml"))
+			if err == nil {
+				_, _ = k.KubectlErr(string(data), "delete", "-f", "-", "--ignore-not-found", "--wait=true", "--timeout=120s")
+			}
 		}
 	})
-	cmd, stdout, stderr, done := startProfile(t, "deployment/web", "--kubeconfig", k.Kubeconfig, "-n", ns,
-		"--agent-manifest", manifest, "--duration", "60s", "--min-window", "20s", "-o", "json")
-	if !strings.Contains(stderr.String(), "deploying "+manifest) {
+}
+
+// waitProfile waits for a k8s profile started by startProfile to end, and
+// returns its profile.
+func waitProfile(t *testing.T, cmd *exec.Cmd, stdout *bytes.Buffer, stderr *lockedBuffer, done chan error, wantCode int) clusterprofile.Document {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(6 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("k8s profile did not end\n%s", stderr)
+	}
+	if c := cmd.ProcessState.ExitCode(); c != wantCode {
+		t.Fatalf("exit %d, want %d\n%s", c, wantCode, stderr)
+	}
+	var doc clusterprofile.Document
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, stdout, stderr)
+	}
+	return doc
+}
+
+// TestK8sProfileCluster runs capdrop k8s profile on the real cluster with
+// the agent absent: it deploys the agent from the manifest built in,
+// exactly as shipped (its namespace, names, port and in-cluster API
+// access: the kubernetes Service, which scripts/k8s-up routes as
+// kube-proxy would), a Deployment scaled to three replicas once the window
+// runs is profiled from its containers' first exec — exactly
+// NET_BIND_SERVICE and NET_RAW, what capneeds raw bind needs, complete,
+// three Pods — a kubectl exec using CHOWN is left out, and once it ends
+// nothing of the agent is left.
+func TestK8sProfileCluster(t *testing.T) {
+	k := kubetest.Require(t)
+	shippedAgentAbsent(t, k)
+	ns := kpNamespace(t, k, "profile")
+	k.Kubectl(t, profileWorkload(), "-n", ns, "apply", "-f", "-")
+	cmd, stdout, stderr, done := startProfile(t, e2e(t).capdrop, "deployment/web", "--kubeconfig", k.Kubeconfig, "-n", ns,
+		"--duration", "60s", "--min-window", "20s", "-o", "json")
+	if !strings.Contains(stderr.String(), "deploying deploy/kubernetes/agent.yaml (built in)") {
 		t.Errorf("no word of the deployment:\n%s", stderr)
 	}
 	k.Kubectl(t, "", "-n", ns, "scale", "deployment/web", "--replicas=3")
@@ -164,19 +209,7 @@ func TestK8sProfileCluster(t *testing.T) {
 	pod := strings.TrimPrefix(strings.Fields(k.Kubectl(t, "", "-n", ns, "get", "pods", "-l", "app=web", "-o", "name"))[0], "pod/")
 	k.Kubectl(t, "", "-n", ns, "exec", pod, "--", "capneeds", "chown")
 
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatalf("k8s profile did not end\n%s", stderr)
-	}
-	if c := cmd.ProcessState.ExitCode(); c != 0 {
-		t.Fatalf("exit %d\n%s", c, stderr)
-	}
-	var doc clusterprofile.Document
-	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
-		t.Fatalf("%v\n%s\n%s", err, stdout, stderr)
-	}
+	doc := waitProfile(t, cmd, stdout, stderr, done, 0)
 	if len(doc.Profiles) != 1 {
 		t.Fatalf("%d profiles:\n%s\n%s", len(doc.Profiles), stdout, stderr)
 	}
@@ -193,7 +226,7 @@ func TestK8sProfileCluster(t *testing.T) {
 	if !p.Excluded.Capabilities.Has(capset.CHOWN) || p.Excluded.Sessions == 0 {
 		t.Errorf("the kubectl exec's CHOWN: excluded %+v", p.Excluded)
 	}
-	if left := agentLeft(t, k, agentNS); len(left) > 0 {
+	if left := agentLeft(t, k); len(left) > 0 {
 		t.Errorf("left after k8s profile: %v\n%s", left, stderr)
 	}
 }
@@ -203,37 +236,19 @@ func TestK8sProfileCluster(t *testing.T) {
 // short), removes the agent it deployed, waits for it to go, and exits 130.
 func TestK8sProfileInterruptCluster(t *testing.T) {
 	k := kubetest.Require(t)
+	shippedAgentAbsent(t, k)
 	ns := kpNamespace(t, k, "sigint")
 	k.Kubectl(t, strings.Replace(profileWorkload(), "replicas: 0", "replicas: 1", 1), "-n", ns, "apply", "-f", "-")
 	k.WaitReady(t, ns, 5*time.Minute)
-	agentNS := ns + "-agent"
-	manifest := profileAgentManifest(t, k, agentNS)
-	t.Cleanup(func() {
-		if left := agentLeft(t, k, agentNS); len(left) > 0 {
-			_, _ = k.KubectlErr("", "delete", "-f", manifest, "--ignore-not-found", "--wait=true", "--timeout=120s")
-		}
-	})
-	cmd, stdout, stderr, done := startProfile(t, "deployment/web", "--kubeconfig", k.Kubeconfig, "-n", ns,
-		"--agent-manifest", manifest, "--duration", "10m", "-o", "json")
-	if out := k.Kubectl(t, "", "-n", agentNS, "get", "pods", "-o", "name"); out == "" {
-		t.Errorf("no agent Pod in %s during the window", agentNS)
+	cmd, stdout, stderr, done := startProfile(t, e2e(t).capdrop, "deployment/web", "--kubeconfig", k.Kubeconfig, "-n", ns,
+		"--duration", "10m", "-o", "json")
+	if out := k.Kubectl(t, "", "-n", shippedAgentNS, "get", "pods", "-o", "name"); out == "" {
+		t.Errorf("no agent Pod in %s during the window", shippedAgentNS)
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatalf("k8s profile did not end after SIGINT\n%s", stderr)
-	}
-	if c := cmd.ProcessState.ExitCode(); c != ExitInterrupted {
-		t.Errorf("exit %d after SIGINT, want %d\n%s", c, ExitInterrupted, stderr)
-	}
-	var doc clusterprofile.Document
-	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
-		t.Fatalf("no profile after SIGINT: %v\n%s\n%s", err, stdout, stderr)
-	}
+	doc := waitProfile(t, cmd, stdout, stderr, done, ExitInterrupted)
 	if !strings.Contains(strings.Join(doc.Warnings, "\n"), "interrupted after") {
 		t.Errorf("warnings %q", doc.Warnings)
 	}
@@ -243,8 +258,101 @@ func TestK8sProfileInterruptCluster(t *testing.T) {
 			t.Errorf("%s complete after an interrupted window of a Pod started before the agent", p.Workload)
 		}
 	}
-	if left := agentLeft(t, k, agentNS); len(left) > 0 {
+	if left := agentLeft(t, k); len(left) > 0 {
 		t.Errorf("left after SIGINT: %v\n%s", left, stderr)
+	}
+}
+
+// TestK8sProfileSessionsCluster runs three k8s profile sessions at once on
+// the real cluster, sharing one agent deployed from the built-in manifest:
+// A (on one Deployment) deploys it; B (on another Deployment, in another
+// namespace) starts in A's window, finds it and shares it; C (on A's
+// Deployment) joins and is interrupted with SIGINT, which leaves the agent
+// to the others. A ends first — the one that deployed it — and leaves it
+// to B; B's profile still completes, and B, the last, removes it. Both
+// Deployments are scaled up once all the windows run, so both profiles are
+// complete and exact (NET_BIND_SERVICE and NET_RAW over two Pods each).
+func TestK8sProfileSessionsCluster(t *testing.T) {
+	k := kubetest.Require(t)
+	shippedAgentAbsent(t, k)
+	nsA, nsB := kpNamespace(t, k, "sess-a"), kpNamespace(t, k, "sess-b")
+	k.Kubectl(t, profileWorkload(), "-n", nsA, "apply", "-f", "-")
+	k.Kubectl(t, profileWorkload(), "-n", nsB, "apply", "-f", "-")
+	bin := e2e(t).capdrop
+	common := []string{"--kubeconfig", k.Kubeconfig, "--min-window", "20s", "-o", "json"}
+
+	cmdA, outA, errA, doneA := startProfile(t, bin, append([]string{"deployment/web", "-n", nsA, "--duration", "90s"}, common...)...)
+	if !strings.Contains(errA.String(), "deploying deploy/kubernetes/agent.yaml (built in)") {
+		t.Fatalf("A deployed nothing:\n%s", errA)
+	}
+	cmdB, outB, errB, doneB := startProfile(t, bin, append([]string{"deployment/web", "-n", nsB, "--duration", "150s"}, common...)...)
+	cmdC, _, errC, doneC := startProfile(t, bin, append([]string{"deployment/web", "-n", nsA, "--duration", "10m"}, common...)...)
+	for name, e := range map[string]*lockedBuffer{"B": errB, "C": errC} {
+		if s := e.String(); !strings.Contains(s, "sharing it") || strings.Contains(s, "deploying") {
+			t.Errorf("%s did not share A's agent:\n%s", name, s)
+		}
+	}
+	if n := strings.Count(k.Kubectl(t, "", "-n", shippedAgentNS, "get", "daemonsets", "-o", "name"), "\n"); n != 1 {
+		t.Errorf("%d agent DaemonSets, want the one A deployed", n)
+	}
+	leases := k.Kubectl(t, "", "-n", shippedAgentNS, "get", "daemonset", shippedAgent, "-o", "jsonpath={.metadata.annotations}")
+	if c := strings.Count(leases, collect.LeasePrefix); c != 3 {
+		t.Errorf("%d leases on the agent with three sessions running: %s", c, leases)
+	}
+
+	// C is interrupted: the agent stays for A and B.
+	if err := cmdC.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-doneC:
+	case <-time.After(3 * time.Minute):
+		_ = cmdC.Process.Kill()
+		t.Fatalf("C did not end after SIGINT\n%s", errC)
+	}
+	if c := cmdC.ProcessState.ExitCode(); c != ExitInterrupted || !strings.Contains(errC.String(), "the agent stays: 2 other profile(s)") {
+		t.Errorf("C after SIGINT: exit %d\n%s", c, errC)
+	}
+	if out := k.Kubectl(t, "", "-n", shippedAgentNS, "get", "daemonset", shippedAgent, "-o", "name", "--ignore-not-found"); out == "" {
+		t.Fatalf("the agent is gone after C's SIGINT while A and B run\n%s", errC)
+	}
+
+	for _, ns := range []string{nsA, nsB} {
+		k.Kubectl(t, "", "-n", ns, "scale", "deployment/web", "--replicas=2")
+	}
+	for _, ns := range []string{nsA, nsB} {
+		k.Kubectl(t, "", "-n", ns, "rollout", "status", "deployment/web", "--timeout=120s")
+	}
+
+	docA := waitProfile(t, cmdA, outA, errA, doneA, 0)
+	if !strings.Contains(errA.String(), "the agent stays: 1 other profile(s)") {
+		t.Errorf("A, which deployed the agent, ended before B without leaving it to B:\n%s", errA)
+	}
+	if out := k.Kubectl(t, "", "-n", shippedAgentNS, "get", "daemonset", shippedAgent, "-o", "name", "--ignore-not-found"); out == "" {
+		t.Errorf("the agent is gone after A ended while B runs")
+	}
+	docB := waitProfile(t, cmdB, outB, errB, doneB, 0)
+	if !strings.Contains(errB.String(), "removed: ") {
+		t.Errorf("B, the last, did not remove the agent:\n%s", errB)
+	}
+	want := capset.Of(capset.NET_BIND_SERVICE, capset.NET_RAW)
+	for name, d := range map[string]struct {
+		doc clusterprofile.Document
+		ns  string
+	}{"A": {docA, nsA}, "B": {docB, nsB}} {
+		if len(d.doc.Profiles) != 1 {
+			t.Errorf("%s: %d profiles", name, len(d.doc.Profiles))
+			continue
+		}
+		p := d.doc.Profiles[0]
+		t.Logf("%s: %s: needed %v, complete %v %+v, %d Pods, observed %.0fs", name, p.Workload, p.Needed, p.Complete, p.Partial, p.Pods, p.Observed)
+		if p.Workload.String() != d.ns+"/Deployment/web/app" || p.NeededSet() != want || p.RecommendedSet() != want || !p.Complete || p.Pods != 2 {
+			t.Errorf("%s: %s needed %v used %v complete %v %+v, %d Pods; want exactly %v, complete over 2", name, p.Workload,
+				p.Needed, p.UsedSet().Names(), p.Complete, p.Partial, p.Pods, want.Names())
+		}
+	}
+	if left := agentLeft(t, k); len(left) > 0 {
+		t.Errorf("left after the last session: %v\nA:\n%s\nB:\n%s", left, errA, errB)
 	}
 }
 
@@ -258,11 +366,15 @@ func TestK8sContinuousCluster(t *testing.T) {
 	k := kubetest.Require(t)
 	ns := kpNamespace(t, k, "cont")
 	agentNS := ns + "-agent"
-	manifest := profileAgentManifest(t, k, agentNS)
+	manifest, pin := profileAgentManifest(t, k, agentNS)
 	k.Kubectl(t, "", "apply", "-f", manifest)
 	t.Cleanup(func() {
 		if _, err := k.KubectlErr("", "delete", "-f", manifest, "--ignore-not-found", "--wait=true", "--timeout=120s"); err != nil {
 			t.Errorf("the agent: %v", err)
+		}
+		// The agent's Pod is gone with its namespace: its tracer can go.
+		if err := trace.Unpin(pin); err != nil {
+			t.Errorf("remove the agent's pinned tracer: %v", err)
 		}
 	})
 	k.Kubectl(t, "", "-n", agentNS, "rollout", "status", "daemonset/"+agentNS+"-agent", "--timeout=300s")
@@ -297,5 +409,123 @@ func TestK8sContinuousCluster(t *testing.T) {
 			t.Fatal("the ConfigMap outlived its Deployment")
 		}
 		time.Sleep(time.Second)
+	}
+}
+
+// TestK8sProfileRBACCluster runs k8s profile on the real cluster as a
+// ServiceAccount bound to exactly the roles of
+// deploy/kubernetes/profile-rbac.yaml (capdrop-profile in the workload's
+// namespace, capdrop-profile-agents in the agent's, capdrop-profile-deploy
+// cluster-wide), with the built-in agent manifest: it deploys the agent —
+// which the API server allows only because the deploy role holds every
+// permission the agent's own ClusterRole grants (RBAC's escalation check)
+// — profiles the workload exactly, and removes the agent. Then each of two
+// roles with one permission taken away makes it fail with a message naming
+// that permission, and leaves nothing: the deploy role without watch on
+// Pods (the agent's ClusterRole can no longer be created), and the agents'
+// role without get on pods/proxy (no agent can be read).
+func TestK8sProfileRBACCluster(t *testing.T) {
+	k := kubetest.Require(t)
+	shippedAgentAbsent(t, k)
+	ns := kpNamespace(t, k, "rbac")
+	k.Kubectl(t, profileWorkload(), "-n", ns, "apply", "-f", "-")
+	// The agent's namespace exists before, as the roles' comments ask, so
+	// that capdrop-profile-agents can be bound in it; the session keeps it.
+	k.Kubectl(t, "", "create", "namespace", shippedAgentNS)
+	t.Cleanup(func() {
+		_, _ = k.KubectlErr("", "delete", "namespace", shippedAgentNS, "--wait=true", "--timeout=300s")
+	})
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "profile-rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := string(data)
+	k.Kubectl(t, roles, "apply", "-f", "-")
+	// The same roles, one permission less each, under names of the test's.
+	noWatch := strings.Replace(strings.Replace(roles, "name: capdrop-profile-deploy\n", "name: "+ns+"-deploy-nowatch\n", 1),
+		"  resources: [pods]\n  verbs: [get, list, watch]", "  resources: [pods]\n  verbs: [get, list]", 1)
+	noProxy := strings.Replace(strings.Replace(roles, "name: capdrop-profile-agents\n", "name: "+ns+"-agents-noproxy\n", 1),
+		"- apiGroups: [\"\"]\n  resources: [pods/proxy]\n  verbs: [get]\n", "", 1)
+	if noWatch == roles || noProxy == roles || !strings.Contains(noWatch, ns+"-deploy-nowatch") || !strings.Contains(noProxy, ns+"-agents-noproxy") {
+		t.Fatal("profile-rbac.yaml changed: the test's removal of one permission is out of date")
+	}
+	for _, r := range []string{noWatch, noProxy} {
+		// Only the renamed role of each copy: the others are the shipped ones.
+		for _, doc := range strings.Split(r, "\n---\n") {
+			if strings.Contains(doc, "name: "+ns+"-") {
+				k.Kubectl(t, doc, "apply", "-f", "-")
+			}
+		}
+	}
+	crb := ns + "-deploy"
+	t.Cleanup(func() {
+		_, _ = k.KubectlErr("", "delete", "clusterrole", ns+"-deploy-nowatch", ns+"-agents-noproxy", "--ignore-not-found")
+		_, _ = k.KubectlErr("", "delete", "clusterrolebinding", crb, "--ignore-not-found")
+	})
+	k.Kubectl(t, "", "-n", ns, "create", "serviceaccount", "capdrop")
+	sa := ns + ":capdrop"
+	bind := func(agents, deploy string) {
+		_, _ = k.KubectlErr("", "-n", shippedAgentNS, "delete", "rolebinding", "capdrop-profile-agents", "--ignore-not-found")
+		_, _ = k.KubectlErr("", "delete", "clusterrolebinding", crb, "--ignore-not-found")
+		k.Kubectl(t, "", "-n", shippedAgentNS, "create", "rolebinding", "capdrop-profile-agents", "--clusterrole="+agents, "--serviceaccount="+sa)
+		k.Kubectl(t, "", "create", "clusterrolebinding", crb, "--clusterrole="+deploy, "--serviceaccount="+sa)
+	}
+	k.Kubectl(t, "", "-n", ns, "create", "rolebinding", "capdrop-profile", "--clusterrole=capdrop-profile", "--serviceaccount="+sa)
+	token := strings.TrimSpace(k.Kubectl(t, "", "-n", ns, "create", "token", "capdrop"))
+	server := strings.TrimSpace(k.Kubectl(t, "", "config", "view", "-o", "jsonpath={.clusters[0].cluster.server}"))
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: %q, insecure-skip-tls-verify: true}}]\n"+
+		"users: [{name: u, user: {token: %q}}]\ncontexts: [{name: x, context: {cluster: c, user: u, namespace: %s}}]\ncurrent-context: x\n", server, token, ns)
+	if err := os.WriteFile(kc, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin := e2e(t).capdrop
+	// What is left of the agent besides the Namespace, which is not the
+	// session's.
+	leftBesidesNS := func() []string {
+		var left []string
+		for _, l := range agentLeft(t, k) {
+			if l != "namespace/"+shippedAgentNS {
+				left = append(left, l)
+			}
+		}
+		return left
+	}
+
+	// The shipped roles: it works.
+	bind("capdrop-profile-agents", "capdrop-profile-deploy")
+	cmd, stdout, stderr, done := startProfile(t, bin, "deployment/web", "--kubeconfig", kc, "--duration", "40s", "--min-window", "10s", "-o", "json")
+	k.Kubectl(t, "", "-n", ns, "scale", "deployment/web", "--replicas=1")
+	k.Kubectl(t, "", "-n", ns, "rollout", "status", "deployment/web", "--timeout=120s")
+	doc := waitProfile(t, cmd, stdout, stderr, done, 0)
+	want := capset.Of(capset.NET_BIND_SERVICE, capset.NET_RAW)
+	if len(doc.Profiles) != 1 || doc.Profiles[0].NeededSet() != want || !doc.Profiles[0].Complete {
+		t.Errorf("with the shipped roles: %+v\n%s", doc.Profiles, stderr)
+	}
+	if !strings.Contains(stderr.String(), "Namespace "+shippedAgentNS+" exists already: kept") {
+		t.Errorf("the agent's namespace, there before, not said kept:\n%s", stderr)
+	}
+	if left := leftBesidesNS(); len(left) > 0 {
+		t.Errorf("left with the shipped roles: %v\n%s", left, stderr)
+	}
+
+	// One permission less: a clear failure naming it, nothing left.
+	for _, c := range []struct{ agents, deploy, want string }{
+		{"capdrop-profile-agents", ns + "-deploy-nowatch", "watch"},
+		{ns + "-agents-noproxy", "capdrop-profile-deploy", "pods/proxy"},
+	} {
+		bind(c.agents, c.deploy)
+		_, stderr, code := psCLIFor(t, 5*time.Minute, "k8s", "profile", "deployment/web", "--kubeconfig", kc,
+			"--duration", "20s", "--agent-timeout", "30s")
+		t.Logf("%s without %s: exit %d\n%s", c.agents+"+"+c.deploy, c.want, code, stderr)
+		if code == 0 || code == ExitInterrupted || !strings.Contains(stderr, "forbidden") || !strings.Contains(stderr, c.want) {
+			t.Errorf("without %s: exit %d, want a failure naming it\n%s", c.want, code, stderr)
+		}
+		if strings.Contains(stderr, "panic") {
+			t.Errorf("without %s: a panic\n%s", c.want, stderr)
+		}
+		if left := leftBesidesNS(); len(left) > 0 {
+			t.Errorf("left without %s: %v\n%s", c.want, left, stderr)
+		}
 	}
 }
