@@ -157,6 +157,9 @@ func Aggregate(in Input) *Document {
 		for _, w := range r.Warnings {
 			doc.Warnings = append(doc.Warnings, r.Node+": "+w)
 		}
+		if r.Unnamed > 0 {
+			doc.Warnings = append(doc.Warnings, fmt.Sprintf("%s: the agent counted the checks of %d container(s) that no Pod on the node names (a Pod created and deleted while its Pod watch was down, or not a Kubernetes container): they are in no profile", r.Node, r.Unnamed))
+		}
 		for i := range r.Containers {
 			c := &r.Containers[i]
 			observed[c.PodUID] = true

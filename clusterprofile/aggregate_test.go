@@ -262,3 +262,23 @@ func checkSchema(t *testing.T, name string, doc []byte) {
 		t.Errorf("the document does not match docs/%s: %v", name, err)
 	}
 }
+
+// TestAggregateWarnsUnnamed: checks of containers no Pod names are in no
+// profile, and the document says so.
+func TestAggregateWarnsUnnamed(t *testing.T) {
+	in := sampleInput()
+	in.Reports[1].Unnamed = 2
+	doc := Aggregate(in)
+	n := 0
+	for _, w := range doc.Warnings {
+		if strings.HasPrefix(w, "n2: ") && strings.Contains(w, "2 container(s) that no Pod on the node names") {
+			n++
+		}
+		if strings.HasPrefix(w, "n1: ") && strings.Contains(w, "no Pod on the node names") {
+			t.Errorf("warning for n1, which has none: %q", w)
+		}
+	}
+	if n != 1 {
+		t.Errorf("warnings %q: want one for n2's 2 unnamed containers", doc.Warnings)
+	}
+}
