@@ -1,6 +1,6 @@
 // Command podstart times Pod starts on a cluster, for scripts/bench-agent-pods:
 // it creates Pods one after the other in a namespace, each running the
-// ground-truth helper once (one CAP_CHOWN check) to completion, and for
+// ground-truth program capneeds once (chown: CAP_CHOWN checks) to completion, and for
 // each prints the time from its creation to its container's start (the
 // kubelet reports it running or already terminated) and to the Pod's
 // success, then deletes it and waits until it is gone before the next.
