@@ -436,3 +436,81 @@ func TestK8sRolesMissingCluster(t *testing.T) {
 		}
 	})
 }
+
+// TestK8sVerifyNodesRBACCluster runs k8s verify on the real cluster as a
+// ServiceAccount bound to capdrop-verify in the workload's namespace and
+// capdrop-verify-nodes cluster-wide, exactly as verify-rbac.yaml ships
+// them: the nodes are read, so the set the container holds is its node's
+// runtime's, and no note says they could not be. Then with list taken away
+// from capdrop-verify-nodes (verify lists the nodes): verify still judges
+// the shadow, under containerd's rules, and its notes name the refusal —
+// list on nodes.
+func TestK8sVerifyNodesRBACCluster(t *testing.T) {
+	k := kubetest.Require(t)
+	t.Parallel()
+	ns := k.Namespace(t, "kv-nodes")
+	k.Kubectl(t, loopDeployment("web", ""), "-n", ns, "apply", "-f", "-")
+	k.WaitReady(t, ns, 5*time.Minute)
+	kc := roleKubeconfig(t, k, ns, "verify-rbac.yaml", "capdrop-verify")
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "verify-rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodesRole string
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		if strings.Contains(doc, "\n  name: capdrop-verify-nodes\n") {
+			nodesRole = doc
+		}
+	}
+	noList := strings.Replace(strings.Replace(nodesRole, "\n  name: capdrop-verify-nodes\n", "\n  name: "+ns+"-nodes-nolist\n", 1),
+		"resources: [nodes]\n  verbs: [get, list]", "resources: [nodes]\n  verbs: [get]", 1)
+	if nodesRole == "" || !strings.Contains(noList, "verbs: [get]\n") || !strings.Contains(noList, ns+"-nodes-nolist") {
+		t.Fatal("verify-rbac.yaml changed: the test's removal of one permission is out of date")
+	}
+	k.Kubectl(t, noList, "apply", "-f", "-")
+	crb := ns + "-nodes"
+	t.Cleanup(func() {
+		_, _ = k.KubectlErr("", "delete", "clusterrolebinding", crb, "--ignore-not-found")
+		_, _ = k.KubectlErr("", "delete", "clusterrole", ns+"-nodes-nolist", "--ignore-not-found")
+	})
+	runtime := k.Kubectl(t, "", "get", "nodes", "-o", "jsonpath={.items[0].status.nodeInfo.containerRuntimeVersion}")
+	verify := func(role string) shadow.Result {
+		t.Helper()
+		_, _ = k.KubectlErr("", "delete", "clusterrolebinding", crb, "--ignore-not-found")
+		k.Kubectl(t, "", "create", "clusterrolebinding", crb, "--clusterrole="+role, "--serviceaccount="+ns+":capdrop")
+		out, stderr, code := psCLIFor(t, 5*time.Minute, "k8s", "verify", "deployment/web", "--kubeconfig", kc, "-n", ns,
+			"--timeout", "90s", "-o", "json")
+		t.Logf("%s: exit %d\n%s", role, code, stderr)
+		var res shadow.Result
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("%s: exit %d, %v\n%s\n%s", role, code, err, out, stderr)
+		}
+		if code != 0 || !res.Passed {
+			t.Errorf("%s: exit %d, passed %v: %s", role, code, res.Passed, res.Message)
+		}
+		if strings.Contains(stderr, "panic") {
+			t.Errorf("%s: a panic\n%s", role, stderr)
+		}
+		if left := k.Kubectl(t, "", "-n", ns, "get", "pods", "-l", shadow.LabelSession, "-o", "name"); left != "" || len(res.Left) > 0 {
+			t.Errorf("%s: shadows left: %s %v", role, left, res.Left)
+		}
+		return res
+	}
+
+	res := verify("capdrop-verify-nodes")
+	notes := strings.Join(res.Target.Notes, "\n")
+	t.Logf("runtime %s, held %v, notes %q", runtime, res.Target.Held, res.Target.Notes)
+	if strings.Contains(notes, "nodes could not be read") {
+		t.Errorf("with capdrop-verify-nodes, the nodes were not read: %q", res.Target.Notes)
+	}
+	if !strings.HasPrefix(runtime, "containerd://") || len(res.Target.Held) != 14 {
+		t.Errorf("runtime %s, held %v: want containerd's 14 defaults", runtime, res.Target.Held)
+	}
+
+	res = verify(ns + "-nodes-nolist")
+	notes = strings.Join(res.Target.Notes, "\n")
+	t.Logf("without list on nodes: notes %q", res.Target.Notes)
+	if !strings.Contains(notes, "nodes could not be read") || !strings.Contains(notes, "forbidden") || !strings.Contains(notes, `cannot list resource "nodes"`) {
+		t.Errorf("without list on nodes, no note naming it: %q", res.Target.Notes)
+	}
+}
