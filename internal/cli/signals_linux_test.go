@@ -95,15 +95,19 @@ func TestSignals(t *testing.T) {
 				// long verbs is mid-way (containers started, programs loaded).
 				delay := time.Duration(rand.IntN(1500)) * time.Millisecond
 				var progs map[int]string
-				var finished bool
+				var finished, waited bool
 				select {
 				case <-done:
-					finished = true
+					finished, waited = true, true
 				case <-time.After(delay):
 					progs = progsOf(t, pgid)
+					// An error: Wait has already reaped it.
 					finished = cmd.Process.Signal(sig) != nil
 				}
-				if !finished {
+				// Wait's end is received in every case before its state is
+				// read (the race detector saw the read unordered after a
+				// signal that came too late).
+				if !waited {
 					select {
 					case <-done:
 					case <-time.After(90 * time.Second):
