@@ -356,16 +356,12 @@ func TestK8sProfileSessionsCluster(t *testing.T) {
 	}
 }
 
-// TestK8sContinuousCluster runs the continuous mode on the real cluster:
-// with the agent deployed (kubectl apply of the shipped manifest), capdrop
-// k8s profile --continuous keeps one ConfigMap for the Deployment's
-// container, owned by the Deployment, holding its profile (exactly
-// NET_BIND_SERVICE and NET_RAW, complete); k8s recommend --from-cluster
-// reads it; deleting the Deployment deletes it.
-func TestK8sContinuousCluster(t *testing.T) {
-	k := kubetest.Require(t)
-	ns := kpNamespace(t, k, "cont")
-	agentNS := ns + "-agent"
+// continuousAgent deploys the agent for good in its own namespace, NS-agent
+// (kubectl apply of profileAgentManifest), waits until it runs, and
+// removes it and its pinned tracer when t ends.
+func continuousAgent(t *testing.T, k *kubetest.Cluster, ns string) (agentNS, manifest string) {
+	t.Helper()
+	agentNS = ns + "-agent"
 	manifest, pin := profileAgentManifest(t, k, agentNS)
 	k.Kubectl(t, "", "apply", "-f", manifest)
 	t.Cleanup(func() {
@@ -378,6 +374,19 @@ func TestK8sContinuousCluster(t *testing.T) {
 		}
 	})
 	k.Kubectl(t, "", "-n", agentNS, "rollout", "status", "daemonset/"+agentNS+"-agent", "--timeout=300s")
+	return agentNS, manifest
+}
+
+// TestK8sContinuousCluster runs the continuous mode on the real cluster:
+// with the agent deployed (kubectl apply of the shipped manifest), capdrop
+// k8s profile --continuous keeps one ConfigMap for the Deployment's
+// container, owned by the Deployment, holding its profile (exactly
+// NET_BIND_SERVICE and NET_RAW, complete); k8s recommend --from-cluster
+// reads it; deleting the Deployment deletes it.
+func TestK8sContinuousCluster(t *testing.T) {
+	k := kubetest.Require(t)
+	ns := kpNamespace(t, k, "cont")
+	_, manifest := continuousAgent(t, k, ns)
 	k.Kubectl(t, strings.Replace(profileWorkload(), "replicas: 0", "replicas: 2", 1), "-n", ns, "apply", "-f", "-")
 	k.Kubectl(t, "", "-n", ns, "rollout", "status", "deployment/web", "--timeout=300s")
 
@@ -527,5 +536,116 @@ func TestK8sProfileRBACCluster(t *testing.T) {
 		if left := leftBesidesNS(); len(left) > 0 {
 			t.Errorf("left without %s: %v\n%s", c.want, left, stderr)
 		}
+	}
+}
+
+// TestK8sContinuousRBACCluster runs the continuous mode and k8s recommend
+// --from-cluster on the real cluster as a ServiceAccount bound to exactly
+// the shipped roles (capdrop-profile and capdrop-profile-keep in the
+// workload's namespace, capdrop-profile-agents in the agent's;
+// capdrop-recommend and capdrop-profile-read for recommend): the profile is
+// kept and read back. Then each of the two roles with one permission taken
+// away: capdrop-profile-keep without create on ConfigMaps keeps nothing and
+// warns with the API server's refusal naming it (the continuous mode goes
+// on, as it does for any workload it cannot keep); capdrop-profile-read
+// without list on ConfigMaps makes recommend --from-cluster fail naming it.
+func TestK8sContinuousRBACCluster(t *testing.T) {
+	k := kubetest.Require(t)
+	ns := kpNamespace(t, k, "contrbac")
+	agentNS, manifest := continuousAgent(t, k, ns)
+	k.Kubectl(t, strings.Replace(profileWorkload(), "replicas: 0", "replicas: 2", 1), "-n", ns, "apply", "-f", "-")
+	k.Kubectl(t, "", "-n", ns, "rollout", "status", "deployment/web", "--timeout=300s")
+
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "profile-rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var noCreate, noList string
+	for _, doc := range strings.Split(string(data), "\n---\n") {
+		switch {
+		case strings.Contains(doc, "\n  name: capdrop-profile-keep\n"):
+			noCreate = strings.Replace(strings.Replace(doc, "\n  name: capdrop-profile-keep\n", "\n  name: "+ns+"-keep-nocreate\n", 1),
+				"resources: [configmaps]\n  verbs: [get, create, patch]", "resources: [configmaps]\n  verbs: [get, patch]", 1)
+		case strings.Contains(doc, "\n  name: capdrop-profile-read\n"):
+			// Its one permission: without it, no rule at all.
+			noList = strings.Replace(strings.Replace(doc, "\n  name: capdrop-profile-read\n", "\n  name: "+ns+"-read-nolist\n", 1),
+				"rules:\n- apiGroups: [\"\"]\n  resources: [configmaps]\n  verbs: [list]", "rules: []", 1)
+		}
+	}
+	if !strings.Contains(noCreate, "verbs: [get, patch]") || !strings.Contains(noCreate, ns+"-keep-nocreate") ||
+		!strings.Contains(noList, "rules: []") || !strings.Contains(noList, ns+"-read-nolist") {
+		t.Fatal("profile-rbac.yaml changed: the test's removal of one permission is out of date")
+	}
+	k.Kubectl(t, noCreate+"\n---\n"+noList, "apply", "-f", "-")
+	t.Cleanup(func() {
+		_, _ = k.KubectlErr("", "delete", "clusterrole", ns+"-keep-nocreate", ns+"-read-nolist", "--ignore-not-found")
+	})
+	recRoles, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "recommend-rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Kubectl(t, string(recRoles), "apply", "-f", "-")
+	kc := roleKubeconfig(t, k, ns, "profile-rbac.yaml", "capdrop-profile", "capdrop-recommend")
+	sa := ns + ":capdrop"
+	k.Kubectl(t, "", "-n", agentNS, "create", "rolebinding", "capdrop-profile-agents", "--clusterrole=capdrop-profile-agents", "--serviceaccount="+sa)
+	bind := func(name, role string) {
+		_, _ = k.KubectlErr("", "-n", ns, "delete", "rolebinding", name, "--ignore-not-found")
+		k.Kubectl(t, "", "-n", ns, "create", "rolebinding", name, "--clusterrole="+role, "--serviceaccount="+sa)
+	}
+	keep := func() (string, int) {
+		_, stderr, code := psCLIFor(t, 5*time.Minute, "k8s", "profile", "--continuous", "--kubeconfig", kc, "-n", ns,
+			"--agent-manifest", manifest, "--interval", "5s", "--duration", "30s", "--min-window", "10s")
+		if strings.Contains(stderr, "panic") {
+			t.Errorf("a panic\n%s", stderr)
+		}
+		return stderr, code
+	}
+	recommend := func() (string, string, int) {
+		out, stderr, code := psCLI(t, "k8s", "recommend", "--from-cluster", "--kubeconfig", kc, "-n", ns, "web")
+		if strings.Contains(stderr, "panic") {
+			t.Errorf("a panic\n%s", stderr)
+		}
+		return out, stderr, code
+	}
+	kept := func() string {
+		return strings.TrimSpace(k.Kubectl(t, "", "-n", ns, "get", "configmap", "-l", collect.LabelProfile, "-o", "name"))
+	}
+
+	// The shipped roles: kept, and read back.
+	bind("keep", "capdrop-profile-keep")
+	bind("read", "capdrop-profile-read")
+	stderr, code := keep()
+	if code != 0 || !strings.Contains(stderr, "1 profiles kept") || strings.Contains(stderr, "forbidden") {
+		t.Fatalf("continuous with the shipped roles: exit %d\n%s", code, stderr)
+	}
+	cm := "configmap/capdrop-profile-deployment-web-app"
+	if got := kept(); got != cm {
+		t.Errorf("kept %q, want %s", got, cm)
+	}
+	out, stderr, code := recommend()
+	if code != 0 || !strings.Contains(out, "add NET_BIND_SERVICE, NET_RAW") {
+		t.Errorf("recommend --from-cluster with the shipped roles: exit %d\n%s\n%s", code, out, stderr)
+	}
+
+	// capdrop-profile-read without list on ConfigMaps.
+	bind("read", ns+"-read-nolist")
+	out, stderr, code = recommend()
+	t.Logf("recommend --from-cluster without list on configmaps: exit %d\n%s\n%s", code, stderr, out)
+	if code == 0 || !strings.Contains(stderr, "forbidden") || !strings.Contains(stderr, `cannot list resource "configmaps"`) {
+		t.Errorf("without list on configmaps: exit %d, want a failure naming it\n%s\n%s", code, stderr, out)
+	}
+
+	// capdrop-profile-keep without create on ConfigMaps: the one kept is
+	// removed first, so that it would have to be created.
+	k.Kubectl(t, "", "-n", ns, "delete", cm, "--wait=true")
+	bind("keep", ns+"-keep-nocreate")
+	stderr, code = keep()
+	t.Logf("continuous without create on configmaps: exit %d\n%s", code, stderr)
+	if !strings.Contains(stderr, "forbidden") || !strings.Contains(stderr, `cannot create resource "configmaps"`) ||
+		!strings.Contains(stderr, "0 profiles kept") || strings.Contains(stderr, "1 profiles kept") {
+		t.Errorf("without create on configmaps: exit %d, want a warning naming it and nothing kept\n%s", code, stderr)
+	}
+	if got := kept(); got != "" {
+		t.Errorf("kept without create on configmaps: %s", got)
 	}
 }
