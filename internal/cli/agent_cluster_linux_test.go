@@ -95,7 +95,6 @@ func deployAgent(t *testing.T, k *kubetest.Cluster, ns, image string) (int, stri
 		d = strings.ReplaceAll(d, "port: 9153", fmt.Sprintf("port: %d", port))
 		d = strings.ReplaceAll(d, "containerPort: 9153", fmt.Sprintf("containerPort: %d", port))
 		d = strings.ReplaceAll(d, "--pin-path=/sys/fs/bpf/capdrop", "--pin-path="+pin)
-		d = strings.ReplaceAll(d, "        env:\n", "        env:\n        - {name: KUBERNETES_SERVICE_HOST, value: 127.0.0.1}\n        - {name: KUBERNETES_SERVICE_PORT, value: \"16443\"}\n")
 		kept = append(kept, d)
 	}
 	manifest := strings.Join(kept, "\n---\n")
