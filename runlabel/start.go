@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/capdrop/capdrop/launch"
@@ -24,6 +25,11 @@ type StartOptions struct {
 	// ForwardSignals relays the signals capdrop receives to the command
 	// (see launch.Options).
 	ForwardSignals bool
+	// Mark, when set, is a container label (key=value) added to a docker
+	// run/create command right after its subcommand, so that the
+	// containers it makes can be found again (Sweep) when the run is
+	// interrupted. A label changes nothing the audit judged.
+	Mark string
 }
 
 // Start executes the command as a host process — never through a shell —
@@ -40,7 +46,7 @@ func (c *Command) Start(o StartOptions) (*launch.Process, *launch.Plan, error) {
 		env = os.Environ()
 	}
 	env = engineEnv(env, o.Host)
-	req := launch.Request{DropAll: true, NoNewPrivs: true, KeepEnv: true, Env: env, Args: c.Argv}
+	req := launch.Request{DropAll: true, NoNewPrivs: true, KeepEnv: true, Env: env, Args: c.argv(o.Mark)}
 	plan, err := launch.Prepare(req)
 	if errors.Is(err, launch.ErrRefused) {
 		req.DropAll = false
@@ -70,4 +76,14 @@ func engineEnv(env []string, host string) []string {
 		out = append(out, kv)
 	}
 	return append(out, "DOCKER_HOST="+host)
+}
+
+// argv is the command to execute: Argv, with mark added as a label of the
+// container when Argv is a docker run/create command.
+func (c *Command) argv(mark string) []string {
+	if mark == "" || c.Run == nil || c.Run.SubArg < 0 || c.Run.SubArg >= len(c.Argv) {
+		return c.Argv
+	}
+	i := c.Run.SubArg + 1
+	return slices.Concat(c.Argv[:i], []string{"--label", mark}, c.Argv[i:])
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	xterm "golang.org/x/term"
@@ -153,7 +154,12 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 	if err := ctx.Err(); err != nil {
 		return context.Cause(ctx)
 	}
-	p, _, err := c.Start(runlabel.StartOptions{Stdin: s.In, Stdout: s.Out, Stderr: s.ErrOut, Host: client.Host(), ForwardSignals: true})
+	// The run's containers carry a label of their own, so that an
+	// interrupted run can find what its docker CLI made: the CLI may be
+	// cut short between the engine's create and start, or relay a signal
+	// the container's init ignores and wait forever.
+	mark := runlabel.NewMark()
+	p, _, err := c.Start(runlabel.StartOptions{Stdin: s.In, Stdout: s.Out, Stderr: s.ErrOut, Host: client.Host(), ForwardSignals: true, Mark: mark})
 	if err != nil {
 		var se *launch.StartError
 		if errors.As(err, &se) {
@@ -171,13 +177,80 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 		}
 		_ = p.Signal(sig)
 	}
-	exit, err := p.Wait()
-	if err != nil {
-		return &ExitError{Code: ExitRunFailed, Err: fmt.Errorf("wait for %s: %w", c.Argv[0], err)}
+	done := make(chan waited, 1)
+	go func() {
+		exit, err := p.Wait()
+		done <- waited{exit, err}
+	}()
+	var res waited
+	finished := false
+	select {
+	case res = <-done:
+		finished = true
+	case <-ctx.Done():
+		// The relay has passed the signal on: the command gets
+		// runlabelGrace to end as it answers it.
+		select {
+		case res = <-done:
+			finished = true
+		case <-time.After(runlabelGrace):
+		}
+	}
+	if code, ok := signalCode(ctx); ok {
+		return runlabelInterrupted(client, p, mark, code, finished, done)
+	}
+	if !finished {
+		res = <-done
+	}
+	if res.err != nil {
+		return &ExitError{Code: ExitRunFailed, Err: fmt.Errorf("wait for %s: %w", c.Argv[0], res.err)}
 	}
 	// The command's own status, also 0: a signal capdrop forwarded to it
 	// is the command's to answer.
-	return &ExitError{Code: exit.Status(), Silent: true}
+	return &ExitError{Code: res.exit.Status(), Silent: true}
+}
+
+// waited is how the command ended.
+type waited struct {
+	exit launch.Exit
+	err  error
+}
+
+// runlabelGrace is how long an interrupted run's command has to end on its
+// own, and its containers to stop, before they are made to.
+const runlabelGrace = 10 * time.Second
+
+// runlabelInterrupted ends an interrupted run: the containers that carry
+// its mark and still run are stopped, those created and never started are
+// removed, and a command still running after that is killed. It exits
+// 130/143 whatever the command said, and says what it ended.
+func runlabelInterrupted(eng engine.API, p *launch.Process, mark string, code int, finished bool, done <-chan waited) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*runlabelGrace)
+	defer cancel()
+	swept, err := runlabel.Sweep(ctx, eng, mark, runlabelGrace)
+	if !finished {
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			_ = p.Signal(syscall.SIGKILL)
+			<-done
+		}
+	}
+	what := "interrupted"
+	if code == ExitTerminated {
+		what = "terminated"
+	}
+	msg := what
+	if len(swept.Stopped) > 0 {
+		msg += fmt.Sprintf("; stopped container(s) still running: %s", strings.Join(swept.Stopped, ", "))
+	}
+	if len(swept.Removed) > 0 {
+		msg += fmt.Sprintf("; removed container(s) created and never started: %s", strings.Join(swept.Removed, ", "))
+	}
+	if err != nil {
+		msg += fmt.Sprintf("; could not end every container labelled %s: %v", mark, err)
+	}
+	return &ExitError{Code: code, Err: errors.New(msg)}
 }
 
 func renderRunlabel(s *term.Streams, w io.Writer, r report.Runlabel, format string) error {

@@ -207,3 +207,71 @@ func TestProfileSIGKILLTakesTheWorkload(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestRunlabelInterruptEndsContainers: a runlabel interrupted at any point
+// of its docker CLI's life leaves no container running, even when the
+// container's init ignores the signal (a shell as PID 1 with no trap: the
+// docker CLI relays SIGTERM, nothing happens, and both waited forever) or
+// the CLI is cut short between the engine's create and start. Each delay
+// is tried with SIGTERM and SIGINT; capdrop says what it stopped and exits
+// 143/130.
+func TestRunlabelInterruptEndsContainers(t *testing.T) {
+	dockertest.Require(t)
+	bin := dockertest.BuildStatic(t, "github.com/capdrop/capdrop/cmd/capdrop")
+	label := fmt.Sprintf("capdrop-rl-signal-test=%d", os.Getpid())
+	img := labelImage(t, `RUN="docker run --rm --label `+label+` --label `+dockertest.Label+`=1 IMAGE sh -c 'while :; do sleep 1; done'"`)
+	left := func() []string {
+		return strings.Fields(dockertest.Docker(t, "ps", "-aq", "--filter", "label="+label))
+	}
+	for _, delay := range []time.Duration{100 * time.Millisecond, 300 * time.Millisecond, 500 * time.Millisecond, 3 * time.Second} {
+		for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+			t.Run(fmt.Sprintf("%s/%s", sig, delay), func(t *testing.T) {
+				cmd := exec.Command(bin, "runlabel", img)
+				cmd.Env = append(os.Environ(), "NO_COLOR=1")
+				cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+				var out strings.Builder
+				cmd.Stdout, cmd.Stderr = &out, &out
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				done := make(chan error, 1)
+				go func() { done <- cmd.Wait() }()
+				time.Sleep(delay)
+				if err := cmd.Process.Signal(sig); err != nil {
+					t.Fatalf("capdrop ended before the signal: %v\n%s", err, out.String())
+				}
+				select {
+				case <-done:
+				case <-time.After(90 * time.Second):
+					t.Fatalf("still running 90 s after %s\n%s", sig, out.String())
+				}
+				st := cmd.ProcessState.Sys().(syscall.WaitStatus)
+				if !(st.Signaled() && st.Signal() == sig) && st.ExitStatus() != 128+int(sig) {
+					t.Errorf("exit status %d, want %d\n%s", st.ExitStatus(), 128+int(sig), out.String())
+				}
+				if err := syscall.Kill(-cmd.Process.Pid, 0); !errors.Is(err, syscall.ESRCH) {
+					t.Errorf("processes left in capdrop's group (the docker CLI?)\n%s", out.String())
+				}
+				// The engine removes a --rm container after it stops.
+				deadline := time.Now().Add(15 * time.Second)
+				for ids := left(); len(ids) > 0; ids = left() {
+					if time.Now().After(deadline) {
+						t.Errorf("containers left behind: %v\n%s", ids, out.String())
+						for _, id := range ids {
+							dockertest.Remove(id)
+						}
+						break
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+				// The shell as PID 1 ignores SIGTERM (busybox's answers
+				// SIGINT): once the container runs, only capdrop's stop
+				// ends it.
+				if sig == syscall.SIGTERM && delay >= time.Second && !strings.Contains(out.String(), "stopped container(s) still running") {
+					t.Errorf("capdrop did not say it stopped the container its command left running:\n%s", out.String())
+				}
+			})
+		}
+	}
+}
