@@ -136,8 +136,9 @@ func (c *CredRecord) Empty() bool { return c == nil || len(c.roles) == 0 }
 // (base): it lists, for people, every process of the candidate that held
 // uid 0, gid 0 or group 0 where no process in the same role (command and
 // parent command) did under the starting set; for a role the starting runs
-// did not show, where no process with the same command did. Commands the
-// starting runs never showed are not judged. Nothing is listed when base
+// did not show, where no process with the same command did, if it still
+// ran at the verdict. Commands the starting runs never showed are not
+// judged. Nothing is listed when base
 // is empty.
 func Escalations(base, cand *CredRecord) []string {
 	if base.Empty() || cand.Empty() {
@@ -158,6 +159,15 @@ func Escalations(base, cand *CredRecord) []string {
 		was, ok := base.roles[r]
 		b := base.seen[r]
 		if !ok {
+			// A role the starting runs did not show is judged by its
+			// command only while it still runs at the verdict: a
+			// short-lived helper that exited before (a check script's
+			// grep, run by sudo as nobody in one run and by the script as
+			// root in another) is caught by the last sample or not by
+			// chance, and its command alone says nothing of its role.
+			if p.Exited {
+				continue
+			}
 			if was, ok = byComm[p.Comm]; !ok {
 				continue
 			}

@@ -54,6 +54,25 @@ func TestEscalations(t *testing.T) {
 		!strings.Contains(got[0], "it ran as uid 33 gid 33") {
 		t.Errorf("lighttpd exec'd as root: %q", got)
 	}
+	// A short-lived helper in a role the starting runs did not show: the
+	// last sample of the starting run caught grep run by sudo as nobody,
+	// the candidate's the script's own grep as root, and both had exited
+	// by the verdict. Its command alone does not make it the same
+	// process; still running at the verdict, it is judged by it.
+	gb := NewCredRecord()
+	gb.Add([]ProcCreds{proc(1, "", "run.sh", 0, 0), proc(7, "sudo", "grep", 65534, 65534)})
+	transient := proc(9, "run.sh", "grep", 0, 0)
+	transient.Exited = true
+	gc := NewCredRecord()
+	gc.Add([]ProcCreds{proc(1, "", "run.sh", 0, 0), transient})
+	if got := Escalations(gb, gc); got != nil {
+		t.Errorf("a helper that exited before the verdict, in a new role: escalations %q", got)
+	}
+	gc = NewCredRecord()
+	gc.Add([]ProcCreds{proc(1, "", "run.sh", 0, 0), proc(9, "run.sh", "grep", 0, 0)})
+	if got := Escalations(gb, gc); len(got) != 1 || !strings.Contains(got[0], "grep (pid 9, parent run.sh) ran with uid 0, gid 0") {
+		t.Errorf("the same, still running at the verdict: escalations %q, want one", got)
+	}
 	if got := Escalations(NewCredRecord(), base); got != nil {
 		t.Errorf("no baseline, yet escalations %q", got)
 	}
