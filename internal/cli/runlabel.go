@@ -197,7 +197,7 @@ func runRunlabel(cmd *cobra.Command, s *term.Streams, o runlabelOptions, ref str
 		}
 	}
 	if code, ok := signalCode(ctx); ok {
-		return runlabelInterrupted(client, p, mark, code, finished, done)
+		return runlabelInterrupted(client, p, mark, code, finished, res, done)
 	}
 	if !finished {
 		res = <-done
@@ -222,12 +222,20 @@ const runlabelGrace = 10 * time.Second
 
 // runlabelInterrupted ends an interrupted run: the containers that carry
 // its mark and still run are stopped, those created and never started are
-// removed, and a command still running after that is killed. It exits
-// 130/143 whatever the command said, and says what it ended.
-func runlabelInterrupted(eng engine.API, p *launch.Process, mark string, code int, finished bool, done <-chan waited) error {
+// removed, and a command still running after that is killed. A command
+// that ended on its own and left nothing running exits with its own
+// status, as an uninterrupted one does; otherwise capdrop exits 130/143 and
+// says what it ended.
+func runlabelInterrupted(eng engine.API, p *launch.Process, mark string, code int, finished bool, res waited, done <-chan waited) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*runlabelGrace)
 	defer cancel()
 	swept, err := runlabel.Sweep(ctx, eng, mark, runlabelGrace)
+	if finished && err == nil && res.err == nil && len(swept.Stopped) == 0 && len(swept.Removed) == 0 {
+		// The command answered the signal and left nothing running: its
+		// status is its answer (a container's TERM trap, relayed by the
+		// docker CLI, decides it).
+		return &ExitError{Code: res.exit.Status(), Silent: true}
+	}
 	if !finished {
 		select {
 		case <-done:
