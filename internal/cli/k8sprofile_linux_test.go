@@ -231,35 +231,44 @@ func TestK8sProfileCluster(t *testing.T) {
 	}
 }
 
-// TestK8sProfileInterruptCluster sends SIGINT to capdrop k8s profile in its
-// window: it still writes the profile of the time observed (partial: too
-// short), removes the agent it deployed, waits for it to go, and exits 130.
+// TestK8sProfileInterruptCluster sends SIGINT, then in a second run SIGTERM,
+// to capdrop k8s profile in its window: it still writes the profile of the
+// time observed (partial: too short), removes the agent it deployed, waits
+// for it to go, and exits 130 or 143.
 func TestK8sProfileInterruptCluster(t *testing.T) {
 	k := kubetest.Require(t)
-	shippedAgentAbsent(t, k)
-	ns := kpNamespace(t, k, "sigint")
-	k.Kubectl(t, strings.Replace(profileWorkload(), "replicas: 0", "replicas: 1", 1), "-n", ns, "apply", "-f", "-")
-	k.WaitReady(t, ns, 5*time.Minute)
-	cmd, stdout, stderr, done := startProfile(t, e2e(t).capdrop, "deployment/web", "--kubeconfig", k.Kubeconfig, "-n", ns,
-		"--duration", "10m", "-o", "json")
-	if out := k.Kubectl(t, "", "-n", shippedAgentNS, "get", "pods", "-o", "name"); out == "" {
-		t.Errorf("no agent Pod in %s during the window", shippedAgentNS)
-	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	doc := waitProfile(t, cmd, stdout, stderr, done, ExitInterrupted)
-	if !strings.Contains(strings.Join(doc.Warnings, "\n"), "interrupted after") {
-		t.Errorf("warnings %q", doc.Warnings)
-	}
-	// The Pod ran before the agent: the profile is partial, and says why.
-	for _, p := range doc.Profiles {
-		if p.Complete {
-			t.Errorf("%s complete after an interrupted window of a Pod started before the agent", p.Workload)
-		}
-	}
-	if left := agentLeft(t, k); len(left) > 0 {
-		t.Errorf("left after SIGINT: %v\n%s", left, stderr)
+	for _, c := range []struct {
+		sig  syscall.Signal
+		name string
+		code int
+	}{{syscall.SIGINT, "sigint", ExitInterrupted}, {syscall.SIGTERM, "sigterm", ExitTerminated}} {
+		t.Run(c.sig.String(), func(t *testing.T) {
+			shippedAgentAbsent(t, k)
+			ns := kpNamespace(t, k, c.name)
+			k.Kubectl(t, strings.Replace(profileWorkload(), "replicas: 0", "replicas: 1", 1), "-n", ns, "apply", "-f", "-")
+			k.WaitReady(t, ns, 5*time.Minute)
+			cmd, stdout, stderr, done := startProfile(t, e2e(t).capdrop, "deployment/web", "--kubeconfig", k.Kubeconfig, "-n", ns,
+				"--duration", "10m", "-o", "json")
+			if out := k.Kubectl(t, "", "-n", shippedAgentNS, "get", "pods", "-o", "name"); out == "" {
+				t.Errorf("no agent Pod in %s during the window", shippedAgentNS)
+			}
+			if err := cmd.Process.Signal(c.sig); err != nil {
+				t.Fatal(err)
+			}
+			doc := waitProfile(t, cmd, stdout, stderr, done, c.code)
+			if !strings.Contains(strings.Join(doc.Warnings, "\n"), "interrupted after") {
+				t.Errorf("warnings %q", doc.Warnings)
+			}
+			// The Pod ran before the agent: the profile is partial, and says why.
+			for _, p := range doc.Profiles {
+				if p.Complete {
+					t.Errorf("%s complete after an interrupted window of a Pod started before the agent", p.Workload)
+				}
+			}
+			if left := agentLeft(t, k); len(left) > 0 {
+				t.Errorf("left after %s: %v\n%s", c.sig, left, stderr)
+			}
+		})
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capdrop/capdrop/agent"
 	"github.com/capdrop/capdrop/internal/kubetest"
 	"github.com/capdrop/capdrop/shadow"
 )
@@ -464,6 +465,108 @@ func TestK8sVerifySignalsCluster(t *testing.T) {
 		}
 		if after := namespaceState(t, k, ns); after != before {
 			t.Errorf("%s: the namespace changed:\nbefore\n%s\nafter\n%s", sig, before, after)
+		}
+	}
+}
+
+// TestAgentSignalsCluster stops `capdrop agent`, run on the node against the
+// real cluster, with SIGINT and with SIGTERM at a random point — before its
+// tracer is up, while it starts its Pod watch, or while it serves — and
+// checks what the DaemonSet's restarts rely on: exit 130/143 with a
+// message, no process left, and no BPF program of its own left attached
+// (run with --no-pin, it owns its tracer; pinned, the tracer is meant to
+// stay and TestAgentCluster tests the take-over).
+func TestAgentSignalsCluster(t *testing.T) {
+	k := kubetest.Require(t)
+	bin := e2e(t).capdrop
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		for _, when := range []string{"early", "serving"} {
+			t.Run(sig.String()+"/"+when, func(t *testing.T) {
+				port := 20000 + rand.IntN(20000)
+				tmp := t.TempDir()
+				cmd := exec.Command(bin, "agent", "--kubeconfig", k.Kubeconfig, "--node", k.Node, "--no-pin",
+					"--listen", fmt.Sprintf("127.0.0.1:%d", port))
+				cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "NO_COLOR=1")
+				cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+				var out lockedBuffer
+				cmd.Stdout, cmd.Stderr = &out, &out
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				pgid := cmd.Process.Pid
+				defer syscall.Kill(-pgid, syscall.SIGKILL)
+				done := make(chan struct{})
+				go func() { _ = cmd.Wait(); close(done) }()
+				var progs map[int]string
+				if when == "early" {
+					time.Sleep(time.Duration(rand.IntN(400)) * time.Millisecond)
+					progs = progsOf(t, pgid)
+				} else {
+					deadline := time.Now().Add(60 * time.Second)
+					for {
+						resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, agent.ReportPath))
+						if err == nil {
+							resp.Body.Close()
+							if resp.StatusCode == http.StatusOK {
+								break
+							}
+						}
+						select {
+						case <-done:
+							t.Fatalf("the agent ended before serving:\n%s", out.String())
+						default:
+						}
+						if time.Now().After(deadline) {
+							t.Fatalf("the agent did not serve its report in 60 s:\n%s", out.String())
+						}
+						time.Sleep(200 * time.Millisecond)
+					}
+					progs = progsOf(t, pgid)
+					if len(progs) == 0 {
+						t.Fatalf("the serving agent holds no BPF program:\n%s", out.String())
+					}
+					time.Sleep(time.Duration(rand.IntN(2000)) * time.Millisecond)
+				}
+				if err := cmd.Process.Signal(sig); err != nil {
+					t.Fatalf("the agent ended before the signal: %v\n%s", err, out.String())
+				}
+				select {
+				case <-done:
+				case <-time.After(60 * time.Second):
+					t.Fatalf("still running 60 s after %s:\n%s", sig, out.String())
+				}
+				st := cmd.ProcessState.Sys().(syscall.WaitStatus)
+				if !(st.Signaled() && st.Signal() == sig) && st.ExitStatus() != 128+int(sig) {
+					t.Errorf("exit status %d after %s, want %d:\n%s", st.ExitStatus(), sig, 128+int(sig), out.String())
+				}
+				if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
+					t.Errorf("processes left in the agent's group")
+				}
+				// The kernel frees a closed program a moment later.
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					var all, left []bpftoolProg
+					bpftool(t, &all, "prog", "show")
+					for _, p := range all {
+						if _, ok := progs[p.ID]; ok {
+							left = append(left, p)
+						}
+					}
+					if len(left) == 0 {
+						break
+					}
+					if time.Now().After(deadline) {
+						for _, p := range left {
+							t.Errorf("BPF program %s (id %d) left 10 s after %s", p.Name, p.ID, sig)
+						}
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+					t.Errorf("temporary files left: %v", ents)
+				}
+			})
 		}
 	}
 }
