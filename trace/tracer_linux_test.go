@@ -933,13 +933,31 @@ func TestRecordsWhileCounting(t *testing.T) {
 		t.Fatalf("workload output %q: %v", out.String(), err)
 	}
 	recs := recordsOf(t, tr, root)
+	c, err := tr.Counters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Exact, but for runs the kernel itself skipped and the tracer
+	// reports as missed: a tracing program preempted on a CPU makes the
+	// kernel skip it for the next task there (its recursion guard; the
+	// kernel matrix's 7.3 guest, two guests on two cores, skipped about
+	// 1,250 of 144,750 runs once). Never more than reported.
+	var short uint64
 	for _, nr := range []int32{unix.SYS_KILL, unix.SYS_TGKILL} {
-		if n := sum(recs, kills(nr)); n != rounds*churnBurst {
-			t.Errorf("CAP_KILL checks in syscall %d = %d, want %d (%d bursts of %d)", nr, n, rounds*churnBurst, rounds, churnBurst)
+		n := sum(recs, kills(nr))
+		if n > rounds*churnBurst {
+			t.Errorf("CAP_KILL checks in syscall %d = %d, more than the %d made (%d bursts of %d)", nr, n, rounds*churnBurst, rounds, churnBurst)
+		}
+		if n < rounds*churnBurst {
+			short += rounds*churnBurst - n
+			t.Logf("CAP_KILL checks in syscall %d = %d of %d (%d bursts of %d)", nr, n, rounds*churnBurst, rounds, churnBurst)
 		}
 	}
-	t.Logf("%d bursts of %d checks of each key", rounds, churnBurst)
-	if c, _ := tr.Counters(); c.Missing() != 0 {
+	if short > c.Missed {
+		t.Errorf("%d checks lost, and the kernel skipped only %d runs (counters %+v)", short, c.Missed, c)
+	}
+	t.Logf("%d bursts of %d checks of each key; %d lost to %d runs the kernel skipped", rounds, churnBurst, short, c.Missed)
+	if c.Missing() != 0 {
 		t.Errorf("losses: %+v", c)
 	}
 }
