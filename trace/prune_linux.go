@@ -137,20 +137,12 @@ func (t *Tracer) PruneCgroups(cgroups map[uint64]bool) (Pruned, error) {
 	t.readMu.Lock()
 	defer t.readMu.Unlock()
 	held := map[capableKey]bool{}
-	var (
-		slot  uint32
-		slots []capableSlot
-	)
-	ci := t.maps["cache"].Iterate()
-	for ci.Next(&slot, &slots) {
-		for _, s := range slots {
-			if s.N != 0 && cgroups[s.K.Cgroup] {
-				held[s.K] = true
-			}
+	if err := t.cachedSlots(func(s capableSlot) {
+		if cgroups[s.K.Cgroup] {
+			held[s.K] = true
 		}
-	}
-	if err := ci.Err(); err != nil {
-		return p, fmt.Errorf("read the count cache: %w", err)
+	}); err != nil {
+		return p, err
 	}
 	var (
 		k    capableKey

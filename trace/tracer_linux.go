@@ -711,30 +711,38 @@ func (t *Tracer) readRecords() ([]Record, error) {
 	if err := it.Err(); err != nil {
 		return out, fmt.Errorf("read the counts map: %w", err)
 	}
+	err := t.cachedSlots(func(s capableSlot) {
+		if i, ok := index[s.K]; ok {
+			out[i].Count += s.N
+			return
+		}
+		// Not in counts (it was flushed away meanwhile, or never made
+		// it): still a real count of real checks.
+		index[s.K] = len(out)
+		out = append(out, Record{Key: keyOf(s.K), Count: s.N})
+	})
+	return out, err
+}
+
+// cachedSlots calls f with every slot of the per-CPU count cache, on every
+// CPU, that holds checks not yet flushed into the counts map (n > 0).
+func (t *Tracer) cachedSlots(f func(capableSlot)) error {
 	var (
 		slot  uint32
 		slots []capableSlot
 	)
-	ci := t.maps["cache"].Iterate()
-	for ci.Next(&slot, &slots) {
+	it := t.maps["cache"].Iterate()
+	for it.Next(&slot, &slots) {
 		for _, s := range slots {
-			if s.N == 0 {
-				continue
+			if s.N != 0 {
+				f(s)
 			}
-			if i, ok := index[s.K]; ok {
-				out[i].Count += s.N
-				continue
-			}
-			// Not in counts (it was flushed away meanwhile, or never made
-			// it): still a real count of real checks.
-			index[s.K] = len(out)
-			out = append(out, Record{Key: keyOf(s.K), Count: s.N})
 		}
 	}
-	if err := ci.Err(); err != nil {
-		return out, fmt.Errorf("read the count cache: %w", err)
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("read the count cache: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // Roots reads the roots map: every task that became tracked by its exec.
