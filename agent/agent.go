@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -160,6 +161,15 @@ type Agent struct {
 	ended     map[uint64]time.Time
 	totals    PruneTotals
 	recent    []PrunedContainer
+	// resolver finds cgroups' paths; paths are those found (or tried:
+	// "") by cgroup id.
+	resolver CgroupResolver
+	paths    map[uint64]string
+	// watch is the state of the Pod watch.
+	watch PodWatch
+	// read says a Report was made by this process: keys first seen
+	// before it were counted by an agent before this one.
+	read bool
 	// now is the clock (tests set it).
 	now func() time.Time
 }
@@ -179,6 +189,9 @@ type podEntry struct {
 type seen struct {
 	first, last time.Time
 	count       uint64
+	// inherited: first read from a tracer taken over, and not grown
+	// since: when its checks happened is not known.
+	inherited bool
 }
 
 // PodRetention is how long the agent still names the containers of a Pod
@@ -206,8 +219,9 @@ func ContainerOfCgroup(name string) string {
 func New(src Source, store Store, info Info) (*Agent, error) {
 	a := &Agent{src: src, store: store, info: info, sessions: map[sessionKey]*SessionState{},
 		pods: map[types.UID]*podEntry{}, seen: map[trace.Key]*seen{}, now: time.Now,
-		retention: cmp.Or(info.Retention, DefaultRetention), ended: map[uint64]time.Time{}}
+		retention: cmp.Or(info.Retention, DefaultRetention), ended: map[uint64]time.Time{}, paths: map[uint64]string{}}
 	a.info.Retention = a.retention
+	a.watch = PodWatch{Since: a.now().UTC(), Error: "the Pods are not listed yet"}
 	saved, overflow, err := store.Load()
 	if err != nil {
 		return nil, fmt.Errorf("load the saved sessions: %w", err)
@@ -221,6 +235,25 @@ func New(src Source, store Store, info Info) (*Agent, error) {
 	}
 	a.overflow = overflow
 	return a, nil
+}
+
+// ResolveCgroups makes the agent find the path of each container's cgroup
+// when it first sees it, so that it can tell the containers no Pod names
+// apart (see UnnamedContainer).
+func (a *Agent) ResolveCgroups(r CgroupResolver) {
+	a.mu.Lock()
+	a.resolver = r
+	a.mu.Unlock()
+}
+
+// resolve returns the path of a cgroup, finding it once.
+func (a *Agent) resolve(id uint64, name string) string {
+	if p, ok := a.paths[id]; ok || a.resolver == nil {
+		return p
+	}
+	p := a.resolver.Resolve(id, name)
+	a.paths[id] = p
+	return p
 }
 
 // SetPods replaces every Pod the agent knows (a new listing): Pods missing
@@ -240,6 +273,20 @@ func (a *Agent) SetPods(pods []*corev1.Pod) {
 		}
 	}
 	a.prunePods(now)
+	if !a.watch.Synced {
+		a.watch = PodWatch{Synced: true, Since: now.UTC()}
+	}
+}
+
+// PodWatchFailed records that the Pod watch broke (or a listing failed):
+// until the next listing, Pods may come and go unseen.
+func (a *Agent) PodWatchFailed(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.watch.Synced {
+		a.watch = PodWatch{Since: a.now().UTC()}
+	}
+	a.watch.Error = err.Error()
 }
 
 // UpdatePod records a Pod added or changed.
@@ -289,6 +336,8 @@ func (a *Agent) poll() error {
 			s, ok := a.sessions[k]
 			if !ok {
 				s = &SessionState{Cgroup: r.Cgroup, Tag: r.Tag, Container: id, Args: r.Args, Truncated: r.Truncated, First: now}
+				// While the container lives: its cgroup has a path.
+				a.resolve(r.Cgroup, r.CgroupName)
 			}
 			next := *s
 			next.Runs++
@@ -470,20 +519,29 @@ func (a *Agent) Report() (Report, error) {
 	r := Report{Version: ReportVersion, Node: i.Node, Pod: i.Pod, AgentVersion: i.AgentVersion, Generated: now.UTC(),
 		Started: i.Started.UTC(), TracingSince: i.TracingSince.UTC(), Restarts: i.Restarts, Pinned: i.Pinned,
 		Mechanism: i.Mechanism, VMProbeDetection: i.VMProbeDetection, Kernel: i.Kernel, Arch: i.Arch,
-		Counters: Counters{Counters: tc, SessionsOverflow: a.overflow}, Containers: []Container{}, Pruning: a.pruning(),
+		Counters: Counters{Counters: tc, SessionsOverflow: a.overflow}, Containers: []Container{}, Pruning: a.pruning(), PodWatch: a.watch,
 		Warnings: append(slices.Clone(i.Warnings), warnings...)}
 
 	// The checks of each cgroup, with the first and last time seen.
 	byCgroup := map[uint64][]Record{}
+	// A tracer taken over counted checks before this agent: at its first
+	// reading, when they happened is not known.
+	takenOver := !a.read && i.TracingSince.Before(i.Started)
+	a.read = true
+	inherited := map[uint64]bool{} // cgroups with a key of unknown time
 	for _, rec := range recs {
 		s := a.seen[rec.Key]
 		if s == nil {
-			s = &seen{first: now, last: now}
+			s = &seen{first: now, last: now, inherited: takenOver}
 			a.seen[rec.Key] = s
 		} else if rec.Count > s.count {
 			s.last = now
+			s.inherited = false
 		}
 		s.count = rec.Count
+		if s.inherited {
+			inherited[rec.Cgroup] = true
+		}
 		byCgroup[rec.Cgroup] = append(byCgroup[rec.Cgroup], Record{Tag: rec.Tag, Capability: capName(rec.Cap),
 			Denied: rec.Denied, Syscall: rec.Syscall, Flags: rec.Flags, Command: rec.Comm, Count: rec.Count,
 			FirstSeen: s.first.UTC(), LastSeen: s.last.UTC()})
@@ -514,8 +572,8 @@ func (a *Agent) Report() (Report, error) {
 		}
 		c := idx[ss[0].Container]
 		if c == nil {
-			if len(byCgroup[cg]) > 0 {
-				r.Unnamed++
+			if len(byCgroup[cg]) > 0 || len(gainsOf[cg]) > 0 {
+				a.unnamed(&r, cg, ss, byCgroup[cg], gainsOf[cg], inherited[cg])
 			}
 			continue
 		}
@@ -524,7 +582,83 @@ func (a *Agent) Report() (Report, error) {
 	slices.SortFunc(r.Containers, func(x, y Container) int {
 		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Pod, y.Pod), cmp.Compare(x.Name, y.Name), cmp.Compare(x.ID, y.ID))
 	})
+	slices.SortFunc(r.UnnamedContainers, func(x, y UnnamedContainer) int {
+		return cmp.Or(y.LastSeen.Compare(x.LastSeen), cmp.Compare(x.Cgroup, y.Cgroup))
+	})
+	if len(r.UnnamedContainers) > maxUnnamed {
+		r.UnnamedContainers = r.UnnamedContainers[:maxUnnamed]
+	}
 	return r, nil
+}
+
+// NamingGrace is how long after a container's first exec, while the Pod
+// watch is up, the agent waits for its Pod's status to name it before it
+// counts it unnamed: the kubelet reports a container's ID after it starts.
+const NamingGrace = 30 * time.Second
+
+// maxUnnamed bounds the unnamed containers a Report lists (the most
+// recently active; Report.Unnamed counts them all).
+const maxUnnamed = 256
+
+// unnamed adds a container no Pod the agent knows names to the Report:
+// counted and listed if it may be a Pod's, counted apart if its cgroup is
+// outside the kubelet's.
+func (a *Agent) unnamed(r *Report, cg uint64, ss []*SessionState, recs []Record, gains []Gain, inherited bool) {
+	slices.SortFunc(ss, func(x, y *SessionState) int {
+		return cmp.Or(x.First.Compare(y.First), cmp.Compare(x.Tag, y.Tag))
+	})
+	u := UnnamedContainer{Cgroup: cg, ID: ss[0].Container, CgroupPath: a.resolve(cg, ss[0].Container)}
+	kubelet, podUID := KubeletPath(u.CgroupPath)
+	if u.CgroupPath != "" && !kubelet {
+		// Docker's, a host service's: no Pod's.
+		r.OtherContainers++
+		return
+	}
+	u.PodUID = podUID
+	caps := map[string]bool{}
+	for _, rec := range recs {
+		u.Checks += rec.Count
+		caps[rec.Capability] = true
+		if !inherited {
+			if u.FirstSeen.IsZero() || rec.FirstSeen.Before(u.FirstSeen) {
+				u.FirstSeen = rec.FirstSeen
+			}
+			if rec.LastSeen.After(u.LastSeen) {
+				u.LastSeen = rec.LastSeen
+			}
+		}
+	}
+	for _, s := range ss {
+		// Sessions' times are the agent's polls of their execs: they
+		// survive its restarts.
+		if u.FirstSeen.IsZero() || s.First.Before(u.FirstSeen) {
+			u.FirstSeen = s.First.UTC()
+		}
+		if s.Last.After(u.LastSeen) {
+			u.LastSeen = s.Last.UTC()
+		}
+		if s.Tag == trace.TagInit || u.Command == nil {
+			u.Command = s.Args
+		}
+	}
+	for _, g := range gains {
+		for _, c := range g.Caps.Names() {
+			caps[c] = true
+		}
+	}
+	u.Capabilities = slices.Sorted(maps.Keys(caps))
+	if u.Capabilities == nil {
+		u.Capabilities = []string{}
+	}
+	u.TimesUnknown = inherited
+	if w := a.watch; w.Synced && !u.FirstSeen.Before(w.Since) && a.now().Sub(u.FirstSeen) < NamingGrace {
+		// Started while the watch was up, a moment ago: its Pod's
+		// status does not have its ID yet.
+		r.NamingPending++
+		return
+	}
+	r.Unnamed++
+	r.UnnamedContainers = append(r.UnnamedContainers, u)
 }
 
 func capName(c capset.Cap) string { return c.String() }

@@ -135,6 +135,9 @@ func TestReportNamesAndSeparates(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.root(105, 11, idApp, trace.SessionTag(probeCmd), probeCmd...)
+	// Long enough for the unnamed container's Pod to have named it.
+	now := time.Now().Add(agent.NamingGrace)
+	agent.SetClock(a, func() time.Time { return now })
 	r, err := a.Report()
 	if err != nil {
 		t.Fatal(err)

@@ -68,14 +68,66 @@ type Report struct {
 	// Containers are the Kubernetes containers the agent has seen exec
 	// something on the node.
 	Containers []Container `json:"containers"`
-	// Unnamed counts the containers seen under the kubelet's cgroups that
-	// no Pod on the node names (yet): their checks are in no Container.
-	Unnamed int `json:"unnamed"`
+	// Unnamed counts the containers whose checks the tracer counted that
+	// no Pod on the node names (yet), and that may be a Pod's: their
+	// checks are in no Container. UnnamedContainers lists them (the 256
+	// most recently active).
+	Unnamed           int                `json:"unnamed"`
+	UnnamedContainers []UnnamedContainer `json:"unnamed_containers,omitempty"`
+	// OtherContainers counts the containers no Pod names whose cgroup is
+	// outside the kubelet's (Docker's, a host service's): not in Unnamed.
+	// NamingPending counts those that started less than NamingGrace ago
+	// while the Pod watch was up (their Pod's status will name them): not
+	// in Unnamed either.
+	OtherContainers int `json:"other_containers,omitempty"`
+	NamingPending   int `json:"naming_pending,omitempty"`
+	// PodWatch is the state of the agent's watch of its node's Pods.
+	PodWatch PodWatch `json:"pod_watch"`
 	// Pruning says how long the agent keeps an ended container's data
 	// and what it deleted (see Agent.Prune).
 	Pruning Pruning `json:"pruning"`
 	// Warnings say what the agent could not do.
 	Warnings []string `json:"warnings"`
+}
+
+// PodWatch is the state of an agent's watch of its node's Pods.
+type PodWatch struct {
+	// Synced says the Pods are listed and the watch follows them; Since
+	// is when it became so, or when it broke (or the agent started);
+	// Error why it is not synced.
+	Synced bool      `json:"synced"`
+	Since  time.Time `json:"since"`
+	Error  string    `json:"error,omitempty"`
+}
+
+// UnnamedContainer is a container whose checks the tracer counted but no
+// Pod the agent knows names: a Pod created and deleted while the agent's
+// Pod watch was down (or before it first listed the Pods), whose checks may
+// be any workload's on the node.
+type UnnamedContainer struct {
+	// Cgroup is its memory cgroup's id; ID the container ID its name
+	// holds.
+	Cgroup uint64 `json:"cgroup"`
+	ID     string `json:"id"`
+	// CgroupPath is the cgroup's path in the memory hierarchy, when the
+	// agent could read it while the container lived ("" if not), and
+	// PodUID the UID of the Pod whose cgroup holds it, as the path says.
+	CgroupPath string `json:"cgroup_path,omitempty"`
+	PodUID     string `json:"pod_uid,omitempty"`
+	// Command is its entrypoint's (or first exec's) arguments.
+	Command []string `json:"command"`
+	// FirstSeen and LastSeen are when the agent saw its first exec or
+	// check and last saw an exec or its checks grow. TimesUnknown says
+	// its checks were counted by an agent before this one (the tracer
+	// was taken over) and have not grown since, so when they happened is
+	// not known: FirstSeen and LastSeen are then its execs' only.
+	FirstSeen    time.Time `json:"first_seen"`
+	LastSeen     time.Time `json:"last_seen"`
+	TimesUnknown bool      `json:"times_unknown,omitempty"`
+	// Checks counts its checks; Capabilities are those checked or
+	// gained.
+	Checks       uint64   `json:"checks"`
+	Capabilities []string `json:"capabilities"`
 }
 
 // Counters are the tracer's losses (trace.Counters) plus the sessions the

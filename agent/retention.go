@@ -166,6 +166,9 @@ func (a *Agent) prune() error {
 		}
 	}
 	for cg := range ripe {
+		delete(a.paths, cg)
+	}
+	for cg := range ripe {
 		var ids []string
 		n := 0
 		for k, s := range a.sessions {

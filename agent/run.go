@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,6 +42,22 @@ type Config struct {
 	// (DefaultRetention when zero); PruneInterval how often ended
 	// containers are looked for (PruneInterval when zero).
 	Retention, PruneInterval time.Duration
+	// CgroupRoot is the node's memory cgroup hierarchy (see
+	// DefaultCgroupRoot when ""): the agent reads it to find the cgroup
+	// path of each container it sees, which tells the kubelet's
+	// containers no Pod names from other runtimes'. In a Pod it sees only
+	// its own cgroup unless the node's is mounted: the paths are then not
+	// found, and every container no Pod names counts as unnamed.
+	CgroupRoot string
+}
+
+// DefaultCgroupRoot returns the memory cgroup hierarchy of this mount
+// namespace: /sys/fs/cgroup/memory (cgroup v1), else /sys/fs/cgroup.
+func DefaultCgroupRoot() string {
+	if st, err := os.Stat("/sys/fs/cgroup/memory"); err == nil && st.IsDir() {
+		return "/sys/fs/cgroup/memory"
+	}
+	return "/sys/fs/cgroup"
 }
 
 // serve runs the agent's loops until ctx ends: the Pod watch, the poll,
@@ -87,6 +104,7 @@ func serve(ctx context.Context, cfg Config, a *Agent) error {
 				a.UpdatePod(p)
 			}
 		}, func(err error) {
+			a.PodWatchFailed(err)
 			fmt.Fprintf(cfg.Log, "capdrop agent: %v (retrying)\n", err)
 		})
 	}()

@@ -3,6 +3,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
@@ -59,6 +60,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	a.ResolveCgroups(DirResolver{Root: cmp.Or(cfg.CgroupRoot, DefaultCgroupRoot())})
 	return serve(ctx, cfg, a)
 }
 

@@ -37,6 +37,10 @@ type Input struct {
 	// Expected are the Pods known to have run during the window; one that
 	// no report has makes its workload's profiles partial.
 	Expected []ExpectedPod
+	// UnnamedSince, when set, is the start of the time in which a
+	// container no Pod named makes profiles partial (ReasonUnnamed);
+	// else the window's start.
+	UnnamedSince time.Time
 	// Source, Cluster and Generated are copied into the Document.
 	Source    string
 	Cluster   string
@@ -126,6 +130,129 @@ func (g *group) reason(id, detail string, pod, node string) {
 	}
 }
 
+// maxUnnamedListed bounds the containers a reason's detail lists per node.
+const maxUnnamedListed = 5
+
+// unnamed makes partial the profiles an unnamed container of the window
+// may belong to: those of its Pod when its cgroup path names a Pod that a
+// profile has (or that ran, as Expected), else every profile: its Pod is
+// gone, and it may have been a replica of any workload (one replaced while
+// the agent's Pod watch was down), wherever the workload's other Pods ran.
+func (in *Input) unnamed(groups map[groupKey]*group) {
+	owners := map[string][]*group{} // pod UID -> the profiles with that Pod
+	for _, g := range groups {
+		for uid := range g.pods {
+			owners[uid] = append(owners[uid], g)
+		}
+	}
+	expected := map[string]ExpectedPod{}
+	for _, e := range in.Expected {
+		expected[e.UID] = e
+	}
+	type hit struct {
+		node string
+		cs   []agent.UnnamedContainer
+	}
+	byGroup := map[*group][]*hit{}
+	add := func(g *group, node string, u agent.UnnamedContainer) {
+		hs := byGroup[g]
+		if len(hs) == 0 || hs[len(hs)-1].node != node {
+			hs = append(hs, &hit{node: node})
+			byGroup[g] = hs
+		}
+		h := hs[len(hs)-1]
+		h.cs = append(h.cs, u)
+	}
+	since := in.Window.Start
+	if !in.UnnamedSince.IsZero() {
+		since = in.UnnamedSince
+	}
+	for _, r := range in.Reports {
+		for _, u := range r.UnnamedContainers {
+			if !since.IsZero() && u.LastSeen.Before(since) {
+				continue // it ran, and ended, before the window
+			}
+			var to []*group
+			if u.PodUID != "" {
+				to = owners[u.PodUID]
+				if e, ok := expected[u.PodUID]; ok && len(to) == 0 {
+					top, _ := in.controllerOf(e.Namespace, e.Name, e.UID, e.Owner)
+					for _, g := range groups {
+						w := g.p.Workload
+						if w.Namespace == e.Namespace && w.Kind == top.Kind && w.Name == top.Name {
+							to = append(to, g)
+						}
+					}
+				}
+			}
+			if len(to) == 0 {
+				for _, g := range groups {
+					to = append(to, g)
+				}
+			}
+			for _, g := range to {
+				add(g, r.Node, u)
+			}
+		}
+		// A report made before the lists: counted, not listed.
+		if r.Unnamed > 0 && len(r.UnnamedContainers) == 0 {
+			for _, g := range groups {
+				add(g, r.Node, agent.UnnamedContainer{})
+			}
+		}
+	}
+	for g, hs := range byGroup {
+		var parts []string
+		for _, h := range hs {
+			parts = append(parts, unnamedDetail(h.node, h.cs))
+			g.reason(ReasonUnnamed, "", "", h.node)
+		}
+		g.reasons[ReasonUnnamed].Detail = strings.Join(parts, "; ")
+	}
+}
+
+// unnamedDetail says which containers of a node no Pod named, and why
+// they count.
+func unnamedDetail(node string, cs []agent.UnnamedContainer) string {
+	var b strings.Builder
+	if cs[0].Cgroup == 0 {
+		fmt.Fprintf(&b, "the agent on node %s counted the checks of containers no Pod on the node names (its report does not list them)", node)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "the agent on node %s counted, in the window, the checks of %d container(s) no Pod it knew names: ", node, len(cs))
+	for i, u := range cs {
+		if i == maxUnnamedListed {
+			fmt.Fprintf(&b, " and %d more", len(cs)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "container %s (cgroup %d", short(u.ID), u.Cgroup)
+		if u.CgroupPath != "" {
+			fmt.Fprintf(&b, " %s", u.CgroupPath)
+		}
+		if len(u.Command) > 0 {
+			fmt.Fprintf(&b, ", command %q", strings.Join(u.Command, " "))
+		}
+		fmt.Fprintf(&b, ", %d check(s) of %s, seen %s to %s", u.Checks, strings.Join(u.Capabilities, ","),
+			u.FirstSeen.UTC().Format(time.RFC3339), u.LastSeen.UTC().Format(time.RFC3339))
+		if u.TimesUnknown {
+			b.WriteString(", checks counted before the agent's restart")
+		}
+		b.WriteString(")")
+	}
+	b.WriteString(": a Pod created and deleted while the agent's Pod watch was down may have been this workload's, and its checks are in no profile")
+	return b.String()
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
 // Aggregate makes the per-workload profiles of what the agents reported.
 func Aggregate(in Input) *Document {
 	doc := &Document{
@@ -158,7 +285,7 @@ func Aggregate(in Input) *Document {
 			doc.Warnings = append(doc.Warnings, r.Node+": "+w)
 		}
 		if r.Unnamed > 0 {
-			doc.Warnings = append(doc.Warnings, fmt.Sprintf("%s: the agent counted the checks of %d container(s) that no Pod on the node names (a Pod created and deleted while its Pod watch was down, or not a Kubernetes container): they are in no profile", r.Node, r.Unnamed))
+			doc.Warnings = append(doc.Warnings, fmt.Sprintf("%s: the agent counted the checks of %d container(s) that no Pod on the node names (a Pod created and deleted while its Pod watch was down): they are in no profile, and the profiles they may belong to are partial (%s)", r.Node, r.Unnamed, ReasonUnnamed))
 		}
 		for i := range r.Containers {
 			c := &r.Containers[i]
@@ -227,6 +354,7 @@ func Aggregate(in Input) *Document {
 			}
 		}
 	}
+	in.unnamed(groups)
 	seen := map[string]bool{}
 	for _, g := range groups {
 		seen[g.p.Workload.Namespace+"/"+g.p.Workload.Kind+"/"+g.p.Workload.Name] = true

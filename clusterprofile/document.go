@@ -287,6 +287,11 @@ const (
 	// ReasonNodeUnreachable: an agent could not be read and nothing says
 	// whether the workload ran on its node.
 	ReasonNodeUnreachable = "node-unreachable"
+	// ReasonUnnamed: an agent counted, in the window, the checks of a
+	// container no Pod it knew named (a Pod created and deleted while its
+	// Pod watch was down): they may be the workload's, and are in no
+	// profile.
+	ReasonUnnamed = "unnamed-containers"
 )
 
 // Reasons explains each reason a profile is partial.
@@ -297,6 +302,7 @@ var Reasons = map[string]string{
 	ReasonNotObserved:     "a Pod of the workload ran during the window but no agent reported it",
 	ReasonUnattributed:    "checks from execs the tracer could not record were kept out",
 	ReasonNodeUnreachable: "an agent could not be read, and the workload may run on its node",
+	ReasonUnnamed:         "a node ran a container in the window whose Pod its agent never saw: its checks may be the workload's",
 }
 
 // Reason is why a profile is partial.

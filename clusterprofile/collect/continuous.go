@@ -68,6 +68,10 @@ type Continuous struct {
 	MinWindow time.Duration
 	Cluster   string
 	Log       func(format string, args ...any)
+	// since is when the first pass started: containers no Pod named
+	// make the profiles partial if seen since (before it, nothing here
+	// was kept).
+	since time.Time
 }
 
 // Pass is what one pass did.
@@ -89,6 +93,9 @@ func (c *Continuous) Once(ctx context.Context) (*Pass, error) {
 	if log == nil {
 		log = func(string, ...any) {}
 	}
+	if c.since.IsZero() {
+		c.since = time.Now()
+	}
 	got, failed, err := ReadAgents(ctx, c.API, c.Agent)
 	if err != nil {
 		return nil, err
@@ -99,7 +106,7 @@ func (c *Continuous) Once(ctx context.Context) (*Pass, error) {
 	}
 	now := time.Now()
 	in := clusterprofile.Input{Unreachable: failed, MinWindow: cmp.Or(c.MinWindow, DefaultMinWindow),
-		Source: "continuous", Cluster: c.Cluster, Generated: now,
+		Source: "continuous", Cluster: c.Cluster, Generated: now, UnnamedSince: c.since,
 		Top: func(ns, pod string, owner *agent.OwnerRef) (agent.OwnerRef, error) {
 			if c.Top == nil {
 				return *owner, nil

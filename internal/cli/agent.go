@@ -78,6 +78,7 @@ was pruned. Live containers are never pruned. Linux only (exit 3 elsewhere).`,
 	f.BoolVar(&remove, "remove", false, "detach the tracer pinned at --pin-path and exit")
 	f.DurationVar(&cfg.Retention, "retain", agent.DefaultRetention, "how long an ended container's data is kept before it is pruned")
 	f.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: the in-cluster service account, or $KUBECONFIG)")
+	f.StringVar(&cfg.CgroupRoot, "cgroup-root", "", "the node's memory cgroup hierarchy, read to tell which containers no Pod names are the kubelet's (default /sys/fs/cgroup/memory, or /sys/fs/cgroup on cgroup v2)")
 	return cmd
 }
 
