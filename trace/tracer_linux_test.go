@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -39,6 +40,10 @@ const workloadEnv = "CAPDROP_TRACE_WORKLOAD"
 
 func TestMain(m *testing.M) {
 	if ops := os.Getenv(workloadEnv); ops != "" {
+		if err := intoCgroup(); err != nil {
+			fmt.Fprintln(os.Stderr, "workload:", err)
+			os.Exit(1)
+		}
 		if err := workload(strings.Fields(ops)); err != nil {
 			fmt.Fprintln(os.Stderr, "workload:", err)
 			os.Exit(1)
@@ -55,7 +60,9 @@ func TestMain(m *testing.M) {
 // (PR_SET_KEEPCAPS, setresuid, capset), "capset-fail" asks capset for
 // CAP_NET_ADMIN after dropping it, "filecap" runs a copy of this binary
 // with the file capability CAP_NET_RAW as uid 1234 ("filecap-root": as
-// root), "noop" does nothing.
+// root), "noop" does nothing; "chown-on-cpu=N" chowns once on a thread
+// bound to CPU N, and "serve" does so for each CPU number read on standard
+// input (see serve).
 func workload(ops []string) error {
 	for _, op := range ops {
 		switch op {
@@ -173,11 +180,25 @@ func workload(ops []string) error {
 			fmt.Printf("rounds %d\n", rounds)
 		case "pause":
 			io.Copy(io.Discard, os.Stdin)
+		case "serve":
+			if err := serve(); err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
 		case "sameuid":
 			if err := syscall.Setuid(0); err != nil {
 				return err
 			}
 		default:
+			if cpu, ok := strings.CutPrefix(op, "chown-on-cpu="); ok {
+				n, err := strconv.Atoi(cpu)
+				if err != nil {
+					return err
+				}
+				if err := chownOnCPU(n); err != nil {
+					return err
+				}
+				continue
+			}
 			if err := needs.Run(os.Getenv("CAPDROP_TRACE_DIR"), op); err != nil {
 				return err
 			}
