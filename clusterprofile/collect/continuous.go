@@ -164,7 +164,7 @@ func (c *Continuous) keep(ctx context.Context, p clusterprofile.Profile, minWind
 	data, err := c.API.Get(ctx, ConfigMaps, ns, name)
 	exists := err == nil
 	if err != nil && !errors.Is(err, cluster.ErrNotFound) {
-		return false, err
+		return false, keepErr("get", ns, err)
 	}
 	if exists {
 		var m struct {
@@ -209,11 +209,24 @@ func (c *Continuous) keep(ctx context.Context, p clusterprofile.Profile, minWind
 	}
 	wo := cluster.WriteOptions{FieldManager: "capdrop"}
 	if exists {
-		_, err = c.API.Patch(ctx, ConfigMaps, ns, name, body, wo)
-	} else {
-		_, err = c.API.Create(ctx, ConfigMaps, ns, body, wo)
+		if _, err = c.API.Patch(ctx, ConfigMaps, ns, name, body, wo); err != nil {
+			return merged, keepErr("patch", ns, err)
+		}
+		return merged, nil
 	}
-	return merged, err
+	if _, err = c.API.Create(ctx, ConfigMaps, ns, body, wo); err != nil {
+		return merged, keepErr("create", ns, err)
+	}
+	return merged, nil
+}
+
+// keepErr says which verb on the profile's ConfigMap failed, and, when the
+// API server refused it, that capdrop-profile-keep grants it.
+func keepErr(verb, ns string, err error) error {
+	if cluster.IsForbidden(err) {
+		return fmt.Errorf("not kept: %s on ConfigMaps is forbidden in %s (capdrop-profile-keep grants get, create and patch on them): %w", verb, ns, err)
+	}
+	return fmt.Errorf("not kept (%s): %w", verb, err)
 }
 
 func storedProfile(data []byte) (clusterprofile.Profile, error) {

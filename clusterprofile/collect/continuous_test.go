@@ -166,3 +166,61 @@ func TestContinuousLeavesOthersAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestContinuousForbidden: without get, create or patch on ConfigMaps (the
+// verbs capdrop-profile-keep grants) a pass keeps nothing, leaves the
+// ConfigMap as it was, and says which verb was refused, naming the role.
+func TestContinuousForbidden(t *testing.T) {
+	const cm = "/api/v1/namespaces/shop/configmaps/capdrop-profile-deployment-web-app"
+	for _, tt := range []struct {
+		verb, method string
+		exists       bool
+	}{
+		{"get", "GET", true},
+		{"patch", "PATCH", true},
+		{"create", "POST", false},
+	} {
+		t.Run(tt.verb, func(t *testing.T) {
+			a := kubefake.New(t, "n1")
+			a.Agent = kubefake.ShopAgents
+			kubefake.Shop(a)
+			objs, _ := ParseManifest("agent.yaml", manifest(t))
+			a.Put(deployedPaths[4], string(objs[4].JSON))
+			a.StartAgents(deployedPaths[4])
+			o := options(t, a)
+			as, _ := ReadAgentSet(objs[4].JSON)
+			c := &Continuous{API: o.API, Top: o.Top, Agent: as, Namespace: "shop"}
+			if tt.exists {
+				if _, err := c.Once(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, _ := a.Object(cm)
+			beforeJSON, _ := json.Marshal(before)
+			a.Forbid = func(method, path string) string {
+				if method == tt.method && strings.HasPrefix(path+"/", "/api/v1/namespaces/shop/configmaps/") {
+					return tt.verb
+				}
+				return ""
+			}
+			pass, err := c.Once(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "not kept: " + tt.verb + " on ConfigMaps is forbidden in shop (capdrop-profile-keep grants get, create and patch on them)"
+			if len(pass.Written) != 0 || len(pass.Skipped) != 2 {
+				t.Errorf("pass %+v: want nothing written, web and other skipped", pass)
+			}
+			for _, s := range pass.Skipped {
+				if !strings.Contains(s, want) || !strings.Contains(s, `cannot `+tt.verb+` resource "configmaps"`) {
+					t.Errorf("skipped %q: want %q with the API server's refusal", s, want)
+				}
+			}
+			after, _ := a.Object(cm)
+			afterJSON, _ := json.Marshal(after)
+			if string(afterJSON) != string(beforeJSON) {
+				t.Errorf("the ConfigMap changed:\n%s\nwas\n%s", afterJSON, beforeJSON)
+			}
+		})
+	}
+}

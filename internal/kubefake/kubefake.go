@@ -40,6 +40,10 @@ type Server struct {
 	// AgentPhase is the phase of the agent Pods the controller starts
 	// (Running).
 	AgentPhase string
+	// Forbid, when set, refuses a request (403 Forbidden, worded as the
+	// real API server's) for which it returns the verb refused, as a role
+	// without that verb would.
+	Forbid func(method, path string) (verb string)
 	// dsArgs are the arguments of the last DaemonSet created.
 	dsArgs []string
 	uid    int
@@ -96,6 +100,17 @@ func (a *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	path := r.URL.Path
+	if a.Forbid != nil {
+		if verb := a.Forbid(r.Method, path); verb != "" {
+			parts := strings.Split(path, "/")
+			res := parts[len(parts)-1]
+			if !isCollection(path) {
+				res = parts[len(parts)-2]
+			}
+			a.status(w, 403, "Forbidden", fmt.Sprintf(`%s is forbidden: User "system:serviceaccount:capdrop:capdrop" cannot %s resource %q`, path, verb, res))
+			return
+		}
+	}
 	switch r.Method {
 	case http.MethodPost:
 		var obj map[string]any
