@@ -336,8 +336,6 @@ func (a *Agent) poll() error {
 			s, ok := a.sessions[k]
 			if !ok {
 				s = &SessionState{Cgroup: r.Cgroup, Tag: r.Tag, Container: id, Args: r.Args, Truncated: r.Truncated, First: now}
-				// While the container lives: its cgroup has a path.
-				a.resolve(r.Cgroup, r.CgroupName)
 			}
 			next := *s
 			next.Runs++
@@ -351,6 +349,10 @@ func (a *Agent) poll() error {
 			default:
 				*s = next
 				a.sessions[k] = s
+				if !ok {
+					// While the container lives, its cgroup has a path.
+					a.resolve(r.Cgroup, r.CgroupName)
+				}
 			}
 		}
 		if err := a.src.DeleteRoot(r.PID); err != nil {
