@@ -217,3 +217,19 @@ func TestKubeletPath(t *testing.T) {
 		}
 	}
 }
+
+// FuzzKubeletPath: any path, no panic; a Pod UID only under kubepods, in
+// the UUID form the API server gives (dashes, never the systemd driver's
+// underscores).
+func FuzzKubeletPath(f *testing.F) {
+	f.Add("/kubepods/besteffort/pod0a1b2c3d-0000-4000-8000-00000000000f/" + idOther)
+	f.Add("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0a1b2c3d_0000_4000_8000_00000000000f.slice/cri-containerd-" + idOther + ".scope")
+	f.Add("/docker/" + idOther)
+	f.Add("")
+	f.Fuzz(func(t *testing.T, path string) {
+		k, uid := agent.KubeletPath(path)
+		if uid != "" && (!k || strings.Contains(uid, "_") || !strings.Contains(path, "pod")) {
+			t.Errorf("KubeletPath(%q) = %v %q", path, k, uid)
+		}
+	})
+}
