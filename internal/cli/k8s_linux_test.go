@@ -129,7 +129,14 @@ func roleKubeconfig(t *testing.T, k *kubetest.Cluster, ns, file string, roles ..
 	for _, r := range roles {
 		k.Kubectl(t, "", "-n", ns, "create", "rolebinding", r, "--clusterrole="+r, "--serviceaccount="+ns+":capdrop")
 	}
-	token := strings.TrimSpace(k.Kubectl(t, "", "-n", ns, "create", "token", "capdrop"))
+	return tokenKubeconfig(t, k, ns, "capdrop")
+}
+
+// tokenKubeconfig writes a kubeconfig of ServiceAccount ns/sa, with a
+// token of its own.
+func tokenKubeconfig(t *testing.T, k *kubetest.Cluster, ns, sa string) string {
+	t.Helper()
+	token := strings.TrimSpace(k.Kubectl(t, "", "-n", ns, "create", "token", sa))
 	server := strings.TrimSpace(k.Kubectl(t, "", "config", "view", "-o", "jsonpath={.clusters[0].cluster.server}"))
 	p := filepath.Join(t.TempDir(), "kubeconfig")
 	cfg := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: %q, insecure-skip-tls-verify: true}}]\n"+
@@ -440,11 +447,11 @@ func TestK8sRolesMissingCluster(t *testing.T) {
 // TestK8sVerifyNodesRBACCluster runs k8s verify on the real cluster as a
 // ServiceAccount bound to capdrop-verify in the workload's namespace and
 // capdrop-verify-nodes cluster-wide, exactly as verify-rbac.yaml ships
-// them: the nodes are read, so the set the container holds is its node's
-// runtime's, and no note says they could not be. Then with list taken away
-// from capdrop-verify-nodes (verify lists the nodes): verify still judges
-// the shadow, under containerd's rules, and its notes name the refusal —
-// list on nodes.
+// them — list on nodes and no get, which verify never uses: the nodes are
+// read, so the set the container holds is its node's runtime's, and no
+// note says they could not be. Then with list taken away too (a role
+// without any rule): verify still judges the shadow, under containerd's
+// rules, and its notes name the refusal — list on nodes.
 func TestK8sVerifyNodesRBACCluster(t *testing.T) {
 	k := kubetest.Require(t)
 	t.Parallel()
@@ -462,9 +469,12 @@ func TestK8sVerifyNodesRBACCluster(t *testing.T) {
 			nodesRole = doc
 		}
 	}
+	if !strings.Contains(nodesRole, "rules:\n- apiGroups: [\"\"]\n  resources: [nodes]\n  verbs: [list]\n") || strings.Count(nodesRole, "verbs:") != 1 {
+		t.Fatalf("capdrop-verify-nodes is not list on nodes alone:\n%s", nodesRole)
+	}
 	noList := strings.Replace(strings.Replace(nodesRole, "\n  name: capdrop-verify-nodes\n", "\n  name: "+ns+"-nodes-nolist\n", 1),
-		"resources: [nodes]\n  verbs: [get, list]", "resources: [nodes]\n  verbs: [get]", 1)
-	if nodesRole == "" || !strings.Contains(noList, "verbs: [get]\n") || !strings.Contains(noList, ns+"-nodes-nolist") {
+		"rules:\n- apiGroups: [\"\"]\n  resources: [nodes]\n  verbs: [list]\n", "rules: []\n", 1)
+	if !strings.Contains(noList, "rules: []\n") || !strings.Contains(noList, ns+"-nodes-nolist") {
 		t.Fatal("verify-rbac.yaml changed: the test's removal of one permission is out of date")
 	}
 	k.Kubectl(t, noList, "apply", "-f", "-")
