@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/profile"
 	"github.com/capdrop/capdrop/trace"
 )
 
@@ -617,10 +618,15 @@ func (a *Agent) unnamed(r *Report, cg uint64, ss []*SessionState, recs []Record,
 		return
 	}
 	u.PodUID = podUID
-	caps := map[string]bool{}
+	var trs []trace.Record
+	var tgs []trace.Gain
+	checked := map[string]bool{}
 	for _, rec := range recs {
 		u.Checks += rec.Count
-		caps[rec.Capability] = true
+		checked[rec.Capability] = true
+		if tr, err := rec.Trace(); err == nil {
+			trs = append(trs, tr)
+		}
 		if !inherited {
 			if u.FirstSeen.IsZero() || rec.FirstSeen.Before(u.FirstSeen) {
 				u.FirstSeen = rec.FirstSeen
@@ -644,15 +650,31 @@ func (a *Agent) unnamed(r *Report, cg uint64, ss []*SessionState, recs []Record,
 		}
 	}
 	for _, g := range gains {
-		for _, c := range g.Caps.Names() {
-			caps[c] = true
+		if tg, err := g.Trace(); err == nil {
+			tgs = append(tgs, tg)
 		}
 	}
-	u.Capabilities = slices.Sorted(maps.Keys(caps))
+	// What a profile would take from its checks and gains, as for a
+	// named container: the rest is noise (the kernel's overcommit probe,
+	// …) or denied.
+	p := profile.Build(profile.Target{}, trs, profile.Info{Mechanism: trace.Mechanism(a.info.Mechanism),
+		VMProbeDetection: a.info.VMProbeDetection, Kernel: a.info.Kernel, Arch: a.info.Arch, Gains: tgs})
+	u.Capabilities = p.RecommendedSet().Names()
 	if u.Capabilities == nil {
 		u.Capabilities = []string{}
 	}
+	for _, c := range u.Capabilities {
+		delete(checked, c)
+	}
+	u.Other = slices.Sorted(maps.Keys(checked))
 	u.TimesUnknown = inherited
+	if len(u.Capabilities) == 0 {
+		// Nothing a profile would take: a sandbox's pause (the
+		// overcommit probe of its runtime's allocations), or a container
+		// that did nothing privileged. It cannot change a set.
+		r.NoiseOnly++
+		return
+	}
 	if w := a.watch; w.Synced && !u.FirstSeen.Before(w.Since) && a.now().Sub(u.FirstSeen) < NamingGrace {
 		// Started while the watch was up, a moment ago: its Pod's
 		// status does not have its ID yet.

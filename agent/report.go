@@ -79,8 +79,12 @@ type Report struct {
 	// NamingPending counts those that started less than NamingGrace ago
 	// while the Pod watch was up (their Pod's status will name them): not
 	// in Unnamed either.
+	// NoiseOnly counts those whose checks a profile would take nothing
+	// from (a Pod sandbox's pause: only the kernel's overcommit probe):
+	// they cannot change a set, and are not in Unnamed.
 	OtherContainers int `json:"other_containers,omitempty"`
 	NamingPending   int `json:"naming_pending,omitempty"`
+	NoiseOnly       int `json:"noise_only,omitempty"`
 	// PodWatch is the state of the agent's watch of its node's Pods.
 	PodWatch PodWatch `json:"pod_watch"`
 	// Pruning says how long the agent keeps an ended container's data
@@ -124,10 +128,13 @@ type UnnamedContainer struct {
 	FirstSeen    time.Time `json:"first_seen"`
 	LastSeen     time.Time `json:"last_seen"`
 	TimesUnknown bool      `json:"times_unknown,omitempty"`
-	// Checks counts its checks; Capabilities are those checked or
-	// gained.
+	// Checks counts its checks; Capabilities are those a profile would
+	// take from its checks and gains (needed or used, as for a named
+	// container: never empty, or it is not listed); Other those it
+	// checked besides (noise, denied).
 	Checks       uint64   `json:"checks"`
 	Capabilities []string `json:"capabilities"`
+	Other        []string `json:"other_capabilities,omitempty"`
 }
 
 // Counters are the tracer's losses (trace.Counters) plus the sessions the

@@ -30,8 +30,8 @@ func (l liveResolver) Resolve(id uint64, name string) string {
 
 // TestReportUnnamed: a container no Pod names is listed with its cgroup,
 // path, Pod UID, command, checks and times, its path found while it lived;
-// one of another runtime (outside kubepods) and a sandbox that checked
-// nothing are not counted.
+// one of another runtime (outside kubepods) and a sandbox whose only checks
+// are the overcommit probe's are counted apart.
 func TestReportUnnamed(t *testing.T) {
 	idDocker, idPause := strings.Repeat("c", 64), strings.Repeat("e", 64)
 	const uid = "0a1b2c3d-0000-4000-8000-00000000000f"
@@ -39,6 +39,9 @@ func TestReportUnnamed(t *testing.T) {
 	f.root(500, 15, idDocker, trace.TagInit, "/usr/sbin/sshd")
 	f.check(15, trace.TagInit, capset.SYS_CHROOT, "sshd", 4)
 	f.root(600, 16, idPause, trace.TagInit, "/pause")
+	// The sandbox's runtime maps memory: the kernel's overcommit probe.
+	f.records = append(f.records, trace.Record{Key: trace.Key{Cgroup: 16, Syscall: 9, Cap: capset.SYS_ADMIN, Denied: true,
+		Flags: trace.VMProbe, Comm: "pause", Tag: trace.TagInit}, Count: 16})
 	res := liveResolver{
 		14: "/kubepods/besteffort/pod" + uid + "/" + idOther,
 		15: "/docker/" + idDocker,
@@ -68,9 +71,9 @@ func TestReportUnnamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Unnamed != 1 || len(r.UnnamedContainers) != 1 || r.OtherContainers != 1 {
-		t.Fatalf("unnamed %d %+v, other %d: want nginx's container only, Docker's apart, the sandbox (no check) not at all",
-			r.Unnamed, r.UnnamedContainers, r.OtherContainers)
+	if r.Unnamed != 1 || len(r.UnnamedContainers) != 1 || r.OtherContainers != 1 || r.NoiseOnly != 1 {
+		t.Fatalf("unnamed %d %+v, other %d, noise only %d: want nginx's container only, Docker's apart, the sandbox (the overcommit probe only) apart",
+			r.Unnamed, r.UnnamedContainers, r.OtherContainers, r.NoiseOnly)
 	}
 	u := r.UnnamedContainers[0]
 	if u.Cgroup != 14 || u.ID != idOther || u.CgroupPath != "/kubepods/besteffort/pod"+uid+"/"+idOther || u.PodUID != uid {
@@ -115,7 +118,7 @@ func TestReportUnnamedWithoutPaths(t *testing.T) {
 	if r.Unnamed != 1 || len(r.UnnamedContainers) != 1 || r.OtherContainers != 0 {
 		t.Fatalf("unnamed %d %+v, other %d: want nginx's container", r.Unnamed, r.UnnamedContainers, r.OtherContainers)
 	}
-	if u := r.UnnamedContainers[0]; u.CgroupPath != "" || u.PodUID != "" || !slices.Equal(u.Capabilities, []string{"CAP_NET_BIND_SERVICE", "CAP_SETUID"}) {
+	if u := r.UnnamedContainers[0]; u.CgroupPath != "" || u.PodUID != "" || !slices.Equal(u.Capabilities, []string{"CAP_SETUID", "CAP_NET_BIND_SERVICE"}) {
 		t.Errorf("unnamed container %+v: want no path, no Pod, the capability checked and the one gained", u)
 	}
 	if w := r.PodWatch; w.Synced || !w.Since.Equal(t0) || !strings.Contains(w.Error, "cannot watch") {
