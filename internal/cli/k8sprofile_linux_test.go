@@ -554,10 +554,13 @@ func TestK8sProfileRBACCluster(t *testing.T) {
 // workload's namespace, capdrop-profile-agents in the agent's;
 // capdrop-recommend and capdrop-profile-read for recommend): the profile is
 // kept and read back. Then each of the two roles with one permission taken
-// away: capdrop-profile-keep without create on ConfigMaps keeps nothing and
-// warns with the API server's refusal naming it (the continuous mode goes
-// on, as it does for any workload it cannot keep); capdrop-profile-read
-// without list on ConfigMaps makes recommend --from-cluster fail naming it.
+// away: capdrop-profile-keep without create, without patch or without get
+// on ConfigMaps keeps nothing — the ConfigMap kept before is left as it was
+// (its resourceVersion) — and warns, every pass, that the verb is
+// forbidden, naming it and the role, with the API server's refusal (the
+// continuous mode goes on, as it does for any workload it cannot keep);
+// capdrop-profile-read without list on ConfigMaps makes recommend
+// --from-cluster fail naming it.
 func TestK8sContinuousRBACCluster(t *testing.T) {
 	k := kubetest.Require(t)
 	ns := kpNamespace(t, k, "contrbac")
@@ -569,12 +572,15 @@ func TestK8sContinuousRBACCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var noCreate, noList string
+	var noCreate, noPatch, noGet, noList string
 	for _, doc := range strings.Split(string(data), "\n---\n") {
 		switch {
 		case strings.Contains(doc, "\n  name: capdrop-profile-keep\n"):
-			noCreate = strings.Replace(strings.Replace(doc, "\n  name: capdrop-profile-keep\n", "\n  name: "+ns+"-keep-nocreate\n", 1),
-				"resources: [configmaps]\n  verbs: [get, create, patch]", "resources: [configmaps]\n  verbs: [get, patch]", 1)
+			without := func(name, verbs string) string {
+				return strings.Replace(strings.Replace(doc, "\n  name: capdrop-profile-keep\n", "\n  name: "+ns+"-keep-"+name+"\n", 1),
+					"resources: [configmaps]\n  verbs: [get, create, patch]", "resources: [configmaps]\n  verbs: ["+verbs+"]", 1)
+			}
+			noCreate, noPatch, noGet = without("nocreate", "get, patch"), without("nopatch", "get, create"), without("noget", "create, patch")
 		case strings.Contains(doc, "\n  name: capdrop-profile-read\n"):
 			// Its one permission: without it, no rule at all.
 			noList = strings.Replace(strings.Replace(doc, "\n  name: capdrop-profile-read\n", "\n  name: "+ns+"-read-nolist\n", 1),
@@ -582,12 +588,13 @@ func TestK8sContinuousRBACCluster(t *testing.T) {
 		}
 	}
 	if !strings.Contains(noCreate, "verbs: [get, patch]") || !strings.Contains(noCreate, ns+"-keep-nocreate") ||
+		!strings.Contains(noPatch, "verbs: [get, create]") || !strings.Contains(noGet, "verbs: [create, patch]") ||
 		!strings.Contains(noList, "rules: []") || !strings.Contains(noList, ns+"-read-nolist") {
 		t.Fatal("profile-rbac.yaml changed: the test's removal of one permission is out of date")
 	}
-	k.Kubectl(t, noCreate+"\n---\n"+noList, "apply", "-f", "-")
+	k.Kubectl(t, noCreate+"\n---\n"+noPatch+"\n---\n"+noGet+"\n---\n"+noList, "apply", "-f", "-")
 	t.Cleanup(func() {
-		_, _ = k.KubectlErr("", "delete", "clusterrole", ns+"-keep-nocreate", ns+"-read-nolist", "--ignore-not-found")
+		_, _ = k.KubectlErr("", "delete", "clusterrole", ns+"-keep-nocreate", ns+"-keep-nopatch", ns+"-keep-noget", ns+"-read-nolist", "--ignore-not-found")
 	})
 	recRoles, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "recommend-rbac.yaml"))
 	if err != nil {
@@ -644,13 +651,33 @@ func TestK8sContinuousRBACCluster(t *testing.T) {
 		t.Errorf("without list on configmaps: exit %d, want a failure naming it\n%s\n%s", code, stderr, out)
 	}
 
+	// capdrop-profile-keep without patch, then without get, on ConfigMaps:
+	// the one kept stays as it was.
+	version := func() string {
+		return k.Kubectl(t, "", "-n", ns, "get", cm, "-o", "jsonpath={.metadata.resourceVersion}")
+	}
+	for _, c := range []struct{ role, verb string }{{"nopatch", "patch"}, {"noget", "get"}} {
+		before := version()
+		bind("keep", ns+"-keep-"+c.role)
+		stderr, code = keep()
+		t.Logf("continuous without %s on configmaps: exit %d\n%s", c.verb, code, stderr)
+		refused := fmt.Sprintf(`not kept: %s on ConfigMaps is forbidden in %s (capdrop-profile-keep grants get, create and patch on them)`, c.verb, ns)
+		if !strings.Contains(stderr, refused) || !strings.Contains(stderr, `cannot `+c.verb+` resource "configmaps"`) ||
+			!strings.Contains(stderr, "0 profiles kept") || strings.Contains(stderr, "1 profiles kept") {
+			t.Errorf("without %s on configmaps: exit %d, want %q every pass, the API server's refusal, and nothing kept\n%s", c.verb, code, refused, stderr)
+		}
+		if after := version(); after != before {
+			t.Errorf("without %s on configmaps the ConfigMap changed: resourceVersion %s, was %s", c.verb, after, before)
+		}
+	}
+
 	// capdrop-profile-keep without create on ConfigMaps: the one kept is
 	// removed first, so that it would have to be created.
 	k.Kubectl(t, "", "-n", ns, "delete", cm, "--wait=true")
 	bind("keep", ns+"-keep-nocreate")
 	stderr, code = keep()
 	t.Logf("continuous without create on configmaps: exit %d\n%s", code, stderr)
-	if !strings.Contains(stderr, "forbidden") || !strings.Contains(stderr, `cannot create resource "configmaps"`) ||
+	if !strings.Contains(stderr, "not kept: create on ConfigMaps is forbidden") || !strings.Contains(stderr, `cannot create resource "configmaps"`) ||
 		!strings.Contains(stderr, "0 profiles kept") || strings.Contains(stderr, "1 profiles kept") {
 		t.Errorf("without create on configmaps: exit %d, want a warning naming it and nothing kept\n%s", code, stderr)
 	}
