@@ -150,14 +150,19 @@ func (in *Input) unnamed(groups map[groupKey]*group) {
 		expected[e.UID] = e
 	}
 	type hit struct {
-		node string
-		cs   []agent.UnnamedContainer
+		node  string
+		watch agent.PodWatch
+		cs    []agent.UnnamedContainer
 	}
 	byGroup := map[*group][]*hit{}
+	watches := map[string]agent.PodWatch{}
+	for _, r := range in.Reports {
+		watches[r.Node] = r.PodWatch
+	}
 	add := func(g *group, node string, u agent.UnnamedContainer) {
 		hs := byGroup[g]
 		if len(hs) == 0 || hs[len(hs)-1].node != node {
-			hs = append(hs, &hit{node: node})
+			hs = append(hs, &hit{node: node, watch: watches[node]})
 			byGroup[g] = hs
 		}
 		h := hs[len(hs)-1]
@@ -204,7 +209,7 @@ func (in *Input) unnamed(groups map[groupKey]*group) {
 	for g, hs := range byGroup {
 		var parts []string
 		for _, h := range hs {
-			parts = append(parts, unnamedDetail(h.node, h.cs))
+			parts = append(parts, unnamedDetail(h.node, h.watch, h.cs))
 			g.reason(ReasonUnnamed, "", "", h.node)
 		}
 		g.reasons[ReasonUnnamed].Detail = strings.Join(parts, "; ")
@@ -213,7 +218,7 @@ func (in *Input) unnamed(groups map[groupKey]*group) {
 
 // unnamedDetail says which containers of a node no Pod named, and why
 // they count.
-func unnamedDetail(node string, cs []agent.UnnamedContainer) string {
+func unnamedDetail(node string, watch agent.PodWatch, cs []agent.UnnamedContainer) string {
 	var b strings.Builder
 	if cs[0].Cgroup == 0 {
 		fmt.Fprintf(&b, "the agent on node %s counted the checks of containers no Pod on the node names (its report does not list them)", node)
@@ -243,6 +248,9 @@ func unnamedDetail(node string, cs []agent.UnnamedContainer) string {
 		b.WriteString(")")
 	}
 	b.WriteString(": a Pod created and deleted while the agent's Pod watch was down may have been this workload's, and its checks are in no profile")
+	if !watch.Synced && watch.Error != "" {
+		fmt.Fprintf(&b, " (the watch is still down, since %s: %s)", watch.Since.UTC().Format(time.RFC3339), watch.Error)
+	}
 	return b.String()
 }
 

@@ -45,6 +45,7 @@ func TestAggregateUnnamedPartial(t *testing.T) {
 	in := withLogs(sampleInput())
 	in.Reports[1].Unnamed = 1
 	in.Reports[1].UnnamedContainers = []agent.UnnamedContainer{unnamedContainer("uid-gone", t0.Add(40*time.Second))}
+	in.Reports[1].PodWatch = agent.PodWatch{Since: t0.Add(20 * time.Second), Error: `pods is forbidden: User "system:serviceaccount:capdrop:capdrop-agent" cannot watch resource "pods"`}
 	doc := Aggregate(in)
 	for name, p := range profiles(t, doc) {
 		if p.Complete || len(p.Partial) != 1 || p.Partial[0].Reason != ReasonUnnamed {
@@ -53,7 +54,8 @@ func TestAggregateUnnamedPartial(t *testing.T) {
 		}
 		r := p.Partial[0]
 		for _, want := range []string{"node n2", "1 container(s)", "container 999999999999 (cgroup 4242 /kubepods/besteffort/poduid-gone/", `command "/bin/capneeds chown"`,
-			"3 check(s) of CAP_CHOWN", "2026-12-01T10:00:35Z to 2026-12-01T10:00:40Z", "Pod watch was down"} {
+			"3 check(s) of CAP_CHOWN", "2026-12-01T10:00:35Z to 2026-12-01T10:00:40Z", "Pod watch was down",
+			"(the watch is still down, since 2026-12-01T10:00:20Z: pods is forbidden"} {
 			if !strings.Contains(r.Detail, want) {
 				t.Errorf("%s: detail %q lacks %q", name, r.Detail, want)
 			}
