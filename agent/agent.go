@@ -166,6 +166,10 @@ type Agent struct {
 	// "") by cgroup id.
 	resolver CgroupResolver
 	paths    map[uint64]string
+	// parents are the names of containers' cgroups' parents, as the
+	// tracer read them at their first exec (trace.Root.CgroupParent):
+	// what tells a kubelet's container without the hierarchy's paths.
+	parents map[uint64]string
 	// watch is the state of the Pod watch.
 	watch PodWatch
 	// read says a Report was made by this process: keys first seen
@@ -220,7 +224,7 @@ func ContainerOfCgroup(name string) string {
 func New(src Source, store Store, info Info) (*Agent, error) {
 	a := &Agent{src: src, store: store, info: info, sessions: map[sessionKey]*SessionState{},
 		pods: map[types.UID]*podEntry{}, seen: map[trace.Key]*seen{}, now: time.Now,
-		retention: cmp.Or(info.Retention, DefaultRetention), ended: map[uint64]time.Time{}, paths: map[uint64]string{}}
+		retention: cmp.Or(info.Retention, DefaultRetention), ended: map[uint64]time.Time{}, paths: map[uint64]string{}, parents: map[uint64]string{}}
 	a.info.Retention = a.retention
 	a.watch = PodWatch{Since: a.now().UTC(), Error: "the Pods are not listed yet"}
 	saved, overflow, err := store.Load()
@@ -353,6 +357,9 @@ func (a *Agent) poll() error {
 				if !ok {
 					// While the container lives, its cgroup has a path.
 					a.resolve(r.Cgroup, r.CgroupName)
+				}
+				if r.CgroupParent != "" {
+					a.parents[r.Cgroup] = r.CgroupParent
 				}
 			}
 		}
@@ -610,9 +617,15 @@ func (a *Agent) unnamed(r *Report, cg uint64, ss []*SessionState, recs []Record,
 	slices.SortFunc(ss, func(x, y *SessionState) int {
 		return cmp.Or(x.First.Compare(y.First), cmp.Compare(x.Tag, y.Tag))
 	})
-	u := UnnamedContainer{Cgroup: cg, ID: ss[0].Container, CgroupPath: a.resolve(cg, ss[0].Container)}
+	u := UnnamedContainer{Cgroup: cg, ID: ss[0].Container, CgroupPath: a.resolve(cg, ss[0].Container), CgroupParent: a.parents[cg]}
 	kubelet, podUID := KubeletPath(u.CgroupPath)
-	if u.CgroupPath != "" && !kubelet {
+	if u.CgroupPath == "" && u.CgroupParent != "" {
+		// Without the hierarchy (the agent's own Pod does not mount
+		// it), the parent the kernel named at its first exec: a
+		// kubelet's container is in its Pod's cgroup.
+		kubelet, podUID = KubeletParent(u.CgroupParent)
+	}
+	if (u.CgroupPath != "" || u.CgroupParent != "") && !kubelet {
 		// Docker's, a host service's: no Pod's.
 		r.OtherContainers++
 		return

@@ -86,6 +86,18 @@ var kubepods = regexp.MustCompile(`^kubepods(?:\.slice)?$`)
 // kubepods[-<qos>]-pod<UID with _ for ->.slice (systemd).
 var podDir = regexp.MustCompile(`^(?:kubepods(?:-[a-z]+)*-)?pod([0-9a-fA-F_-]{32,36})(?:\.slice)?$`)
 
+// KubeletParent tells what the name of a container's cgroup's parent says
+// of it: a kubelet's container is in its Pod's cgroup (pod<UID>, or the
+// systemd driver's kubepods[-<qos>]-pod<UID>.slice), whose UID it returns.
+// Any other parent (docker, system.slice, a runtime's own) is no Pod's.
+func KubeletParent(parent string) (kubelet bool, podUID string) {
+	m := podDir.FindStringSubmatch(parent)
+	if m == nil {
+		return false, ""
+	}
+	return true, strings.ReplaceAll(m[1], "_", "-")
+}
+
 // KubeletPath tells what a cgroup path says of a container: whether it is
 // under the kubelet's kubepods hierarchy, and the UID of its Pod's cgroup.
 func KubeletPath(path string) (kubelet bool, podUID string) {

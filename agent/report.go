@@ -117,7 +117,11 @@ type UnnamedContainer struct {
 	// agent could read it while the container lived ("" if not), and
 	// PodUID the UID of the Pod whose cgroup holds it, as the path says.
 	CgroupPath string `json:"cgroup_path,omitempty"`
-	PodUID     string `json:"pod_uid,omitempty"`
+	// CgroupParent is the name of the cgroup's parent, as the tracer read
+	// it at the container's first exec (pod<UID> for a kubelet's): what
+	// tells a kubelet's container where the path is not known.
+	CgroupParent string `json:"cgroup_parent,omitempty"`
+	PodUID       string `json:"pod_uid,omitempty"`
 	// Command is its entrypoint's (or first exec's) arguments.
 	Command []string `json:"command"`
 	// FirstSeen and LastSeen are when the agent saw its first exec or

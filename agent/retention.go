@@ -167,6 +167,7 @@ func (a *Agent) prune() error {
 	}
 	for cg := range ripe {
 		delete(a.paths, cg)
+		delete(a.parents, cg)
 	}
 	for cg := range ripe {
 		var ids []string

@@ -26,8 +26,15 @@ import (
 // (…/docker/<ID>). Both end, their cgroups removed, before the Report: the
 // kubelet's is listed unnamed with the path the agent found while it
 // lived, its Pod's UID, its CAP_CHOWN check (among the Go runtime's);
-// Docker's is counted apart, not unnamed.
+// Docker's is counted apart, not unnamed. Without the hierarchy ("parents":
+// the deployed agent's Pod does not mount it) the same, told by the name of
+// each cgroup's parent the tracer read at its first exec.
 func TestUnnamedOnTheKernel(t *testing.T) {
+	t.Run("paths", func(t *testing.T) { testUnnamedOnTheKernel(t, true) })
+	t.Run("parents", func(t *testing.T) { testUnnamedOnTheKernel(t, false) })
+}
+
+func testUnnamedOnTheKernel(t *testing.T, paths bool) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (CAP_BPF, CAP_PERFMON) to load BPF programs")
 	}
@@ -50,7 +57,9 @@ func TestUnnamedOnTheKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	agent.SetClock(a, c.now)
-	a.ResolveCgroups(agent.DirResolver{Root: base})
+	if paths {
+		a.ResolveCgroups(agent.DirResolver{Root: base})
+	}
 	a.SetPods(nil) // the watch is up, and no Pod names them
 
 	b := make([]byte, 4)
@@ -118,7 +127,13 @@ func TestUnnamedOnTheKernel(t *testing.T) {
 	if kube == nil {
 		t.Fatalf("the kubelet's container (cgroup %d) is not unnamed: %+v", kubeCg, r.UnnamedContainers)
 	}
-	wantPath := strings.TrimPrefix(kubeDir, base)
+	wantPath, wantParent := strings.TrimPrefix(kubeDir, base), "pod"+uid
+	if !paths {
+		wantPath = ""
+	}
+	if kube.CgroupParent != wantParent {
+		t.Errorf("unnamed %+v: want its cgroup's parent %s", *kube, wantParent)
+	}
 	if kube.ID != kubeID || kube.CgroupPath != wantPath || kube.PodUID != uid || kube.Checks == 0 || !slices.Contains(kube.Capabilities, "CAP_CHOWN") {
 		t.Errorf("unnamed %+v: want ID %s, path %s, Pod %s, its CAP_CHOWN check", *kube, kubeID, wantPath, uid)
 	}

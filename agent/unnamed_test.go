@@ -236,3 +236,68 @@ func FuzzKubeletPath(f *testing.F) {
 		}
 	})
 }
+
+// TestReportUnnamedByParent: without the hierarchy's paths (the agent's own
+// Pod does not mount it), the name of the cgroup's parent the tracer read
+// at the container's first exec tells a kubelet's container (in its Pod's
+// cgroup, whose UID it gives) from Docker's, which is counted apart — on a
+// node running Docker beside the kubelet, Docker's containers made every
+// profile partial.
+func TestReportUnnamedByParent(t *testing.T) {
+	idDocker := strings.Repeat("c", 64)
+	f := scenario()
+	const uid = "0a1b2c3d-0000-4000-8000-00000000000f"
+	r := f.roots[400]
+	r.CgroupParent = "pod" + uid
+	f.roots[400] = r
+	f.root(500, 15, idDocker, trace.TagInit, "/usr/sbin/sshd")
+	r = f.roots[500]
+	r.CgroupParent = "docker"
+	f.roots[500] = r
+	f.check(15, trace.TagInit, capset.SYS_CHROOT, "sshd", 1)
+	f.root(600, 16, strings.Repeat("6", 64), trace.TagInit, "/usr/sbin/chronyd")
+	r = f.roots[600]
+	r.CgroupParent = "kubepods-burstable-pod" + strings.ReplaceAll(uid, "-", "_") + ".slice"
+	f.roots[600] = r
+	f.check(16, trace.TagInit, capset.SYS_TIME, "chronyd", 1)
+	a := newAgent(t, f, &agent.MemoryStore{})
+	a.ResolveCgroups(agent.DirResolver{Root: t.TempDir()})
+	agent.SetClock(a, func() time.Time { return t0 })
+	a.SetPods([]*corev1.Pod{pod()})
+	a.PodWatchFailed(errors.New("watch closed"))
+	rep, err := a.Report()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Unnamed != 2 || len(rep.UnnamedContainers) != 2 || rep.OtherContainers != 1 {
+		t.Fatalf("unnamed %d %+v, other %d: want the two in Pod cgroups unnamed, Docker's apart", rep.Unnamed, rep.UnnamedContainers, rep.OtherContainers)
+	}
+	for _, u := range rep.UnnamedContainers {
+		if u.ID == idDocker || u.PodUID != uid || u.CgroupPath != "" || !strings.Contains(u.CgroupParent, "pod") {
+			t.Errorf("unnamed container %+v: want a kubelet's, in Pod %s by its parent's name", u, uid)
+		}
+	}
+}
+
+func TestKubeletParent(t *testing.T) {
+	const uid = "0a1b2c3d-0000-4000-8000-00000000000f"
+	for _, c := range []struct {
+		parent  string
+		kubelet bool
+		uid     string
+	}{
+		{"pod" + uid, true, uid},
+		{"kubepods-burstable-pod0a1b2c3d_0000_4000_8000_00000000000f.slice", true, uid},
+		{"kubepods-pod0a1b2c3d_0000_4000_8000_00000000000f.slice", true, uid},
+		{"docker", false, ""},
+		{"system.slice", false, ""},
+		{"libpod_parent", false, ""},
+		{"besteffort", false, ""},
+		{"", false, ""},
+	} {
+		k, got := agent.KubeletParent(c.parent)
+		if k != c.kubelet || got != c.uid {
+			t.Errorf("KubeletParent(%q) = %v %q, want %v %q", c.parent, k, got, c.kubelet, c.uid)
+		}
+	}
+}

@@ -236,6 +236,8 @@ func unnamedDetail(node string, watch agent.PodWatch, cs []agent.UnnamedContaine
 		fmt.Fprintf(&b, "container %s (cgroup %d", short(u.ID), u.Cgroup)
 		if u.CgroupPath != "" {
 			fmt.Fprintf(&b, " %s", u.CgroupPath)
+		} else if u.CgroupParent != "" {
+			fmt.Fprintf(&b, " in %s", u.CgroupParent)
 		}
 		if len(u.Command) > 0 {
 			fmt.Fprintf(&b, ", command %q", strings.Join(u.Command, " "))

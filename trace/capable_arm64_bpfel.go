@@ -78,17 +78,18 @@ type capableKeyEvent struct {
 }
 
 type capableRoot struct {
-	_          structs.HostLayout
-	Pid        uint32
-	Ppid       uint32
-	Mntns      uint32
-	Tag        uint32
-	Cgroup     uint64
-	Comm       [16]int8
-	CgroupName [128]int8
-	ArgsLen    uint32
-	Pad        uint32
-	Args       [256]int8
+	_            structs.HostLayout
+	Pid          uint32
+	Ppid         uint32
+	Mntns        uint32
+	Tag          uint32
+	Cgroup       uint64
+	Comm         [16]int8
+	CgroupName   [128]int8
+	CgroupParent [128]int8
+	ArgsLen      uint32
+	Pad          uint32
+	Args         [256]int8
 }
 
 type capableRootEvent struct {

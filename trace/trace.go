@@ -257,8 +257,11 @@ type Root struct {
 	Args      []string
 	Truncated bool
 	// CgroupName is the leaf name of its memory cgroup (v1 or v2), which
-	// holds the container ID for Docker, containerd and Podman.
-	CgroupName string
+	// holds the container ID for Docker, containerd and Podman;
+	// CgroupParent the name of that cgroup's parent (pod<UID>, or the
+	// systemd driver's kubepods-…-pod<UID>.slice, for the kubelet's).
+	CgroupName   string
+	CgroupParent string
 }
 
 // Event is what the tracer streams: a key seen for the first time, or a

@@ -605,7 +605,7 @@ func keyOf(k capableKey) Key {
 
 func rootOf(r capableRoot) Root {
 	out := Root{PID: r.Pid, PPID: r.Ppid, MntNS: r.Mntns, Cgroup: r.Cgroup, Tag: r.Tag,
-		Comm: cString(r.Comm[:]), CgroupName: cString(r.CgroupName[:])}
+		Comm: cString(r.Comm[:]), CgroupName: cString(r.CgroupName[:]), CgroupParent: cString(r.CgroupParent[:])}
 	if r.Tag != 0 {
 		n := min(int(r.ArgsLen), len(r.Args))
 		b := make([]byte, n)

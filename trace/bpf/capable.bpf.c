@@ -163,6 +163,7 @@ struct root {
 	__u64 cgroup;
 	char comm[16];
 	char cgroup_name[128]; /* leaf name of the task's memory cgroup */
+	char cgroup_parent[128]; /* its parent's name (a Pod's cgroup, for the kubelet's) */
 	__u32 args_len;        /* the length of the whole argument area */
 	__u32 pad;
 	char args[ARGS_MAX];   /* its first ARGS_MAX bytes (with tag_sessions) */
@@ -1072,6 +1073,19 @@ static __always_inline void add_root(struct task_struct *p, __u32 tid, struct ta
 			const char *name = BPF_CORE_READ(kn, name);
 			if (name)
 				bpf_probe_read_kernel_str(r->cgroup_name, sizeof(r->cgroup_name), name);
+			/* The parent's name tells a kubelet's container (in its
+			 * Pod's cgroup, pod<UID>) from another runtime's, where
+			 * the node's cgroup hierarchy is not readable. */
+			struct kernfs_node *pkn = 0;
+			if (bpf_core_field_exists(((struct kernfs_node___rcu *)0)->__parent))
+				pkn = BPF_CORE_READ((struct kernfs_node___rcu *)kn, __parent);
+			else if (bpf_core_field_exists(((struct kernfs_node___old *)0)->parent))
+				pkn = BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+			if (pkn) {
+				const char *pname = BPF_CORE_READ(pkn, name);
+				if (pname)
+					bpf_probe_read_kernel_str(r->cgroup_parent, sizeof(r->cgroup_parent), pname);
+			}
 			/* With key_memcg the workload is its memory cgroup, by the
 			 * id of its kernfs node (never reused): on cgroup v1 the
 			 * cgroup v2 id is the same for every container, and a

@@ -140,6 +140,16 @@ struct kernfs_node {
 	__u64 id;
 } __attribute__((preserve_access_index));
 
+/* A kernfs node's parent: `parent` until Linux 6.15, `__parent` (read
+ * under RCU) since; the flavours let one object read either. */
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+struct kernfs_node___rcu {
+	struct kernfs_node *__parent;
+} __attribute__((preserve_access_index));
+
 struct cgroup {
 	struct kernfs_node *kn;
 } __attribute__((preserve_access_index));
