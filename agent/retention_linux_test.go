@@ -85,6 +85,31 @@ func container(arg string) error {
 
 // cgroupBase is where the test makes its containers' cgroups: the memory
 // hierarchy (cgroup v1) or the unified one.
+// nodeTracer opens the tracer as the agent does on a node (o plus
+// following new mount namespaces, session tags, keys by memory cgroup),
+// closed when t ends, its events drained; it skips without root or where
+// the kernel has no tracer, unless the kernel matrix expects one.
+func nodeTracer(t *testing.T, o trace.Options) *trace.Tracer {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (CAP_BPF, CAP_PERFMON) to load BPF programs")
+	}
+	o.FollowNewMntNS, o.TagSessions, o.KeyMemoryCgroup = true, true, true
+	tr, err := trace.Open(o)
+	if err != nil {
+		if os.Getenv("CAPDROP_EXPECT_MECHANISMS") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("no tracer on this kernel: %v", err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	go func() {
+		for range tr.Events() {
+		}
+	}()
+	return tr
+}
+
 func cgroupBase(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat("/sys/fs/cgroup/memory/cgroup.procs"); err == nil {
@@ -145,22 +170,8 @@ func chowns(t *testing.T, tr *trace.Tracer) (map[uint64]uint64, map[uint64]int) 
 // containers run. The live one loses nothing, and no check is counted
 // lost.
 func TestRetentionOnTheKernel(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_BPF, CAP_PERFMON) to load BPF programs")
-	}
+	tr := nodeTracer(t, trace.Options{CacheSlots: cacheSlots})
 	base := cgroupBase(t)
-	tr, err := trace.Open(trace.Options{FollowNewMntNS: true, TagSessions: true, KeyMemoryCgroup: true, CacheSlots: cacheSlots})
-	if err != nil {
-		if os.Getenv("CAPDROP_EXPECT_MECHANISMS") != "" {
-			t.Fatal(err)
-		}
-		t.Skipf("no tracer on this kernel: %v", err)
-	}
-	defer tr.Close()
-	go func() {
-		for range tr.Events() {
-		}
-	}()
 	store := &agent.MemoryStore{}
 	c := &clock{t: time.Now()}
 	a, err := agent.New(tr, store, agent.Info{Node: "n1", TracingSince: c.t, Retention: time.Minute})

@@ -35,22 +35,8 @@ func TestUnnamedOnTheKernel(t *testing.T) {
 }
 
 func testUnnamedOnTheKernel(t *testing.T, paths bool) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (CAP_BPF, CAP_PERFMON) to load BPF programs")
-	}
+	tr := nodeTracer(t, trace.Options{})
 	base := cgroupBase(t)
-	tr, err := trace.Open(trace.Options{FollowNewMntNS: true, TagSessions: true, KeyMemoryCgroup: true})
-	if err != nil {
-		if os.Getenv("CAPDROP_EXPECT_MECHANISMS") != "" {
-			t.Fatal(err)
-		}
-		t.Skipf("no tracer on this kernel: %v", err)
-	}
-	defer tr.Close()
-	go func() {
-		for range tr.Events() {
-		}
-	}()
 	c := &clock{t: time.Now()}
 	a, err := agent.New(tr, &agent.MemoryStore{}, agent.Info{Node: "n1", TracingSince: c.t})
 	if err != nil {
