@@ -3,6 +3,7 @@
 package needs_test
 
 import (
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -109,5 +110,33 @@ func TestOpsEachNeedOneKnownCapability(t *testing.T) {
 	}
 	if err := needs.Run("/nonexistent", "no-such-op"); err == nil || !strings.Contains(err.Error(), "unknown operation") {
 		t.Errorf("unknown op: %v", err)
+	}
+}
+
+// TestThrowawayThreadsLeaveTheProcess runs the operations that change one
+// thread's credentials or priority, in this process, many times, and checks
+// after each that the process as /proc/self/status describes it (its main
+// thread, as the kernel's process events do) is still root: a run of the
+// helper must never be seen as uid 1234 one time and as root the next.
+func TestThrowawayThreadsLeaveTheProcess(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the operations need CAP_SETUID, CAP_SETGID and CAP_SYS_NICE")
+	}
+	dir := t.TempDir()
+	for i := range 500 {
+		if err := needs.Run(dir, "setuid", "setgid", "nice"); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		status, err := os.ReadFile("/proc/self/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(status), "\n") {
+			if k, v, _ := strings.Cut(l, ":"); k == "Uid" || k == "Gid" {
+				if f := strings.Fields(v); len(f) != 4 || f[0] != "0" || f[1] != "0" || f[2] != "0" || f[3] != "0" {
+					t.Fatalf("after run %d the process's %s line is %q, want root's: an operation ran on the main thread", i, k, v)
+				}
+			}
+		}
 	}
 }
