@@ -40,6 +40,9 @@ const workloadEnv = "CAPDROP_TRACE_WORKLOAD"
 
 func TestMain(m *testing.M) {
 	if ops := os.Getenv(workloadEnv); ops != "" {
+		// The needs operations' throwaway threads must not be the main
+		// thread (see the needs package).
+		runtime.LockOSThread()
 		if err := intoCgroup(); err != nil {
 			fmt.Fprintln(os.Stderr, "workload:", err)
 			os.Exit(1)

@@ -104,28 +104,24 @@ func opDacReadSearch(dir string) error {
 	return f.Close()
 }
 
-// The main goroutine keeps the main thread (the thread group leader) for
-// itself, so no other goroutine ever runs there. Without it a throwaway
-// thread's goroutine (below) was usually scheduled on the main thread, the
-// one /proc/PID/status and the kernel's process events describe, and
-// sometimes on another: the helper then ran as uid 1234 in some runs and
-// as root in others, and verify rightly judged a run where it stayed root
-// as an escalation over a starting run where it had not (a flaky
-// TestVerifyMinimizesTheTruth). Locking in init makes main run on the main
-// thread (see runtime.LockOSThread).
-func init() { runtime.LockOSThread() }
-
 // onThrowawayThread runs f on a locked OS thread that is never unlocked, so
 // the Go runtime ends the thread afterwards and whatever f changed in the
-// thread's credentials or priority dies with it. It is never the main
-// thread (init above); if it were, f is not run and an error says so,
-// rather than changing the whole process's credentials in some runs only.
+// thread's credentials or priority dies with it. It must not be the main
+// thread (the thread group leader), which /proc/PID/status and the
+// kernel's process events describe: a goroutine started here was usually
+// scheduled there, and sometimes elsewhere, so the helper ended as uid 1234
+// in some runs and as root in others, and verify rightly judged a run
+// where it stayed root as an escalation over a starting run where it had
+// not. A program that runs these operations therefore locks its main
+// goroutine to the main thread before (runtime.LockOSThread in main's
+// init, or first in TestMain); if the goroutine lands on the main thread
+// anyway, f is not run and an error says why.
 func onThrowawayThread(f func() error) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		if unix.Gettid() == unix.Getpid() {
-			done <- errors.New("the operation would run on the main thread and change the whole process: the main goroutine must hold it (runtime.LockOSThread in init)")
+			done <- errors.New("the operation would run on the main thread and change the whole process: the main goroutine must hold it (runtime.LockOSThread in main's init or first in TestMain)")
 			return
 		}
 		done <- f()

@@ -4,6 +4,7 @@ package needs_test
 
 import (
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,13 @@ import (
 	"github.com/capdrop/capdrop/internal/dockertest"
 	"github.com/capdrop/capdrop/internal/needs"
 )
+
+// TestMain holds the main thread for the main goroutine, as capneeds does,
+// so the operations run here in-process never run on it.
+func TestMain(m *testing.M) {
+	runtime.LockOSThread()
+	os.Exit(m.Run())
+}
 
 var (
 	imageOnce sync.Once

@@ -15,10 +15,15 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 
 	"github.com/capdrop/capdrop/internal/needs"
 )
+
+// The main goroutine holds the main thread, so the operations' throwaway
+// threads are never the thread group leader (see the needs package).
+func init() { runtime.LockOSThread() }
 
 func main() {
 	dir := flag.String("dir", needs.DefaultDir, "directory of the fixtures made by prepare")
