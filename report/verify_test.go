@@ -46,8 +46,8 @@ func sampleMinimized() *verify.Result {
 		Target: &verify.Target{Kind: "run", Source: "docker run img /truth chown mknod", Image: "img",
 			Notes: []string{"--name web left out: each trial gets its own name (capdrop-verify-…), so it never collides with the running container"}},
 		Check: "exits with code 0", Runs: runs,
-		Stats:   verify.Stats{Runs: 6, Start: 1, Search: 4, Confirm: 1, Queries: 7, Cached: 1, Predicted: 1, AllSubsets: 16},
-		Flaky:   []verify.FlakySet{},
+		Stats: verify.Stats{Runs: 6, Start: 1, Search: 4, Confirm: 1, Queries: 7, Cached: 1, Predicted: 1, AllSubsets: 16},
+		Flaky: []verify.FlakySet{}, Unjudged: []int{},
 		Message: "CAP_CHOWN,CAP_MKNOD is 1-minimal: it passes, and removing any one capability fails (6 runs; every subset would be 16)",
 	}
 }
@@ -63,7 +63,7 @@ func sampleFailed() *verify.Result {
 		Passed: false, Set: s.Names(), Mask: s.Hex(), Start: s.Names(), StartFrom: `profile p.json ("needed")`, Removed: []string{},
 		Target: &verify.Target{Kind: "compose", Source: "service web in compose.yaml", Image: "web:1"},
 		Check:  "HTTP GET http://CONTAINER:80/ answers below 400", Runs: []verify.Trial{r},
-		Stats: verify.Stats{Runs: 1, Start: 1}, Flaky: []verify.FlakySet{},
+		Stats: verify.Stats{Runs: 1, Start: 1}, Flaky: []verify.FlakySet{}, Unjudged: []int{},
 		Message: "the workload fails the check with CAP_CHOWN",
 	}
 }
@@ -79,9 +79,10 @@ func sampleFlaky() *verify.Result {
 			run(1, verify.PhaseVerify, s, true, 1200, "check passed after 0.5s"),
 			run(2, verify.PhaseVerify, s, false, 30200, "the check did not pass within 30s (the timeout)"),
 		},
-		Stats:   verify.Stats{Runs: 2, Start: 2},
-		Flaky:   []verify.FlakySet{{Set: s.Names(), Passes: 1, Fails: 1}},
-		Message: "flaky: the set passed 1 and failed 1 of 2 runs; not trusted",
+		Stats:    verify.Stats{Runs: 2, Start: 2},
+		Flaky:    []verify.FlakySet{{Set: s.Names(), Passes: 1, Fails: 1}},
+		Unjudged: []int{},
+		Message:  "flaky: the set passed 1 and failed 1 of 2 runs; not trusted",
 	}
 }
 

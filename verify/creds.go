@@ -487,6 +487,10 @@ func (r *Runner) judgeCreds(run *Trial, rec *CredRecord, err error) {
 		r.creds.Merge(rec)
 		return
 	}
+	if run.Phase != PhaseVerify && r.creds.Empty() {
+		run.Credentials = "not compared: no passing run of the starting set showed its processes"
+		return
+	}
 	if esc := Escalations(r.creds, rec); len(esc) > 0 {
 		run.Escalations = esc
 		run.Passed = false

@@ -97,3 +97,38 @@ func FuzzParseStatusCreds(f *testing.F) {
 		parseStatusCreds(b)
 	})
 }
+
+// TestJudgeCredsWithoutBaseline: a candidate run whose processes were read
+// but whose starting runs showed none is marked as not compared (so the
+// result can count it among the runs the check alone judged), and still
+// passes on its check; a plain verify run has no baseline to miss.
+func TestJudgeCredsWithoutBaseline(t *testing.T) {
+	rec := NewCredRecord()
+	rec.last = []ProcCreds{proc(1, "", "app", 0, 0)}
+	rec.Add(rec.last)
+	r := &Runner{}
+	for _, tc := range []struct {
+		phase Phase
+		want  string
+	}{
+		{PhaseSearch, "not compared: no passing run of the starting set showed its processes"},
+		{PhaseConfirm, "not compared: no passing run of the starting set showed its processes"},
+		{PhaseVerify, ""},
+	} {
+		run := &Trial{Phase: tc.phase, Passed: true}
+		r.judgeCreds(run, rec, nil)
+		if run.Credentials != tc.want || !run.Passed || len(run.Processes) != 1 {
+			t.Errorf("%s: credentials %q, passed %v, %d processes; want %q, passed, 1 process", tc.phase, run.Credentials, run.Passed, len(run.Processes), tc.want)
+		}
+	}
+	// With a baseline the run is compared: root where the start was uid 33
+	// fails.
+	base := NewCredRecord()
+	base.Add([]ProcCreds{proc(1, "", "app", 33, 33)})
+	r.creds = base
+	run := &Trial{Phase: PhaseSearch, Passed: true, Reason: "exited with code 0"}
+	r.judgeCreds(run, rec, nil)
+	if run.Credentials != "" || run.Passed || len(run.Escalations) != 1 {
+		t.Errorf("compared run: credentials %q, passed %v, escalations %v", run.Credentials, run.Passed, run.Escalations)
+	}
+}

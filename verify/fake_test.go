@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -83,6 +84,22 @@ func TestRunFakeEngine(t *testing.T) {
 	}
 	if left := fake.Containers(); len(left) != 0 {
 		t.Errorf("containers left: %v", left)
+	}
+	// The fake's containers have no processes to follow: every passing
+	// candidate run was judged by the check alone, and the result says so
+	// (the run numbers, and the message).
+	var unjudged []int
+	for _, r := range res.Runs {
+		if r.Passed && r.Phase != verify.PhaseStart {
+			if !strings.HasPrefix(r.Credentials, "not read:") {
+				t.Errorf("run %d: credentials %q, want why they were not read", r.N, r.Credentials)
+			}
+			unjudged = append(unjudged, r.N)
+		}
+	}
+	if len(unjudged) == 0 || fmt.Sprint(res.Unjudged) != fmt.Sprint(unjudged) ||
+		!strings.Contains(res.Message, fmt.Sprintf("%d passing runs were judged by the check alone", len(unjudged))) {
+		t.Errorf("credentials_unjudged %v, want %v; message %q", res.Unjudged, unjudged, res.Message)
 	}
 }
 

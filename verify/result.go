@@ -36,6 +36,13 @@ type Result struct {
 	Stats Stats   `json:"stats"`
 	// Flaky lists the sets that both passed and failed.
 	Flaky []FlakySet `json:"flaky"`
+	// Unjudged lists (by n) the passing runs of a minimization's candidate
+	// sets that the check alone judged: their processes' credentials could
+	// not be compared with the starting set's (see Trial.Credentials), so
+	// a process left as root where it should have dropped would not have
+	// failed them. Empty for a plain verify, which has nothing to compare
+	// with.
+	Unjudged []int `json:"credentials_unjudged"`
 	// Message is the conclusion in one sentence.
 	Message string `json:"message"`
 }
@@ -66,7 +73,7 @@ type FlakySet struct {
 func (r *Runner) newResult(start capset.Set, from string) *Result {
 	return &Result{
 		Start: start.Names(), StartFrom: from, Target: r.Target, Check: r.Check.String(),
-		Flaky: []FlakySet{}, Removed: []string{},
+		Flaky: []FlakySet{}, Removed: []string{}, Unjudged: []int{},
 	}
 }
 
@@ -139,6 +146,11 @@ func (r *Runner) Minimize(ctx context.Context, start capset.Set, from string, op
 		res.Message = fmt.Sprintf("interrupted after %d runs: %v", len(res.Runs), err)
 		return res, err
 	}
+	for _, t := range res.Runs {
+		if t.Passed && t.Phase != PhaseStart && t.Credentials != "" {
+			res.Unjudged = append(res.Unjudged, t.N)
+		}
+	}
 	switch {
 	case !m.Passed:
 		res.Message = fmt.Sprintf("flaky: the final set %s failed on a confirmation run; not trusted", setWords(m.Set))
@@ -147,5 +159,16 @@ func (r *Runner) Minimize(ctx context.Context, start capset.Set, from string, op
 	default:
 		res.Message = fmt.Sprintf("%s is 1-minimal: it passes, and removing any one capability fails (%d runs; every subset would be %.0f)", setWords(m.Set), m.Runs, res.Stats.AllSubsets)
 	}
+	if n := len(res.Unjudged); n > 0 && m.Passed {
+		res.Message += fmt.Sprintf("; %d passing %s judged by the check alone, %s processes' credentials not compared with the starting set's (see credentials_unjudged)",
+			n, plural(n, "run was", "runs were"), plural(n, "its", "their"))
+	}
 	return res, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
