@@ -101,21 +101,6 @@ func (c *ctx) explicitAdds() []string {
 	return out
 }
 
-// defaultSet is a runtime's default capabilities, as merge uses them.
-func defaultSet(rt workload.Runtime) capset.Set {
-	switch rt {
-	case workload.Docker:
-		return knowledge.MustDefault(knowledge.Docker)
-	case workload.Containerd, workload.Nerdctl:
-		return knowledge.MustDefault(knowledge.Containerd)
-	case workload.CRIO:
-		return knowledge.MustDefault(knowledge.CRIO)
-	case workload.Podman:
-		return knowledge.MustDefault(knowledge.Podman)
-	}
-	return 0
-}
-
 func riskOf(c capset.Cap) knowledge.Risk {
 	if e, ok := knowledge.Lookup(c); ok {
 		return e.Risk
@@ -218,7 +203,7 @@ func checkRootEquivalent(c *ctx) {
 		return
 	}
 	reach := reachable(c.res)
-	defaults := defaultSet(c.res.Runtime)
+	defaults := c.res.Default
 	d := dialectOf(c.w)
 	var viaAll capset.Set
 	var allWord *workload.Word

@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/capdrop/capdrop/capset"
+	"github.com/capdrop/capdrop/knowledge"
+	"github.com/capdrop/capdrop/merge"
 	"github.com/capdrop/capdrop/source"
 	"github.com/capdrop/capdrop/workload"
 )
@@ -145,5 +148,39 @@ func TestDocsListEveryRule(t *testing.T) {
 		if !strings.Contains(doc, "| "+r.ID+" |") || !strings.Contains(doc, r.Title) {
 			t.Errorf("docs/audit.md's table lacks %s (%s)", r.ID, r.Title)
 		}
+	}
+}
+
+// TestRootEquivalentUsesTheConfiguredDefault: whether an added capability
+// gains anything over the runtime's default is judged against the default
+// merge used, which Options.Merge.Defaults may change (containers.conf,
+// crio.conf), not against the knowledge base's.
+func TestRootEquivalentUsesTheConfiguredDefault(t *testing.T) {
+	ws, errs := source.Parse("compose.yaml", []byte("services:\n  app:\n    image: app\n    cap_add: [NET_RAW]\n"), source.Options{})
+	if len(errs) > 0 || len(ws) != 1 {
+		t.Fatal(ws, errs)
+	}
+	find := func(opts Options) *Finding {
+		t.Helper()
+		rep, err := Evaluate(ws, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range rep.Findings {
+			if f.Caps.Has(capset.NET_RAW) && strings.Contains(f.Message, "grants NET_RAW") {
+				return &rep.Findings[i]
+			}
+		}
+		t.Fatalf("no finding about the added NET_RAW in %+v", rep.Findings)
+		return nil
+	}
+	stock := find(Options{})
+	if stock.Severity != Low || !strings.Contains(stock.Message, "in docker's default set") {
+		t.Errorf("with Docker's stock default: %s %q, want low, in the default set", stock.Severity, stock.Message)
+	}
+	without := knowledge.MustDefault(knowledge.Docker).Without(capset.NET_RAW)
+	mine := find(Options{Merge: merge.Options{Defaults: map[workload.Runtime]capset.Set{workload.Docker: without}}})
+	if mine.Severity <= Low || strings.Contains(mine.Message, "default set") {
+		t.Errorf("with a default without NET_RAW: %s %q, want above low and no word of the default set", mine.Severity, mine.Message)
 	}
 }

@@ -159,6 +159,10 @@ type Result struct {
 	// Spec is what the runtime writes into the OCI spec, before runc and
 	// execve (useful to see why a set came out as it did).
 	Spec capset.Sets `json:"-"`
+	// Default is the runtime's default set as this computation used it
+	// (Options.Defaults, else the knowledge base): what a container that
+	// changes nothing would be given.
+	Default capset.Set `json:"-"`
 	// Root is whether the main process runs as uid 0; User says how that
 	// was decided, and UserAssumed is true when nothing said and the image
 	// default (root) was assumed.
@@ -200,7 +204,7 @@ func Compute(w workload.Workload, opts Options) Result {
 		rt = workload.Docker
 	}
 	e := newEnv(w, rt, opts)
-	res := Result{Runtime: rt, Version: opts.Versions[rt]}
+	res := Result{Runtime: rt, Version: opts.Versions[rt], Default: e.defaults}
 	id := identify(w, rt)
 	res.Root, res.User, res.UserAssumed = id.root, id.how, id.assumed
 	res.NoNewPrivs = noNewPrivs(w)
