@@ -120,8 +120,8 @@ func TestProfileAndMinimize(t *testing.T) {
 					t.Logf("run %d (%s) %s: %s; %s %s", run.N, run.Phase, strings.Join(run.Caps, ","), run.Reason, run.CredentialsFrom, run.Credentials)
 				}
 			}
-			t.Logf("FIGURES case=%s kind=%q needed=%s used_not_proven=%s config=%d recommended=%d truth=%d runs=%d (start %d, search %d, confirm %d) all_subsets_of_recommended=%.0f all_subsets_of_config=%.0f",
-				c.Name, c.Kind, needed, p.UsedSet(), start.Len(), rec.Len(), c.Truth.Len(), res.Stats.Runs, res.Stats.Start, res.Stats.Search, res.Stats.Confirm,
+			t.Logf("FIGURES case=%s kind=%q needed=%s used_not_proven=%s config=%d recommended=%d truth=%d runs=%d (start %d, search %d, confirm %d) credentials_unjudged=%d all_subsets_of_recommended=%.0f all_subsets_of_config=%.0f",
+				c.Name, c.Kind, needed, p.UsedSet(), start.Len(), rec.Len(), c.Truth.Len(), res.Stats.Runs, res.Stats.Start, res.Stats.Search, res.Stats.Confirm, len(res.Unjudged),
 				math.Exp2(float64(rec.Len())), math.Exp2(float64(start.Len())))
 		})
 	}
