@@ -150,9 +150,8 @@ func (in *Input) unnamed(groups map[groupKey]*group) {
 		expected[e.UID] = e
 	}
 	type hit struct {
-		node  string
-		watch agent.PodWatch
-		cs    []agent.UnnamedContainer
+		node string
+		cs   []agent.UnnamedContainer
 	}
 	byGroup := map[*group][]*hit{}
 	watches := map[string]agent.PodWatch{}
@@ -162,7 +161,7 @@ func (in *Input) unnamed(groups map[groupKey]*group) {
 	add := func(g *group, node string, u agent.UnnamedContainer) {
 		hs := byGroup[g]
 		if len(hs) == 0 || hs[len(hs)-1].node != node {
-			hs = append(hs, &hit{node: node, watch: watches[node]})
+			hs = append(hs, &hit{node: node})
 			byGroup[g] = hs
 		}
 		h := hs[len(hs)-1]
@@ -209,7 +208,7 @@ func (in *Input) unnamed(groups map[groupKey]*group) {
 	for g, hs := range byGroup {
 		var parts []string
 		for _, h := range hs {
-			parts = append(parts, unnamedDetail(h.node, h.watch, h.cs))
+			parts = append(parts, unnamedDetail(h.node, watches[h.node], h.cs))
 			g.reason(ReasonUnnamed, "", "", h.node)
 		}
 		g.reasons[ReasonUnnamed].Detail = strings.Join(parts, "; ")
